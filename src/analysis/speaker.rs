@@ -1,0 +1,401 @@
+//! Speaker state: baseline, escalation score with hysteresis, episodes and per-call totals.
+
+use super::baseline::{Baseline, Histogram, semitones};
+use crate::config::Config;
+use crate::dsp::{FrameFeatures, HOP_S};
+use crate::events::{Episode, EpisodeEnd, Event, EventBody, Evidence, Speaker, SpeakerSummary};
+
+/// Deviations over baseline: loudness dB, pitch semitones, tilt dB, pace fraction.
+type Devs = [f32; 4];
+
+#[derive(Debug, Clone)]
+struct Params {
+    units: Devs,
+    weights: Devs,
+    alpha: f32,
+    start: f32,
+    start_hops: u32,
+    end: f32,
+    end_hops: u32,
+    silence_hold_hops: u32,
+    silence_decay: f32,
+}
+
+#[derive(Debug, Clone)]
+struct EpisodeAcc {
+    start_s: f64,
+    peak: f32,
+    peak_s: f64,
+}
+
+/// Histograms of the deviations during an episode: the evidence is their medians, so the
+/// calmer speech at the edges of an episode does not water it down.
+#[derive(Debug, Clone)]
+struct DevHists([Histogram; 4]);
+
+impl DevHists {
+    fn new() -> Self {
+        Self([
+            Histogram::new(-40.0, 60.0, 0.1),
+            Histogram::new(-24.0, 36.0, 0.05),
+            Histogram::new(-40.0, 40.0, 0.1),
+            Histogram::new(-1.0, 3.0, 0.01),
+        ])
+    }
+    fn clear(&mut self) {
+        for h in &mut self.0 {
+            h.clear();
+        }
+    }
+    fn medians(&self) -> Devs {
+        [0, 1, 2, 3].map(|i| self.0[i].quantile(0.5).unwrap_or(0.0))
+    }
+}
+
+/// Escalation tracking for one speaker.
+pub struct SpeakerState {
+    speaker: Speaker,
+    p: Params,
+    baseline: Baseline,
+    score: f32,
+    ema: Devs,
+    escalated: bool,
+    above_hops: u32,
+    above_since: f64,
+    below_hops: u32,
+    below_since: f64,
+    silent_hops: u32,
+    episode: Option<EpisodeAcc>,
+    episode_devs: DevHists,
+    // Whole-call totals.
+    active_hops: u64,
+    voiced_hops: u64,
+    level_hist: Histogram,
+    pitch_hist: Histogram,
+    pace_hist: Histogram,
+    episodes: u32,
+    escalated_hops: u64,
+    peak: f32,
+}
+
+impl SpeakerState {
+    /// State for `speaker` with the thresholds from `cfg`.
+    pub fn new(speaker: Speaker, cfg: &Config) -> Self {
+        let e = &cfg.escalation;
+        let hops = |s: f32| (s / HOP_S as f32).round().max(1.0) as u32;
+        Self {
+            speaker,
+            p: Params {
+                units: [e.loudness_unit_db, e.pitch_unit_st, e.tilt_unit_db, e.pace_unit],
+                weights: [e.loudness_weight, e.pitch_weight, e.tilt_weight, e.pace_weight],
+                alpha: (HOP_S as f32 / e.smoothing_s).min(1.0),
+                start: e.start,
+                start_hops: hops(e.start_hold_s),
+                end: e.end,
+                end_hops: hops(e.end_hold_s),
+                silence_hold_hops: hops(e.silence_hold_s),
+                silence_decay: (-(HOP_S as f32) / e.silence_decay_s).exp(),
+            },
+            baseline: Baseline::new(
+                cfg.baseline.min_voiced_s,
+                cfg.baseline.warmup_voiced_s,
+                cfg.baseline.drift_per_s,
+            ),
+            score: 0.0,
+            ema: [0.0; 4],
+            escalated: false,
+            above_hops: 0,
+            above_since: 0.0,
+            below_hops: 0,
+            below_since: 0.0,
+            silent_hops: 0,
+            episode: None,
+            episode_devs: DevHists::new(),
+            active_hops: 0,
+            voiced_hops: 0,
+            level_hist: Histogram::new(-100.0, 10.0, 0.25),
+            pitch_hist: Histogram::new(-24.0, 36.0, 0.1),
+            pace_hist: Histogram::new(0.0, 15.0, 0.05),
+            episodes: 0,
+            escalated_hops: 0,
+            peak: 0.0,
+        }
+    }
+
+    /// Current escalation score.
+    pub fn score(&self) -> f32 {
+        self.score
+    }
+
+    /// Inside an escalation episode.
+    pub fn escalated(&self) -> bool {
+        self.escalated
+    }
+
+    /// The speaker this state tracks.
+    pub fn speaker(&self) -> Speaker {
+        self.speaker
+    }
+
+    /// Update with the hop ending at `t_s`; episode and baseline events go to `sink`.
+    pub fn update(&mut self, t_s: f64, f: &FrameFeatures, sink: &mut impl FnMut(Event)) {
+        if f.active {
+            self.active_hops += 1;
+        }
+        if let Some(pace) = f.pace_sps.filter(|_| f.active) {
+            self.pace_hist.add(pace);
+        }
+        let voiced = match (f.pitch_hz, f.tilt_db) {
+            (Some(hz), Some(tilt)) => Some((semitones(hz), tilt)),
+            _ => None,
+        };
+        if let Some((st, tilt)) = voiced {
+            self.voiced_hops += 1;
+            self.silent_hops = 0;
+            self.level_hist.add(f.level_db);
+            self.pitch_hist.add(st);
+            self.on_voiced(t_s, f.level_db, st, tilt, f.pace_sps, sink);
+        } else {
+            if !f.active {
+                self.silent_hops = self.silent_hops.saturating_add(1);
+            }
+            if self.silent_hops > self.p.silence_hold_hops {
+                self.score *= self.p.silence_decay;
+            }
+        }
+        self.hysteresis(t_s, voiced.is_some(), sink);
+        if self.escalated {
+            self.escalated_hops += 1;
+        }
+    }
+
+    fn on_voiced(
+        &mut self,
+        t_s: f64,
+        level: f32,
+        st: f32,
+        tilt: f32,
+        pace: Option<f32>,
+        sink: &mut impl FnMut(Event),
+    ) {
+        let calm = !self.escalated && self.score < self.p.end;
+        if let Some((bl, bp, bt, br)) = self.baseline.medians().filter(|_| self.baseline.ready()) {
+            let pace_dev = match (pace, br) {
+                (Some(x), Some(b)) if b > 0.5 => x / b - 1.0,
+                _ => 0.0,
+            };
+            let devs = [level - bl, st - bp, tilt - bt, pace_dev];
+            let mut inst = 0.0;
+            for i in 0..4 {
+                inst += self.p.weights[i] * (devs[i] / self.p.units[i]).clamp(-1.0, 3.0);
+                self.ema[i] += self.p.alpha * (devs[i] - self.ema[i]);
+            }
+            self.score += self.p.alpha * (inst - self.score);
+            if self.episode.is_some() && self.score >= self.p.end {
+                for (h, d) in self.episode_devs.0.iter_mut().zip(devs) {
+                    h.add(d);
+                }
+            }
+        }
+        // Only calm speech teaches the baseline, so an early outburst cannot become "normal".
+        if calm && self.baseline.learn(level, st, tilt, pace) {
+            if let Some(values) = self.baseline.values() {
+                sink(Event {
+                    t_s,
+                    body: EventBody::Baseline {
+                        speaker: self.speaker,
+                        baseline: values,
+                    },
+                });
+            }
+        }
+    }
+
+    fn hysteresis(&mut self, t_s: f64, voiced: bool, sink: &mut impl FnMut(Event)) {
+        let hop_start = t_s - HOP_S;
+        if !self.escalated {
+            // The start hold counts voiced hops: the score must stay high while they speak.
+            if self.score >= self.p.start {
+                if voiced {
+                    if self.above_hops == 0 {
+                        self.above_since = hop_start;
+                    }
+                    self.above_hops += 1;
+                }
+                if self.above_hops >= self.p.start_hops {
+                    self.escalated = true;
+                    self.below_hops = 0;
+                    self.episodes += 1;
+                    self.episode = Some(EpisodeAcc {
+                        start_s: self.above_since,
+                        peak: self.score,
+                        peak_s: t_s,
+                    });
+                    self.episode_devs.clear();
+                    let dur = (t_s - self.above_since) as f32;
+                    sink(Event {
+                        t_s,
+                        body: EventBody::EpisodeStart {
+                            speaker: self.speaker,
+                            start_s: self.above_since,
+                            evidence: self.evidence(self.ema, dur.max(self.p.alpha.recip() * HOP_S as f32)),
+                        },
+                    });
+                }
+            } else {
+                self.above_hops = 0;
+            }
+        } else {
+            self.peak = self.peak.max(self.score);
+            if let Some(ep) = self.episode.as_mut() {
+                if self.score > ep.peak {
+                    ep.peak = self.score;
+                    ep.peak_s = t_s;
+                }
+            }
+            if self.score < self.p.end {
+                if self.below_hops == 0 {
+                    self.below_since = hop_start;
+                }
+                self.below_hops += 1;
+                if self.below_hops >= self.p.end_hops {
+                    let how = if self.silent_hops > self.p.silence_hold_hops {
+                        EpisodeEnd::WentQuiet
+                    } else {
+                        EpisodeEnd::Calmed
+                    };
+                    self.close_episode(self.below_since, t_s, how, sink);
+                }
+            } else {
+                self.below_hops = 0;
+            }
+        }
+        self.peak = self.peak.max(self.score);
+    }
+
+    fn close_episode(&mut self, end_s: f64, t_s: f64, how: EpisodeEnd, sink: &mut impl FnMut(Event)) {
+        self.escalated = false;
+        self.above_hops = 0;
+        let Some(ep) = self.episode.take() else {
+            return;
+        };
+        let end_s = end_s.max(ep.start_s);
+        let evidence = self.evidence(self.episode_devs.medians(), (end_s - ep.start_s) as f32);
+        sink(Event {
+            t_s,
+            body: EventBody::EpisodeEnd(Episode {
+                speaker: self.speaker,
+                start_s: ep.start_s,
+                end_s,
+                peak: ep.peak,
+                peak_s: ep.peak_s,
+                ended_by: how,
+                evidence,
+            }),
+        });
+    }
+
+    fn evidence(&self, d: Devs, duration_s: f32) -> Evidence {
+        Evidence::new(self.speaker, d[0], d[1], d[2], d[3] * 100.0, duration_s)
+    }
+
+    /// The call ended at `t_s`: close any open episode and report the totals.
+    pub fn finish(&mut self, t_s: f64, sink: &mut impl FnMut(Event)) {
+        if self.escalated {
+            self.close_episode(t_s, t_s, EpisodeEnd::CallEnded, sink);
+        }
+        let hz = |st: f32| 100.0 * 2f32.powf(st / 12.0);
+        let summary = SpeakerSummary {
+            speaker: self.speaker,
+            talk_s: self.active_hops as f32 * HOP_S as f32,
+            voiced_s: self.voiced_hops as f32 * HOP_S as f32,
+            loudness_median_db: self.level_hist.quantile(0.5),
+            loudness_p90_db: self.level_hist.quantile(0.9),
+            pitch_median_hz: self.pitch_hist.quantile(0.5).map(hz),
+            pitch_range_st: self
+                .pitch_hist
+                .quantile(0.9)
+                .zip(self.pitch_hist.quantile(0.1))
+                .map(|(a, b)| a - b),
+            pace_median_sps: self.pace_hist.quantile(0.5),
+            baseline: self.baseline.values().filter(|_| self.baseline.ready()),
+            episodes: self.episodes,
+            escalated_s: self.escalated_hops as f32 * HOP_S as f32,
+            peak_escalation: self.peak,
+        };
+        sink(Event {
+            t_s,
+            body: EventBody::SpeakerSummary(summary),
+        });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn frame(level: f32, hz: f32) -> FrameFeatures {
+        FrameFeatures {
+            rms_dbfs: level,
+            level_db: level,
+            loudness_db: level,
+            vad: 1.0,
+            active: true,
+            pitch_hz: Some(hz),
+            clarity: 0.9,
+            tilt_db: Some(-15.0),
+            syllable: false,
+            pace_sps: Some(4.0),
+        }
+    }
+
+    fn run(state: &mut SpeakerState, secs: f32, f: FrameFeatures, t: &mut f64, ev: &mut Vec<Event>) {
+        for _ in 0..(secs * 100.0) as usize {
+            *t += HOP_S;
+            state.update(*t, &f, &mut |e| ev.push(e));
+        }
+    }
+
+    #[test]
+    fn louder_and_higher_than_baseline_is_an_episode_with_evidence() {
+        let cfg = Config::default();
+        let mut s = SpeakerState::new(Speaker::Customer, &cfg);
+        let (mut t, mut ev) = (0.0, Vec::new());
+        run(&mut s, 10.0, frame(-30.0, 150.0), &mut t, &mut ev);
+        assert!(!s.escalated());
+        run(&mut s, 5.0, frame(-18.0, 190.0), &mut t, &mut ev);
+        assert!(s.escalated());
+        let start = ev.iter().find_map(|e| match &e.body {
+            EventBody::EpisodeStart { start_s, evidence, .. } => Some((e.t_s, *start_s, evidence.clone())),
+            _ => None,
+        });
+        let (confirmed, start_s, evidence) = start.expect("episode start");
+        assert!(start_s >= 10.0 && confirmed - 10.0 < 2.0, "{start_s} {confirmed}");
+        assert!(evidence.sentence.starts_with("customer +"), "{}", evidence.sentence);
+        // Back to baseline: the episode ends, calmed.
+        run(&mut s, 8.0, frame(-30.0, 150.0), &mut t, &mut ev);
+        assert!(!s.escalated());
+        let ep = ev.iter().find_map(|e| match &e.body {
+            EventBody::EpisodeEnd(ep) => Some(ep.clone()),
+            _ => None,
+        });
+        let ep = ep.expect("episode end");
+        assert_eq!(ep.ended_by, EpisodeEnd::Calmed);
+        assert!((ep.evidence.loudness_db - 12.0).abs() < 1.5, "{:?}", ep.evidence);
+        assert!((ep.evidence.pitch_st - semitones(190.0) + semitones(150.0)).abs() < 1.0);
+    }
+
+    #[test]
+    fn steady_speech_never_escalates() {
+        let cfg = Config::default();
+        let mut s = SpeakerState::new(Speaker::Customer, &cfg);
+        let (mut t, mut ev) = (0.0, Vec::new());
+        for i in 0..60 {
+            // Natural variation: +-3 dB, +-1 semitone.
+            let l = -30.0 + ((i % 7) as f32 - 3.0);
+            let hz = 150.0 * 2f32.powf(((i % 5) as f32 - 2.0) / 24.0);
+            run(&mut s, 1.0, frame(l, hz), &mut t, &mut ev);
+        }
+        assert!(ev.iter().all(|e| !matches!(e.body, EventBody::EpisodeStart { .. })));
+    }
+}

@@ -1,0 +1,231 @@
+//! Recorded calls: any format symphonia decodes (WAV incl. G.711, FLAC, MP3, OGG/Vorbis).
+
+use std::fs::File;
+use std::path::{Path, PathBuf};
+
+use symphonia::core::codecs::audio::{AudioDecoder, AudioDecoderOptions};
+use symphonia::core::errors::Error as SymError;
+use symphonia::core::formats::probe::Hint;
+use symphonia::core::formats::{FormatOptions, FormatReader, TrackType};
+use symphonia::core::io::MediaSourceStream;
+use symphonia::core::meta::MetadataOptions;
+
+use super::source::Source;
+use crate::error::{Error, Result};
+
+/// Lowest and highest sample rates accepted; phone audio is 8 kHz, studio audio up to 192 kHz.
+const MIN_RATE: u32 = 8_000;
+const MAX_RATE: u32 = 192_000;
+/// Consecutive undecodable packets after which the file is declared damaged.
+const MAX_BAD_PACKETS: usize = 50;
+
+/// A decoded audio file, read packet by packet.
+pub struct FileSource {
+    path: PathBuf,
+    reader: Box<dyn FormatReader + 'static>,
+    decoder: Box<dyn AudioDecoder>,
+    track_id: u32,
+    rate: u32,
+    channels: usize,
+    total_frames: Option<u64>,
+    bad_packets: usize,
+    skipped_packets: usize,
+    ended_early: Option<String>,
+}
+
+impl FileSource {
+    /// Open and probe `path`. Errors name the file and say what is wrong with it.
+    pub fn open(path: &Path) -> Result<Self> {
+        let io = |source| Error::Io {
+            path: path.to_path_buf(),
+            source,
+        };
+        let decode = |message: String| Error::Decode {
+            path: path.to_path_buf(),
+            message,
+        };
+        let meta = std::fs::metadata(path).map_err(io)?;
+        if meta.is_dir() {
+            return Err(decode("is a folder, not an audio file".into()));
+        }
+        if meta.len() == 0 {
+            return Err(decode("is empty (0 bytes)".into()));
+        }
+        let file = File::open(path).map_err(io)?;
+        let mss = MediaSourceStream::new(Box::new(file), Default::default());
+        let mut hint = Hint::new();
+        if let Some(ext) = path.extension().and_then(|e| e.to_str()) {
+            hint.with_extension(ext);
+        }
+        let reader = symphonia::default::get_probe()
+            .probe(&hint, mss, FormatOptions::default(), MetadataOptions::default())
+            .map_err(|e| {
+                decode(match e {
+                    SymError::IoError(ref io) if io.kind() == std::io::ErrorKind::UnexpectedEof => {
+                        "is truncated: the file ends inside its header".into()
+                    }
+                    SymError::Unsupported(_) => "is not a recognised audio file (supported: WAV incl. \
+                         mu-law/A-law, FLAC, MP3, OGG/Vorbis)"
+                        .into(),
+                    other => format!("cannot be read as audio: {other}"),
+                })
+            })?;
+        let track = reader
+            .default_track(TrackType::Audio)
+            .ok_or_else(|| decode("contains no audio track".into()))?;
+        let params = track
+            .codec_params
+            .as_ref()
+            .and_then(|p| p.audio())
+            .ok_or_else(|| decode("has no audio codec parameters".into()))?
+            .clone();
+        let track_id = track.id;
+        let total_frames = track.num_frames;
+        let rate = params
+            .sample_rate
+            .ok_or_else(|| decode("does not state its sample rate".into()))?;
+        if !(MIN_RATE..=MAX_RATE).contains(&rate) {
+            return Err(Error::Unsupported {
+                path: path.to_path_buf(),
+                message: format!(
+                    "sample rate {rate} Hz is outside the supported {MIN_RATE}-{MAX_RATE} Hz"
+                ),
+            });
+        }
+        let channels = params.channels.as_ref().map(|c| c.count()).unwrap_or(0);
+        if channels == 0 {
+            return Err(decode("does not state its channel count".into()));
+        }
+        if channels > 2 {
+            return Err(Error::Unsupported {
+                path: path.to_path_buf(),
+                message: format!(
+                    "has {channels} channels; calmline reviews mono or stereo calls (one speaker \
+                     per channel). Pick the two call channels first, e.g. `sox IN OUT remix 1 2`"
+                ),
+            });
+        }
+        let decoder = symphonia::default::get_codecs()
+            .make_audio_decoder(&params, &AudioDecoderOptions::default())
+            .map_err(|e| decode(format!("uses an audio codec calmline cannot decode ({e})")))?;
+        if total_frames == Some(0) {
+            return Err(Error::Unsupported {
+                path: path.to_path_buf(),
+                message: "contains no audio (0 samples)".into(),
+            });
+        }
+        Ok(Self {
+            path: path.to_path_buf(),
+            reader,
+            decoder,
+            track_id,
+            rate,
+            channels,
+            total_frames,
+            bad_packets: 0,
+            skipped_packets: 0,
+            ended_early: None,
+        })
+    }
+
+    /// The file being read.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+impl Source for FileSource {
+    fn sample_rate(&self) -> u32 {
+        self.rate
+    }
+
+    fn channels(&self) -> usize {
+        self.channels
+    }
+
+    fn total_frames(&self) -> Option<u64> {
+        self.total_frames
+    }
+
+    fn read(&mut self, out: &mut Vec<Vec<f32>>) -> Result<usize> {
+        loop {
+            let packet = match self.reader.next_packet() {
+                Ok(Some(p)) => p,
+                Ok(None) => return Ok(0),
+                Err(SymError::IoError(e)) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
+                    self.ended_early = Some("the file ends early (truncated); analysed what was there".into());
+                    return Ok(0);
+                }
+                Err(SymError::ResetRequired) => {
+                    // A chained stream changed its layout: treat as the end of the call.
+                    self.ended_early = Some("the stream changes format part-way; analysed the first part".into());
+                    return Ok(0);
+                }
+                Err(e) => {
+                    return Err(Error::Decode {
+                        path: self.path.clone(),
+                        message: format!("is damaged: {e}"),
+                    });
+                }
+            };
+            if packet.track_id != self.track_id {
+                continue;
+            }
+            match self.decoder.decode(&packet) {
+                Ok(buf) => {
+                    self.bad_packets = 0;
+                    let frames = buf.frames();
+                    if frames == 0 {
+                        continue;
+                    }
+                    buf.copy_to_vecs_planar::<f32>(out);
+                    if out.len() != self.channels {
+                        return Err(Error::Decode {
+                            path: self.path.clone(),
+                            message: format!(
+                                "changes its channel count part-way ({} -> {})",
+                                self.channels,
+                                out.len()
+                            ),
+                        });
+                    }
+                    return Ok(frames);
+                }
+                Err(SymError::DecodeError(msg)) => {
+                    self.bad_packets += 1;
+                    self.skipped_packets += 1;
+                    if self.bad_packets >= MAX_BAD_PACKETS {
+                        return Err(Error::Decode {
+                            path: self.path.clone(),
+                            message: format!("is damaged: {MAX_BAD_PACKETS} packets in a row could not be decoded ({msg})"),
+                        });
+                    }
+                }
+                Err(SymError::IoError(_)) => {
+                    self.ended_early = Some("the file ends early (truncated); analysed what was there".into());
+                    return Ok(0);
+                }
+                Err(e) => {
+                    return Err(Error::Decode {
+                        path: self.path.clone(),
+                        message: format!("cannot be decoded: {e}"),
+                    });
+                }
+            }
+        }
+    }
+
+    fn warnings(&self) -> Vec<String> {
+        let mut w = Vec::new();
+        if self.skipped_packets > 0 {
+            w.push(format!(
+                "{} damaged packet(s) were skipped while decoding",
+                self.skipped_packets
+            ));
+        }
+        if let Some(e) = &self.ended_early {
+            w.push(e.clone());
+        }
+        w
+    }
+}

@@ -1,0 +1,91 @@
+//! Command line: parse arguments, resolve settings, then call library code.
+
+mod review;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+use crate::config::{Config, Side};
+use crate::error::Result;
+
+/// calmline: real-time voice-call sentiment monitor; reviews recorded calls.
+#[derive(Debug, Parser)]
+#[command(name = "calmline", version, about)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Review a recorded call (or every audio file in a folder): JSON + HTML report per call,
+    /// and summary.csv for a folder.
+    Review(ReviewArgs),
+}
+
+/// Output formats of `review`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    /// JSON and HTML.
+    All,
+    /// `calmline.review/1` JSON only.
+    Json,
+    /// Self-contained HTML only.
+    Html,
+}
+
+/// Arguments of `review`.
+#[derive(Debug, clap::Args)]
+pub struct ReviewArgs {
+    /// A call recording (WAV, FLAC, MP3, OGG) or a folder of them.
+    pub input: PathBuf,
+    /// Output folder (created if missing), or `-` to print one report to stdout.
+    #[arg(long, short, default_value = "reviews")]
+    pub out: PathBuf,
+    /// Which reports to write.
+    #[arg(long, value_enum, default_value_t = Format::All)]
+    pub format: Format,
+    /// A TOML file overriding settings of config/default.toml.
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// Which stereo channel carries the customer (overrides the config; default right).
+    #[arg(long, value_parser = ["left", "right"])]
+    pub customer_channel: Option<String>,
+    /// Skip transcription (accepted now so scripts keep working when transcription lands).
+    #[arg(long)]
+    pub no_transcribe: bool,
+    /// Files reviewed in parallel for a folder (default: one per core).
+    #[arg(long, short)]
+    pub jobs: Option<usize>,
+}
+
+/// Settings for a run: the config file layered on the defaults, then command-line overrides.
+pub fn resolve_config(path: Option<&PathBuf>, customer: Option<&str>) -> Result<Config> {
+    let mut cfg = match path {
+        Some(p) => Config::load(p)?,
+        None => Config::default(),
+    };
+    if let Some(side) = customer {
+        cfg.channels.customer = side.parse::<Side>()?;
+    }
+    Ok(cfg)
+}
+
+/// Entry point used by `main.rs`.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Review(args) => review::run(args),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("calmline: error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,168 @@
+//! `calmline review`: one file or a folder.
+
+use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Mutex;
+
+use anyhow::{Context, bail};
+use indicatif::{ProgressBar, ProgressStyle};
+use rayon::prelude::*;
+
+use super::{Format, ReviewArgs, resolve_config};
+use crate::config::Config;
+use crate::report::{self, Review, write::write_all_or_nothing};
+use crate::review::{audio_files, output_stems, review_file};
+
+pub(super) fn run(args: ReviewArgs) -> anyhow::Result<ExitCode> {
+    let cfg = resolve_config(args.config.as_ref(), args.customer_channel.as_deref())?;
+    let to_stdout = args.out.as_os_str() == "-";
+    if args.input.is_dir() {
+        if to_stdout {
+            bail!("--out - prints a single report; give a folder to --out when reviewing a folder");
+        }
+        return folder(&args, &cfg);
+    }
+    if to_stdout && args.format == Format::All {
+        bail!("--out - prints one report: add --format json or --format html");
+    }
+    let bar = progress_bar(None);
+    let review = review_file(&args.input, &cfg, &mut |f| {
+        bar.set_position((f * 1000.0) as u64)
+    });
+    bar.finish_and_clear();
+    let review = review?;
+    if to_stdout {
+        let body = render(&review, args.format)?.remove(0).1;
+        std::io::stdout()
+            .write_all(&body)
+            .context("cannot write to stdout")?;
+        eprintln!("{}", review.one_line());
+        return Ok(ExitCode::SUCCESS);
+    }
+    let written = write_review(&review, &args.out, &stem(&args.input), args.format)?;
+    println!("{}", review.one_line());
+    for p in written {
+        println!("  wrote {}", p.display());
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn stem(p: &Path) -> String {
+    output_stems(&[p.to_path_buf()]).remove(0)
+}
+
+fn progress_bar(len: Option<u64>) -> ProgressBar {
+    if !std::io::stderr().is_terminal() {
+        return ProgressBar::hidden();
+    }
+    match len {
+        Some(n) => ProgressBar::new(n).with_style(
+            ProgressStyle::with_template("{bar:40} {pos}/{len} calls  {elapsed_precise}  {msg}")
+                .unwrap_or_else(|_| ProgressStyle::default_bar()),
+        ),
+        None => ProgressBar::new(1000).with_style(
+            ProgressStyle::with_template("{bar:40} {percent}%  {elapsed_precise}")
+                .unwrap_or_else(|_| ProgressStyle::default_bar()),
+        ),
+    }
+}
+
+/// (extension, bytes) per requested format.
+fn render(review: &Review, format: Format) -> anyhow::Result<Vec<(&'static str, Vec<u8>)>> {
+    let mut out = Vec::new();
+    if matches!(format, Format::All | Format::Json) {
+        let mut json = serde_json::to_vec_pretty(review).context("cannot serialise the review")?;
+        json.push(b'\n');
+        out.push(("json", json));
+    }
+    if matches!(format, Format::All | Format::Html) {
+        out.push(("html", report::html::render(review).into_bytes()));
+    }
+    Ok(out)
+}
+
+fn write_review(review: &Review, dir: &Path, stem: &str, format: Format) -> anyhow::Result<Vec<PathBuf>> {
+    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let files: Vec<(PathBuf, Vec<u8>)> = render(review, format)?
+        .into_iter()
+        .map(|(ext, bytes)| (dir.join(format!("{stem}.{ext}")), bytes))
+        .collect();
+    write_all_or_nothing(&files)?;
+    Ok(files.into_iter().map(|(p, _)| p).collect())
+}
+
+/// A line above the progress bar, or plainly when there is no bar (not a terminal).
+fn say(bar: &ProgressBar, line: String) {
+    if bar.is_hidden() {
+        println!("{line}");
+    } else {
+        bar.println(line);
+    }
+}
+
+fn folder(args: &ReviewArgs, cfg: &Config) -> anyhow::Result<ExitCode> {
+    let files = audio_files(&args.input)?;
+    if files.is_empty() {
+        bail!(
+            "{}: no audio files (.wav, .flac, .mp3, .ogg) in this folder",
+            args.input.display()
+        );
+    }
+    std::fs::create_dir_all(&args.out)
+        .with_context(|| format!("cannot create {}", args.out.display()))?;
+    let stems = output_stems(&files);
+    let bar = progress_bar(Some(files.len() as u64));
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(args.jobs.unwrap_or(0))
+        .build()
+        .context("cannot start worker threads")?;
+    let failures = Mutex::new(0usize);
+    let rows: Vec<String> = pool.install(|| {
+        files
+            .par_iter()
+            .zip(stems.par_iter())
+            .map(|(path, stem)| {
+                let name = path
+                    .file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_default();
+                let outcome = review_file(path, cfg, &mut |_| {})
+                    .map_err(anyhow::Error::from)
+                    .and_then(|r| write_review(&r, &args.out, stem, args.format).map(|_| r));
+                bar.inc(1);
+                match outcome {
+                    Ok(r) => {
+                        say(&bar, r.one_line());
+                        report::csv::row(&name, Ok(&r))
+                    }
+                    Err(e) => {
+                        *failures.lock().unwrap_or_else(|p| p.into_inner()) += 1;
+                        say(&bar, format!("calmline: error: {e:#}"));
+                        report::csv::row(&name, Err(&format!("{e:#}")))
+                    }
+                }
+            })
+            .collect()
+    });
+    bar.finish_and_clear();
+    let mut csv = report::csv::header();
+    for r in rows {
+        csv.push_str(&r);
+    }
+    let summary = args.out.join("summary.csv");
+    write_all_or_nothing(&[(summary.clone(), csv.into_bytes())])?;
+    let failed = failures.into_inner().unwrap_or_else(|p| p.into_inner());
+    println!(
+        "reviewed {} of {} file(s) into {}; summary: {}",
+        files.len() - failed,
+        files.len(),
+        args.out.display(),
+        summary.display()
+    );
+    if failed > 0 {
+        eprintln!("calmline: {failed} file(s) could not be reviewed: see the error column of summary.csv");
+        return Ok(ExitCode::FAILURE);
+    }
+    Ok(ExitCode::SUCCESS)
+}

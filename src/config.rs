@@ -1,0 +1,280 @@
+//! Settings: the built-in `config/default.toml`, with an optional user file layered on top.
+//!
+//! The user file only needs the keys it changes; unknown keys are an error so typos surface.
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+
+/// The defaults shipped with calmline, compiled in so the binary works from any directory.
+pub const DEFAULT_TOML: &str = include_str!("../config/default.toml");
+
+/// Which side of a stereo source carries the customer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Side {
+    /// Channel 0.
+    Left,
+    /// Channel 1.
+    Right,
+}
+
+impl Side {
+    /// Channel index of this side in an interleaved stereo stream.
+    pub fn index(self) -> usize {
+        match self {
+            Side::Left => 0,
+            Side::Right => 1,
+        }
+    }
+}
+
+impl std::str::FromStr for Side {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        match s {
+            "left" => Ok(Side::Left),
+            "right" => Ok(Side::Right),
+            _ => Err(Error::Invalid(format!("channel must be left or right, not {s:?}"))),
+        }
+    }
+}
+
+/// The complete configuration. Field docs are in `config/default.toml`.
+#[allow(missing_docs)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    pub channels: Channels,
+    pub vad: Vad,
+    pub pitch: Pitch,
+    pub pace: Pace,
+    pub baseline: Baseline,
+    pub escalation: Escalation,
+    pub conversation: Conversation,
+    pub report: Report,
+}
+
+#[allow(missing_docs)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Channels {
+    pub customer: Side,
+}
+
+#[allow(missing_docs)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Vad {
+    pub threshold: f32,
+    pub min_level_dbfs: f32,
+}
+
+#[allow(missing_docs)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Pitch {
+    pub min_hz: f32,
+    pub max_hz: f32,
+    pub clarity: f32,
+}
+
+#[allow(missing_docs)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Pace {
+    pub peak_db: f32,
+    pub window_s: f32,
+}
+
+#[allow(missing_docs)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Baseline {
+    pub min_voiced_s: f32,
+    pub warmup_voiced_s: f32,
+    pub drift_per_s: f32,
+}
+
+#[allow(missing_docs)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Escalation {
+    pub loudness_unit_db: f32,
+    pub pitch_unit_st: f32,
+    pub tilt_unit_db: f32,
+    pub pace_unit: f32,
+    pub loudness_weight: f32,
+    pub pitch_weight: f32,
+    pub tilt_weight: f32,
+    pub pace_weight: f32,
+    pub smoothing_s: f32,
+    pub start: f32,
+    pub start_hold_s: f32,
+    pub end: f32,
+    pub end_hold_s: f32,
+    pub silence_hold_s: f32,
+    pub silence_decay_s: f32,
+}
+
+#[allow(missing_docs)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Conversation {
+    pub hangover_s: f32,
+    pub min_overlap_s: f32,
+    pub interrupted_after_s: f32,
+    pub interrupt_min_s: f32,
+    pub min_silence_s: f32,
+}
+
+#[allow(missing_docs)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Report {
+    pub timeline_hop_s: f32,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        // The built-in file is checked by a unit test; failing here would be a build defect.
+        Self::from_layers(None).expect("built-in config/default.toml is valid")
+    }
+}
+
+impl Config {
+    /// Built-in defaults overlaid with the file at `path`.
+    pub fn load(path: &Path) -> Result<Self> {
+        let text = std::fs::read_to_string(path).map_err(|e| Error::Config {
+            path: path.to_path_buf(),
+            message: e.to_string(),
+        })?;
+        Self::from_layers(Some((path, &text)))
+    }
+
+    /// Built-in defaults overlaid with `text` (attributed to `path` in errors).
+    pub fn from_layers(user: Option<(&Path, &str)>) -> Result<Self> {
+        let builtin = PathBuf::from("<built-in>");
+        let mut base: toml::Table = DEFAULT_TOML.parse().map_err(|e: toml::de::Error| Error::Config {
+            path: builtin.clone(),
+            message: e.to_string(),
+        })?;
+        let mut origin = builtin;
+        if let Some((path, text)) = user {
+            let overlay: toml::Table = text.parse().map_err(|e: toml::de::Error| Error::Config {
+                path: path.to_path_buf(),
+                message: e.to_string(),
+            })?;
+            merge(&mut base, overlay);
+            origin = path.to_path_buf();
+        }
+        let cfg: Config = toml::Value::Table(base)
+            .try_into()
+            .map_err(|e: toml::de::Error| Error::Config {
+                path: origin.clone(),
+                message: e.to_string(),
+            })?;
+        cfg.validate().map_err(|message| Error::Config {
+            path: origin,
+            message,
+        })?;
+        Ok(cfg)
+    }
+
+    /// Range checks the type system cannot express.
+    fn validate(&self) -> std::result::Result<(), String> {
+        let p = &self.pitch;
+        if !(20.0..=2000.0).contains(&p.min_hz) || !(p.min_hz < p.max_hz && p.max_hz <= 2000.0) {
+            return Err(format!(
+                "pitch.min_hz ({}) and pitch.max_hz ({}) must satisfy 20 <= min < max <= 2000",
+                p.min_hz, p.max_hz
+            ));
+        }
+        // The pitch window is 40 ms at 8 kHz; lags beyond ~2/3 of it are unreliable.
+        if p.min_hz < 50.0 {
+            return Err(format!("pitch.min_hz ({}) must be at least 50", p.min_hz));
+        }
+        let e = &self.escalation;
+        if e.end >= e.start {
+            return Err(format!(
+                "escalation.end ({}) must be below escalation.start ({})",
+                e.end, e.start
+            ));
+        }
+        for (name, v) in [
+            ("escalation.loudness_unit_db", e.loudness_unit_db),
+            ("escalation.pitch_unit_st", e.pitch_unit_st),
+            ("escalation.tilt_unit_db", e.tilt_unit_db),
+            ("escalation.pace_unit", e.pace_unit),
+            ("escalation.smoothing_s", e.smoothing_s),
+            ("escalation.silence_decay_s", e.silence_decay_s),
+            ("pace.window_s", self.pace.window_s),
+            ("report.timeline_hop_s", self.report.timeline_hop_s),
+        ] {
+            if !(v > 0.0 && v.is_finite()) {
+                return Err(format!("{name} must be a positive number, not {v}"));
+            }
+        }
+        if self.report.timeline_hop_s < 0.01 {
+            return Err("report.timeline_hop_s must be at least 0.01 (the analysis hop)".into());
+        }
+        if self.baseline.min_voiced_s > self.baseline.warmup_voiced_s {
+            return Err("baseline.min_voiced_s must not exceed baseline.warmup_voiced_s".into());
+        }
+        Ok(())
+    }
+}
+
+/// Overlay `top` onto `base`, table by table.
+fn merge(base: &mut toml::Table, top: toml::Table) {
+    for (k, v) in top {
+        match (base.get_mut(&k), v) {
+            (Some(toml::Value::Table(b)), toml::Value::Table(t)) => merge(b, t),
+            (_, v) => {
+                base.insert(k, v);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn builtin_defaults_parse() {
+        let c = Config::default();
+        assert_eq!(c.channels.customer, Side::Right);
+        assert!(c.escalation.end < c.escalation.start);
+    }
+
+    #[test]
+    fn overlay_changes_only_given_keys() {
+        let c = Config::from_layers(Some((
+            Path::new("x.toml"),
+            "[channels]\ncustomer = \"left\"\n[escalation]\nstart = 1.5\n",
+        )))
+        .unwrap();
+        assert_eq!(c.channels.customer, Side::Left);
+        assert_eq!(c.escalation.start, 1.5);
+        assert_eq!(c.escalation.end, Config::default().escalation.end);
+    }
+
+    #[test]
+    fn unknown_key_is_an_error_naming_the_file() {
+        let e = Config::from_layers(Some((Path::new("x.toml"), "[vad]\ntreshold = 0.3\n")))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("x.toml") && e.contains("treshold"), "{e}");
+    }
+
+    #[test]
+    fn inconsistent_thresholds_are_rejected() {
+        let e = Config::from_layers(Some((Path::new("y.toml"), "[escalation]\nend = 2.0\n")))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("escalation.end"), "{e}");
+    }
+}

@@ -1,0 +1,116 @@
+//! ITU-R BS.1770 K-weighting (pre-filter shelf + RLB high-pass) at any sample rate.
+//!
+//! The ebur128 crate implements the same filter, but keeps it private and recomputes its
+//! windows from raw samples on every query; the analysis needs the filtered energy of every
+//! 10 ms hop, so the two biquads are written here (coefficients as in libebur128) and tested
+//! against ebur128 itself.
+
+/// A second-order IIR section in transposed direct form II, run in f64 so very quiet speech
+/// keeps its precision.
+#[derive(Debug, Clone, Copy)]
+struct Biquad {
+    b: [f64; 3],
+    a: [f64; 2],
+    z: [f64; 2],
+}
+
+impl Biquad {
+    #[inline]
+    fn run(&mut self, x: f64) -> f64 {
+        let y = self.b[0] * x + self.z[0];
+        self.z[0] = self.b[1] * x - self.a[0] * y + self.z[1];
+        self.z[1] = self.b[2] * x - self.a[1] * y;
+        y
+    }
+}
+
+/// The K-weighting filter for one channel.
+#[derive(Debug, Clone)]
+pub struct KWeighting {
+    shelf: Biquad,
+    highpass: Biquad,
+}
+
+impl KWeighting {
+    /// A K-weighting filter for `rate` Hz.
+    pub fn new(rate: f64) -> Self {
+        // High-frequency shelf (+4 dB above ~1.5 kHz): models the head's acoustic effect.
+        let f0 = 1681.974450955533;
+        let g = 3.999843853973347;
+        let q = 0.7071752369554196;
+        let k = (std::f64::consts::PI * f0 / rate).tan();
+        let vh = 10f64.powf(g / 20.0);
+        let vb = vh.powf(0.4996667741545416);
+        let a0 = 1.0 + k / q + k * k;
+        let shelf = Biquad {
+            b: [
+                (vh + vb * k / q + k * k) / a0,
+                2.0 * (k * k - vh) / a0,
+                (vh - vb * k / q + k * k) / a0,
+            ],
+            a: [2.0 * (k * k - 1.0) / a0, (1.0 - k / q + k * k) / a0],
+            z: [0.0; 2],
+        };
+        // RLB high-pass (~38 Hz).
+        let f0 = 38.13547087602444;
+        let q = 0.5003270373238773;
+        let k = (std::f64::consts::PI * f0 / rate).tan();
+        let a0 = 1.0 + k / q + k * k;
+        let highpass = Biquad {
+            b: [1.0, -2.0, 1.0],
+            a: [2.0 * (k * k - 1.0) / a0, (1.0 - k / q + k * k) / a0],
+            z: [0.0; 2],
+        };
+        Self { shelf, highpass }
+    }
+
+    /// Filter `x` and return the mean square of the K-weighted block.
+    pub fn mean_square(&mut self, x: &[f32]) -> f64 {
+        if x.is_empty() {
+            return 0.0;
+        }
+        let mut acc = 0.0;
+        for &s in x {
+            let y = self.highpass.run(self.shelf.run(s as f64));
+            acc += y * y;
+        }
+        acc / x.len() as f64
+    }
+}
+
+/// BS.1770 loudness (LUFS) of a mono mean-square energy.
+pub fn lufs(mean_square: f64) -> f32 {
+    (-0.691 + 10.0 * mean_square.max(1e-12).log10()) as f32
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn matches_ebur128_on_a_tone_and_noise() {
+        let rate = 16000u32;
+        // 1 kHz tone and a deterministic pseudo-noise, 2 s each.
+        let mut seed = 1u32;
+        let signals: [Vec<f32>; 2] = [
+            (0..rate as usize * 2)
+                .map(|i| 0.3 * (2.0 * std::f32::consts::PI * 1000.0 * i as f32 / rate as f32).sin())
+                .collect(),
+            (0..rate as usize * 2)
+                .map(|_| {
+                    seed = seed.wrapping_mul(1664525).wrapping_add(1013904223);
+                    ((seed >> 8) as f32 / (1u32 << 24) as f32 - 0.5) * 0.4
+                })
+                .collect(),
+        ];
+        for x in &signals {
+            let mut e = ebur128::EbuR128::new(1, rate, ebur128::Mode::M).unwrap();
+            e.add_frames_f32(x).unwrap();
+            let reference = e.loudness_momentary().unwrap();
+            let mut k = KWeighting::new(rate as f64);
+            k.mean_square(&x[..x.len() - 6400]);
+            let ours = lufs(k.mean_square(&x[x.len() - 6400..]));
+            assert!((ours as f64 - reference).abs() < 0.05, "ours {ours} vs ebur128 {reference}");
+        }
+    }
+}

@@ -1,0 +1,21 @@
+//! calmline: a real-time voice-call sentiment monitor for call centres.
+//!
+//! One pipeline serves live calls and recorded files: a [`audio::Source`] yields blocks of
+//! samples per speaker, [`pipeline::Pipeline`] turns them into [`events::Event`]s (levels,
+//! baselines, escalation episodes, conversation facts), and consumers (the review report, the
+//! live view) only ever see those events.
+#![warn(missing_docs)]
+
+pub mod analysis;
+pub mod audio;
+pub mod cli;
+pub mod config;
+pub mod dsp;
+pub mod error;
+pub mod events;
+pub mod pipeline;
+pub mod report;
+pub mod review;
+
+pub use config::Config;
+pub use error::{Error, Result};

@@ -1,0 +1,486 @@
+//! The self-contained HTML report: inline CSS and SVG, no scripts, no external assets, so it
+//! opens from disk with no network and prints cleanly.
+
+use std::fmt::Write;
+
+use super::{Review, Span, Track};
+use crate::events::Speaker;
+
+/// Plot width in SVG user units; heights vary per plot.
+const W: f64 = 1000.0;
+/// Left margin for the axis labels.
+const ML: f64 = 48.0;
+/// Most points drawn per series; longer timelines are reduced to this many buckets.
+const MAX_POINTS: usize = 1500;
+
+fn esc(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+fn color(s: Speaker) -> &'static str {
+    match s {
+        Speaker::Agent => "#1f6fb4",
+        Speaker::Customer => "#c8322a",
+        Speaker::Mixed => "#555555",
+    }
+}
+
+/// mm:ss (or h:mm:ss) for the axis and tables.
+fn clock(t: f64) -> String {
+    let t = t.max(0.0).round() as u64;
+    if t >= 3600 {
+        format!("{}:{:02}:{:02}", t / 3600, t / 60 % 60, t % 60)
+    } else {
+        format!("{}:{:02}", t / 60, t % 60)
+    }
+}
+
+struct Frame {
+    duration: f64,
+    y0: f64,
+    y1: f64,
+    h: f64,
+}
+
+impl Frame {
+    fn x(&self, t: f64) -> f64 {
+        ML + (W - ML - 8.0) * (t / self.duration.max(1e-9)).clamp(0.0, 1.0)
+    }
+    fn y(&self, v: f64) -> f64 {
+        let f = ((v - self.y0) / (self.y1 - self.y0)).clamp(0.0, 1.0);
+        6.0 + (self.h - 24.0) * (1.0 - f)
+    }
+}
+
+/// Reduce a series to at most MAX_POINTS buckets with `pick` (e.g. max), keeping gaps.
+fn reduce(values: &[Option<f32>], hop: f64, pick: fn(&[f32]) -> f32) -> Vec<(f64, Option<f32>)> {
+    let n = values.len();
+    let per = n.div_ceil(MAX_POINTS).max(1);
+    let mut buf = Vec::with_capacity(per);
+    values
+        .chunks(per)
+        .enumerate()
+        .map(|(i, c)| {
+            buf.clear();
+            buf.extend(c.iter().flatten());
+            let t = (i * per) as f64 * hop + hop * c.len() as f64 / 2.0;
+            (t, (!buf.is_empty()).then(|| pick(&buf)))
+        })
+        .collect()
+}
+
+fn max_of(v: &[f32]) -> f32 {
+    v.iter().copied().fold(f32::MIN, f32::max)
+}
+
+fn median_of(v: &[f32]) -> f32 {
+    let mut s = v.to_vec();
+    s.sort_by(f32::total_cmp);
+    s[s.len() / 2]
+}
+
+fn polyline(out: &mut String, fr: &Frame, pts: &[(f64, Option<f32>)], stroke: &str, dots: bool) {
+    if dots {
+        for (t, v) in pts {
+            if let Some(v) = v {
+                let _ = write!(
+                    out,
+                    r#"<circle cx="{:.1}" cy="{:.1}" r="1.3" fill="{stroke}"/>"#,
+                    fr.x(*t),
+                    fr.y(*v as f64)
+                );
+            }
+        }
+        return;
+    }
+    let mut seg = String::new();
+    let flush = |seg: &mut String, out: &mut String| {
+        if !seg.is_empty() {
+            let _ = write!(
+                out,
+                r#"<polyline fill="none" stroke="{stroke}" stroke-width="1.2" points="{seg}"/>"#
+            );
+            seg.clear();
+        }
+    };
+    for (t, v) in pts {
+        match v {
+            Some(v) => {
+                let _ = write!(seg, "{:.1},{:.1} ", fr.x(*t), fr.y(*v as f64));
+            }
+            None => flush(&mut seg, out),
+        }
+    }
+    flush(&mut seg, out);
+}
+
+fn axes(out: &mut String, fr: &Frame, ticks_y: &[f64], unit: &str) {
+    let bottom = fr.h - 18.0;
+    for &v in ticks_y {
+        let y = fr.y(v);
+        let _ = write!(
+            out,
+            r##"<line x1="{ML}" x2="{:.1}" y1="{y:.1}" y2="{y:.1}" stroke="#e3e3e3"/><text x="{:.1}" y="{:.1}" class="ax" text-anchor="end">{v}{unit}</text>"##,
+            W - 8.0,
+            ML - 4.0,
+            y + 3.5
+        );
+    }
+    // About ten time ticks at a round step.
+    let steps = [5.0, 10.0, 15.0, 30.0, 60.0, 120.0, 300.0, 600.0, 900.0, 1800.0];
+    let step = steps
+        .iter()
+        .copied()
+        .find(|s| fr.duration / s <= 12.0)
+        .unwrap_or(3600.0);
+    let mut t = 0.0;
+    while t <= fr.duration + 1e-6 {
+        let x = fr.x(t);
+        let _ = write!(
+            out,
+            r##"<line x1="{x:.1}" x2="{x:.1}" y1="6" y2="{bottom:.1}" stroke="#f0f0f0"/><text x="{x:.1}" y="{:.1}" class="ax" text-anchor="middle">{}</text>"##,
+            fr.h - 5.0,
+            clock(t)
+        );
+        t += step;
+    }
+}
+
+fn bands(out: &mut String, fr: &Frame, spans: &[Span], fill: &str, title: &str) {
+    for s in spans {
+        let _ = write!(
+            out,
+            r#"<rect x="{:.1}" y="6" width="{:.1}" height="{:.1}" fill="{fill}"><title>{title} {}–{}</title></rect>"#,
+            fr.x(s.start_s),
+            (fr.x(s.end_s) - fr.x(s.start_s)).max(1.0),
+            fr.h - 24.0,
+            clock(s.start_s),
+            clock(s.end_s)
+        );
+    }
+}
+
+fn svg_open(out: &mut String, h: f64, label: &str) {
+    let _ = write!(
+        out,
+        r#"<svg viewBox="0 0 {W} {h}" role="img" aria-label="{}" preserveAspectRatio="none">"#,
+        esc(label)
+    );
+}
+
+fn legend(review: &Review) -> String {
+    let mut s = String::from(r#"<p class="legend">"#);
+    for sp in review.timeline.speakers.keys() {
+        let _ = write!(
+            s,
+            r#"<span><i style="background:{}"></i>{}</span>"#,
+            color(*sp),
+            sp
+        );
+    }
+    s.push_str(r#"<span><i style="background:#f6c9c5"></i>customer escalated</span><span><i style="background:#dcdcdc"></i>dead air</span><span><i style="background:#8e5bb5"></i>overlap</span></p>"#);
+    s
+}
+
+fn episode_spans(review: &Review, who: &[Speaker]) -> Vec<Span> {
+    review
+        .episodes
+        .iter()
+        .filter(|e| who.contains(&e.speaker))
+        .map(|e| Span {
+            start_s: e.start_s,
+            end_s: e.end_s,
+        })
+        .collect()
+}
+
+fn context_bands(out: &mut String, fr: &Frame, review: &Review) {
+    bands(
+        out,
+        fr,
+        &episode_spans(review, &[Speaker::Customer, Speaker::Mixed]),
+        "#f6c9c5",
+        "escalated",
+    );
+    bands(out, fr, &review.conversation.silences, "#dcdcdc", "dead air");
+    // Overlaps: a strip along the bottom edge.
+    for s in &review.conversation.overlaps {
+        let _ = write!(
+            out,
+            r##"<rect x="{:.1}" y="{:.1}" width="{:.1}" height="4" fill="#8e5bb5"><title>overlap {}–{}</title></rect>"##,
+            fr.x(s.start_s),
+            fr.h - 22.0,
+            (fr.x(s.end_s) - fr.x(s.start_s)).max(1.5),
+            clock(s.start_s),
+            clock(s.end_s)
+        );
+    }
+}
+
+fn loudness_plot(out: &mut String, review: &Review) {
+    let fr = Frame {
+        duration: review.duration_s,
+        y0: -70.0,
+        y1: -10.0,
+        h: 190.0,
+    };
+    svg_open(out, fr.h, "loudness of each speaker over time");
+    context_bands(out, &fr, review);
+    axes(out, &fr, &[-70.0, -55.0, -40.0, -25.0, -10.0], "");
+    let hop = review.timeline.hop_s as f64;
+    for (sp, tr) in &review.timeline.speakers {
+        // Loudness below the floor is silence: leave a gap rather than a line along the bottom.
+        let vals: Vec<Option<f32>> = tr
+            .loudness_db
+            .iter()
+            .map(|&v| (v > -70.0).then_some(v))
+            .collect();
+        polyline(out, &fr, &reduce(&vals, hop, max_of), color(*sp), false);
+    }
+    out.push_str("</svg>");
+}
+
+fn pitch_plot(out: &mut String, review: &Review) {
+    let fr = Frame {
+        duration: review.duration_s,
+        y0: 50.0,
+        y1: 450.0,
+        h: 170.0,
+    };
+    svg_open(out, fr.h, "pitch of each speaker over time");
+    context_bands(out, &fr, review);
+    axes(out, &fr, &[50.0, 150.0, 250.0, 350.0, 450.0], "");
+    let hop = review.timeline.hop_s as f64;
+    for (sp, tr) in &review.timeline.speakers {
+        polyline(out, &fr, &reduce(&tr.pitch_hz, hop, median_of), color(*sp), true);
+    }
+    out.push_str("</svg>");
+}
+
+fn escalation_plot(out: &mut String, review: &Review, who: Speaker, tr: &Track) {
+    let top = tr.escalation.iter().copied().fold(2.0f32, f32::max).min(4.0) as f64;
+    let fr = Frame {
+        duration: review.duration_s,
+        y0: -0.5,
+        y1: top,
+        h: 160.0,
+    };
+    svg_open(out, fr.h, &format!("{who} escalation score over time"));
+    context_bands(out, &fr, review);
+    axes(out, &fr, &[0.0, 1.0, 2.0], "");
+    let hop = review.timeline.hop_s as f64;
+    let vals: Vec<Option<f32>> = tr.escalation.iter().map(|&v| Some(v)).collect();
+    polyline(out, &fr, &reduce(&vals, hop, max_of), color(who), false);
+    out.push_str("</svg>");
+}
+
+fn fact(out: &mut String, label: &str, value: String) {
+    let _ = write!(
+        out,
+        r#"<div class="fact"><b>{}</b><span>{}</span></div>"#,
+        esc(&value),
+        esc(label)
+    );
+}
+
+/// Render `review` as a self-contained HTML page.
+pub fn render(review: &Review) -> String {
+    let mut o = String::with_capacity(64 * 1024);
+    let title = format!("Call review: {}", review.file);
+    let _ = write!(
+        o,
+        r#"<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1"><title>{}</title><style>{CSS}</style></head><body>"#,
+        esc(&title)
+    );
+    let chans = review
+        .channels
+        .iter()
+        .map(|c| format!("{} = {}", c.position, c.speaker))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let _ = write!(
+        o,
+        r#"<header><h1>{}</h1><p class="meta">{} · {} Hz · {} · schema {}</p></header>"#,
+        esc(&title),
+        clock(review.duration_s),
+        review.sample_rate,
+        esc(&chans),
+        super::SCHEMA
+    );
+    if !review.speaker_separation {
+        o.push_str(r#"<p class="notice">Mono recording: speaker separation unavailable. Both parties are analysed together as <em>mixed</em>; talk ratio, overlaps and interruptions cannot be measured.</p>"#);
+    }
+
+    // Key facts.
+    let s = &review.conversation.summary;
+    o.push_str(r#"<section><h2>At a glance</h2><div class="facts">"#);
+    if let Some(c) = review.caller() {
+        fact(&mut o, "customer escalation episodes", c.episodes.to_string());
+        fact(&mut o, "time escalated", format!("{:.0} s", c.escalated_s));
+        fact(&mut o, "peak escalation score", format!("{:.2}", c.peak_escalation));
+    }
+    if let Some(r) = s.talk_ratio_agent {
+        fact(&mut o, "agent share of talk", format!("{:.0}%", r * 100.0));
+    }
+    if review.speaker_separation {
+        fact(
+            &mut o,
+            "interruptions (agent / customer)",
+            format!("{} / {}", s.agent_interruptions, s.customer_interruptions),
+        );
+        fact(&mut o, "overlapping speech", format!("{:.1} s", s.overlap_s));
+    }
+    fact(&mut o, "longest dead air", format!("{:.1} s", s.longest_silence_s));
+    if let Some(m) = &s.longest_monologue {
+        fact(
+            &mut o,
+            &format!("longest monologue ({})", m.speaker),
+            format!("{:.0} s at {}", m.end_s - m.start_s, clock(m.start_s)),
+        );
+    }
+    o.push_str("</div></section>");
+
+    // Plots.
+    o.push_str(r#"<section><h2>Timeline</h2>"#);
+    o.push_str(&legend(review));
+    o.push_str("<h3>Loudness (LUFS, 400 ms)</h3>");
+    loudness_plot(&mut o, review);
+    o.push_str("<h3>Pitch (Hz)</h3>");
+    pitch_plot(&mut o, review);
+    for who in [Speaker::Customer, Speaker::Mixed] {
+        if let Some(tr) = review.timeline.speakers.get(&who) {
+            let _ = write!(
+                o,
+                "<h3>{} escalation score (episodes start at 1.0 by default)</h3>",
+                if who == Speaker::Customer { "Customer" } else { "Caller (mixed)" }
+            );
+            escalation_plot(&mut o, review, who, tr);
+        }
+    }
+    o.push_str("</section>");
+
+    // Episodes.
+    o.push_str("<section><h2>Escalation episodes</h2>");
+    if review.episodes.is_empty() {
+        o.push_str("<p>None: nobody rose clearly above their own baseline.</p>");
+    } else {
+        o.push_str("<table><thead><tr><th>#</th><th>speaker</th><th>start</th><th>end</th><th>length</th><th>peak</th><th>ended</th><th>evidence</th></tr></thead><tbody>");
+        for (i, e) in review.episodes.iter().enumerate() {
+            let _ = write!(
+                o,
+                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{:.1} s</td><td>{:.2}</td><td>{}</td><td>{}</td></tr>",
+                i + 1,
+                e.speaker,
+                clock(e.start_s),
+                clock(e.end_s),
+                e.end_s - e.start_s,
+                e.peak,
+                match e.ended_by {
+                    crate::events::EpisodeEnd::Calmed => "calmed down",
+                    crate::events::EpisodeEnd::WentQuiet => "went quiet",
+                    crate::events::EpisodeEnd::CallEnded => "still escalated at the end",
+                },
+                esc(&e.evidence.sentence)
+            );
+        }
+        o.push_str("</tbody></table>");
+    }
+    o.push_str("</section>");
+
+    // Conversation.
+    o.push_str("<section><h2>Conversation</h2>");
+    if review.speaker_separation {
+        o.push_str("<h3>Interruptions</h3>");
+        if review.conversation.interruptions.is_empty() {
+            o.push_str("<p>None.</p>");
+        } else {
+            o.push_str("<table><thead><tr><th>at</th><th>who cut in</th><th>on whom</th></tr></thead><tbody>");
+            for i in &review.conversation.interruptions {
+                let _ = write!(
+                    o,
+                    "<tr><td>{}</td><td>{}</td><td>{}</td></tr>",
+                    clock(i.start_s),
+                    i.by,
+                    i.of
+                );
+            }
+            o.push_str("</tbody></table>");
+        }
+        let _ = write!(
+            o,
+            "<p>Overlapping speech: {:.1} s in total; {} stretch(es) of at least the configured minimum.</p>",
+            s.overlap_s,
+            review.conversation.overlaps.len()
+        );
+    }
+    o.push_str("<h3>Dead air</h3>");
+    if review.conversation.silences.is_empty() {
+        o.push_str("<p>None.</p>");
+    } else {
+        o.push_str("<table><thead><tr><th>from</th><th>to</th><th>length</th></tr></thead><tbody>");
+        for sp in &review.conversation.silences {
+            let _ = write!(
+                o,
+                "<tr><td>{}</td><td>{}</td><td>{:.1} s</td></tr>",
+                clock(sp.start_s),
+                clock(sp.end_s),
+                sp.end_s - sp.start_s
+            );
+        }
+        o.push_str("</tbody></table>");
+    }
+    o.push_str("</section>");
+
+    // Speakers.
+    o.push_str("<section><h2>Speakers</h2><table><thead><tr><th>speaker</th><th>talk</th><th>baseline loudness</th><th>baseline pitch</th><th>baseline pace</th><th>median pitch</th><th>pitch range</th><th>baseline learnt from</th></tr></thead><tbody>");
+    let opt = |v: Option<f32>, unit: &str, prec: usize| {
+        v.map_or("–".to_string(), |v| format!("{v:.prec$} {unit}"))
+    };
+    for sp in review.speakers.values() {
+        let b = sp.baseline;
+        let _ = write!(
+            o,
+            "<tr><td>{}</td><td>{:.0} s</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            sp.speaker,
+            sp.talk_s,
+            opt(b.map(|b| b.loudness_db), "dB", 1),
+            opt(b.map(|b| b.pitch_hz), "Hz", 0),
+            opt(b.map(|b| b.pace_sps), "syl/s", 1),
+            opt(sp.pitch_median_hz, "Hz", 0),
+            opt(sp.pitch_range_st, "st", 1),
+            opt(b.map(|b| b.voiced_s), "s voiced", 1),
+        );
+    }
+    o.push_str("</tbody></table></section>");
+
+    if !review.warnings.is_empty() || !review.errors.is_empty() {
+        o.push_str(r#"<section><h2>Notes on this recording</h2><ul class="warn">"#);
+        for w in review.errors.iter().chain(&review.warnings) {
+            let _ = write!(o, "<li>{}</li>", esc(w));
+        }
+        o.push_str("</ul></section>");
+    }
+    let _ = write!(
+        o,
+        r#"<footer>calmline {} · analysed on this machine; no audio or data left it.</footer></body></html>"#,
+        env!("CARGO_PKG_VERSION")
+    );
+    o
+}
+
+const CSS: &str = r#"
+body{font:15px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;color:#222;max-width:1100px;margin:0 auto;padding:1.2em}
+h1{font-size:1.45em;margin:.2em 0;word-break:break-all}h2{font-size:1.15em;border-bottom:1px solid #ddd;padding-bottom:.2em;margin-top:1.6em}
+h3{font-size:.95em;margin:1em 0 .2em;color:#444}.meta{color:#666;margin:0}
+.notice{background:#fff4d6;border:1px solid #e8c96a;padding:.6em .8em;border-radius:4px}
+.facts{display:grid;grid-template-columns:repeat(auto-fill,minmax(180px,1fr));gap:.6em}
+.fact{border:1px solid #e2e2e2;border-radius:6px;padding:.5em .7em}.fact b{display:block;font-size:1.35em}.fact span{color:#666;font-size:.85em}
+svg{width:100%;height:auto;display:block;border:1px solid #eee;background:#fff}.ax{font-size:10px;fill:#777}
+.legend span{margin-right:1.2em;font-size:.85em}.legend i{display:inline-block;width:.9em;height:.9em;margin-right:.3em;vertical-align:-.1em;border-radius:2px}
+table{border-collapse:collapse;width:100%;font-size:.9em}th,td{border-bottom:1px solid #e6e6e6;padding:.3em .5em;text-align:left;vertical-align:top}th{background:#f6f6f6}
+.warn li{margin:.2em 0}footer{margin-top:2em;color:#888;font-size:.8em}
+@media print{body{font-size:10pt;max-width:none;padding:0}section{break-inside:avoid}svg{border:none}h2{break-after:avoid}}
+"#;

@@ -1,0 +1,307 @@
+//! Reviews: the `calmline.review/1` JSON document, its HTML rendering and the folder CSV.
+//!
+//! A [`Review`] is built only from pipeline [`Event`]s, so a review shows exactly what the live
+//! view would have shown for the same audio.
+
+pub mod csv;
+pub mod html;
+pub mod write;
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::events::{
+    ConversationSummary, Episode, Event, EventBody, Speaker, SpeakerSummary,
+};
+
+/// Schema identifier written into every review.
+pub const SCHEMA: &str = "calmline.review/1";
+
+/// One reviewed call.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Review {
+    /// Always [`SCHEMA`].
+    pub schema: String,
+    /// The reviewed file, as given.
+    pub file: String,
+    /// Duration analysed (s).
+    pub duration_s: f64,
+    /// Sample rate of the file (Hz); analysis runs at 16 kHz.
+    pub sample_rate: u32,
+    /// Which channel is which speaker.
+    pub channels: Vec<ChannelInfo>,
+    /// False for mono recordings: both parties in one channel, analysed as `mixed`.
+    pub speaker_separation: bool,
+    /// Per speaker: baseline, talk time, summary statistics.
+    pub speakers: BTreeMap<Speaker, SpeakerSummary>,
+    /// Per-speaker arrays at `hop_s` steps.
+    pub timeline: Timeline,
+    /// Escalation episodes of all speakers, in time order.
+    pub episodes: Vec<Episode>,
+    /// Overlaps, interruptions, silences and totals.
+    pub conversation: ConversationReport,
+    /// Things a reader should know about the input or the analysis.
+    pub warnings: Vec<String>,
+    /// Non-fatal failures of parts of the analysis.
+    pub errors: Vec<String>,
+}
+
+/// One input channel.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ChannelInfo {
+    /// 0-based channel index in the file.
+    pub index: usize,
+    /// "left", "right" or "mono".
+    pub position: String,
+    /// Who speaks on it.
+    pub speaker: Speaker,
+}
+
+/// Per-speaker timeline arrays, all the same length.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Timeline {
+    /// Seconds between entries.
+    pub hop_s: f32,
+    /// Arrays per speaker.
+    #[serde(flatten)]
+    pub speakers: BTreeMap<Speaker, Track>,
+}
+
+/// One speaker's timeline.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Track {
+    /// K-weighted momentary loudness (LUFS).
+    pub loudness_db: Vec<f32>,
+    /// Median pitch of the step, null when unvoiced.
+    pub pitch_hz: Vec<Option<f32>>,
+    /// The step was mostly voiced speech.
+    pub voiced: Vec<bool>,
+    /// Escalation score.
+    pub escalation: Vec<f32>,
+    /// Inside an escalation episode.
+    pub escalated: Vec<bool>,
+}
+
+/// Conversation facts with the moments that produced them.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ConversationReport {
+    /// Totals.
+    #[serde(flatten)]
+    pub summary: ConversationSummary,
+    /// Stretches of both talking at once.
+    pub overlaps: Vec<Span>,
+    /// Who cut in on whom, and when.
+    pub interruptions: Vec<Interruption>,
+    /// Dead air.
+    pub silences: Vec<Span>,
+}
+
+/// A time span (s).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Span {
+    /// Start (s).
+    pub start_s: f64,
+    /// End (s).
+    pub end_s: f64,
+}
+
+/// One interruption.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Interruption {
+    /// When the interrupter started (s).
+    pub start_s: f64,
+    /// Who cut in.
+    pub by: Speaker,
+    /// Who was cut off.
+    pub of: Speaker,
+}
+
+fn round(x: f32, step: f32) -> f32 {
+    (x / step).round() * step
+}
+
+fn round_t(x: f64) -> f64 {
+    (x * 100.0).round() / 100.0
+}
+
+/// Collects pipeline events into a [`Review`].
+pub struct ReviewBuilder {
+    review: Review,
+    summary: Option<ConversationSummary>,
+}
+
+impl ReviewBuilder {
+    /// A builder for `file` at `sample_rate` whose channels carry `speakers`.
+    pub fn new(file: &str, sample_rate: u32, speakers: &[Speaker], hop_s: f32) -> Self {
+        let mono = speakers.len() == 1;
+        let channels = speakers
+            .iter()
+            .enumerate()
+            .map(|(index, &speaker)| ChannelInfo {
+                index,
+                position: match (mono, index) {
+                    (true, _) => "mono",
+                    (false, 0) => "left",
+                    _ => "right",
+                }
+                .into(),
+                speaker,
+            })
+            .collect();
+        let mut warnings = Vec::new();
+        if mono {
+            warnings.push(
+                "mono recording: speaker separation unavailable, both parties analysed together \
+                 as `mixed` (no talk ratio, overlaps or interruptions)"
+                    .into(),
+            );
+        }
+        Self {
+            review: Review {
+                schema: SCHEMA.into(),
+                file: file.into(),
+                duration_s: 0.0,
+                sample_rate,
+                channels,
+                speaker_separation: !mono,
+                speakers: BTreeMap::new(),
+                timeline: Timeline {
+                    hop_s,
+                    speakers: speakers.iter().map(|&s| (s, Track::default())).collect(),
+                },
+                episodes: Vec::new(),
+                conversation: ConversationReport {
+                    summary: ConversationSummary {
+                        duration_s: 0.0,
+                        talk_ratio_agent: None,
+                        overlap_s: 0.0,
+                        agent_interruptions: 0,
+                        customer_interruptions: 0,
+                        longest_silence_s: 0.0,
+                        silence_s: 0.0,
+                        longest_monologue: None,
+                    },
+                    overlaps: Vec::new(),
+                    interruptions: Vec::new(),
+                    silences: Vec::new(),
+                },
+                warnings,
+                errors: Vec::new(),
+            },
+            summary: None,
+        }
+    }
+
+    /// Take one event into the review.
+    pub fn on_event(&mut self, e: &Event) {
+        let r = &mut self.review;
+        match &e.body {
+            EventBody::Levels(l) => {
+                let t = r.timeline.speakers.entry(l.speaker).or_default();
+                t.loudness_db.push(round(l.loudness_db, 0.1));
+                t.pitch_hz.push(l.pitch_hz.map(|p| round(p, 0.1)));
+                t.voiced.push(l.voiced);
+                t.escalation.push(round(l.escalation, 0.01));
+                t.escalated.push(l.escalated);
+            }
+            EventBody::EpisodeEnd(ep) => {
+                let mut ep = ep.clone();
+                ep.start_s = round_t(ep.start_s);
+                ep.end_s = round_t(ep.end_s);
+                ep.peak_s = round_t(ep.peak_s);
+                ep.peak = round(ep.peak, 0.01);
+                r.episodes.push(ep);
+            }
+            EventBody::Overlap { start_s, end_s } => r.conversation.overlaps.push(Span {
+                start_s: round_t(*start_s),
+                end_s: round_t(*end_s),
+            }),
+            EventBody::Silence { start_s, end_s } => r.conversation.silences.push(Span {
+                start_s: round_t(*start_s),
+                end_s: round_t(*end_s),
+            }),
+            EventBody::Interruption { by, of, start_s } => {
+                r.conversation.interruptions.push(Interruption {
+                    start_s: round_t(*start_s),
+                    by: *by,
+                    of: *of,
+                })
+            }
+            EventBody::SpeakerSummary(s) => {
+                r.speakers.insert(s.speaker, s.clone());
+            }
+            EventBody::ConversationSummary(s) => self.summary = Some(s.clone()),
+            EventBody::Warning { message } => r.warnings.push(message.clone()),
+            EventBody::Baseline { .. } | EventBody::EpisodeStart { .. } => {}
+        }
+    }
+
+    /// Record a non-fatal error of some part of the analysis.
+    pub fn error(&mut self, message: String) {
+        self.review.errors.push(message);
+    }
+
+    /// The finished review.
+    pub fn finish(mut self) -> Review {
+        if let Some(s) = self.summary.take() {
+            self.review.duration_s = round_t(s.duration_s);
+            self.review.conversation.summary = s;
+        }
+        let r = &mut self.review;
+        r.episodes
+            .sort_by(|a, b| a.start_s.total_cmp(&b.start_s));
+        let talked = r.speakers.values().any(|s| s.talk_s > 0.0);
+        if !talked && r.duration_s > 0.0 {
+            r.warnings
+                .push("no speech was detected: the recording is silent or contains no voice".into());
+        } else if r.speaker_separation {
+            for s in r.speakers.values() {
+                if s.talk_s == 0.0 {
+                    r.warnings.push(format!(
+                        "the {} channel has no speech: check which channel carries whom \
+                         (--customer-channel)",
+                        s.speaker
+                    ));
+                }
+            }
+        }
+        self.review
+    }
+}
+
+impl Review {
+    /// The customer's (or, in mono, the mixed speaker's) summary.
+    pub fn caller(&self) -> Option<&SpeakerSummary> {
+        self.speakers
+            .get(&Speaker::Customer)
+            .or_else(|| self.speakers.get(&Speaker::Mixed))
+    }
+
+    /// One line for the terminal.
+    pub fn one_line(&self) -> String {
+        let c = self.caller();
+        let eps = c.map_or(0, |c| c.episodes);
+        let esc = c.map_or(0.0, |c| c.escalated_s);
+        let ratio = self
+            .conversation
+            .summary
+            .talk_ratio_agent
+            .map_or("n/a".to_string(), |r| format!("{:.0}%", r * 100.0));
+        format!(
+            "{}: {:.1} s, agent talk {}, {} customer episode(s) ({:.1} s escalated), {} interruption(s), longest silence {:.1} s{}",
+            self.file,
+            self.duration_s,
+            ratio,
+            eps,
+            esc,
+            self.conversation.interruptions.len(),
+            self.conversation.summary.longest_silence_s,
+            if self.warnings.is_empty() {
+                String::new()
+            } else {
+                format!(", {} warning(s)", self.warnings.len())
+            }
+        )
+    }
+}
