@@ -70,6 +70,9 @@ pub struct Channels {
 pub struct Vad {
     pub threshold: f32,
     pub min_level_dbfs: f32,
+    pub floor_margin_db: f32,
+    pub below_speech_db: f32,
+    pub voiced_within_s: f32,
 }
 
 #[allow(missing_docs)]
@@ -103,12 +106,16 @@ pub struct Baseline {
 #[serde(deny_unknown_fields)]
 pub struct Escalation {
     pub loudness_unit_db: f32,
-    pub pitch_unit_st: f32,
-    pub tilt_unit_db: f32,
-    pub pace_unit: f32,
+    pub loudness_dead_zone_db: f32,
     pub loudness_weight: f32,
+    pub pitch_unit_st: f32,
+    pub pitch_dead_zone_st: f32,
     pub pitch_weight: f32,
+    pub tilt_unit_db: f32,
+    pub tilt_dead_zone_db: f32,
     pub tilt_weight: f32,
+    pub pace_unit: f32,
+    pub pace_dead_zone: f32,
     pub pace_weight: f32,
     pub smoothing_s: f32,
     pub start: f32,

@@ -133,7 +133,9 @@ impl Baseline {
             if let Some(p) = pace {
                 self.pace.hist.add(p);
             }
-            if self.voiced_hops >= self.min_hops {
+            // Re-reading the medians every 10th hop is plenty and keeps the per-hop cost flat.
+            let n = self.voiced_hops;
+            if n >= self.min_hops && (n % 10 == 0 || n == self.min_hops || n == self.warmup_hops) {
                 for t in [&mut self.level, &mut self.pitch, &mut self.tilt, &mut self.pace] {
                     t.median = t.hist.quantile(0.5);
                 }

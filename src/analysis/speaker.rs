@@ -8,9 +8,14 @@ use crate::events::{Episode, EpisodeEnd, Event, EventBody, Evidence, Speaker, Sp
 /// Deviations over baseline: loudness dB, pitch semitones, tilt dB, pace fraction.
 type Devs = [f32; 4];
 
+/// Largest deviation a single hop may contribute (dB, st, dB, fraction): one glitch (an octave
+/// error, a cough into the microphone) cannot swing the smoothed value far.
+const CLIP: Devs = [20.0, 12.0, 20.0, 1.0];
+
 #[derive(Debug, Clone)]
 struct Params {
     units: Devs,
+    dead_zones: Devs,
     weights: Devs,
     alpha: f32,
     start: f32,
@@ -87,6 +92,12 @@ impl SpeakerState {
             speaker,
             p: Params {
                 units: [e.loudness_unit_db, e.pitch_unit_st, e.tilt_unit_db, e.pace_unit],
+                dead_zones: [
+                    e.loudness_dead_zone_db,
+                    e.pitch_dead_zone_st,
+                    e.tilt_dead_zone_db,
+                    e.pace_dead_zone,
+                ],
                 weights: [e.loudness_weight, e.pitch_weight, e.tilt_weight, e.pace_weight],
                 alpha: (HOP_S as f32 / e.smoothing_s).min(1.0),
                 start: e.start,
@@ -160,7 +171,10 @@ impl SpeakerState {
                 self.silent_hops = self.silent_hops.saturating_add(1);
             }
             if self.silent_hops > self.p.silence_hold_hops {
-                self.score *= self.p.silence_decay;
+                for d in &mut self.ema {
+                    *d *= self.p.silence_decay;
+                }
+                self.score = self.combine();
             }
         }
         self.hysteresis(t_s, voiced.is_some(), sink);
@@ -185,12 +199,11 @@ impl SpeakerState {
                 _ => 0.0,
             };
             let devs = [level - bl, st - bp, tilt - bt, pace_dev];
-            let mut inst = 0.0;
             for i in 0..4 {
-                inst += self.p.weights[i] * (devs[i] / self.p.units[i]).clamp(-1.0, 3.0);
-                self.ema[i] += self.p.alpha * (devs[i] - self.ema[i]);
+                let d = devs[i].clamp(-CLIP[i], CLIP[i]);
+                self.ema[i] += self.p.alpha * (d - self.ema[i]);
             }
-            self.score += self.p.alpha * (inst - self.score);
+            self.score = self.combine();
             if self.episode.is_some() && self.score >= self.p.end {
                 for (h, d) in self.episode_devs.0.iter_mut().zip(devs) {
                     h.add(d);
@@ -209,6 +222,18 @@ impl SpeakerState {
                 });
             }
         }
+    }
+
+    /// The score from the smoothed deviations: each shrunk by its dead zone, in units, clamped
+    /// to [-1, 3] (so no single signal dominates), weighted and summed.
+    fn combine(&self) -> f32 {
+        (0..4)
+            .map(|i| {
+                let x = self.ema[i];
+                let beyond = x.signum() * (x.abs() - self.p.dead_zones[i]).max(0.0);
+                self.p.weights[i] * (beyond / self.p.units[i]).clamp(-1.0, 3.0)
+            })
+            .sum()
     }
 
     fn hysteresis(&mut self, t_s: f64, voiced: bool, sink: &mut impl FnMut(Event)) {

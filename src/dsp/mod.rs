@@ -71,6 +71,12 @@ pub struct FrameAnalyzer {
     pace: PaceTracker,
     vad_threshold: f32,
     min_level: f32,
+    floor_margin: f32,
+    noise_floor: f32,
+    below_speech: f32,
+    speech_level: Option<f32>,
+    voiced_recency_hops: u32,
+    since_voiced: u32,
 }
 
 impl FrameAnalyzer {
@@ -91,6 +97,12 @@ impl FrameAnalyzer {
             ),
             vad_threshold: cfg.vad.threshold,
             min_level: cfg.vad.min_level_dbfs,
+            floor_margin: cfg.vad.floor_margin_db,
+            noise_floor: FLOOR_DB,
+            below_speech: cfg.vad.below_speech_db,
+            speech_level: None,
+            voiced_recency_hops: (cfg.vad.voiced_within_s / HOP_S as f32).round() as u32,
+            since_voiced: u32::MAX,
         }
     }
 
@@ -110,20 +122,47 @@ impl FrameAnalyzer {
         let loudness_db = lufs(self.momentary.iter().sum::<f64>() / MOMENTARY_HOPS as f64)
             .max(FLOOR_DB);
 
+        // Noise floor: follows the level down at once and up slowly (3 dB/s), so it settles on
+        // the quietest recent hops (line hiss) and ignores speech.
+        self.noise_floor = if rms_dbfs < self.noise_floor {
+            rms_dbfs
+        } else {
+            self.noise_floor + 0.03
+        };
+        // Level gate: above the noise floor, above the absolute minimum, and not far below this
+        // speaker's own voiced speech (background talk and line noise in the headset channel).
+        let mut gate = (self.noise_floor + self.floor_margin).max(self.min_level);
+        if let Some(speech) = self.speech_level {
+            gate = gate.max(speech - self.below_speech);
+        }
         let vad = self.vad.push(x);
-        let active = vad >= self.vad_threshold && rms_dbfs >= self.min_level;
+        let candidate = vad >= self.vad_threshold && rms_dbfs >= gate;
 
         self.decim.process(x, &mut self.dec_out);
         self.window8k.copy_within(HOP / 2.., 0);
         self.window8k[WINDOW - HOP / 2..].copy_from_slice(&self.dec_out);
         // Pitch and tilt only mean something for speech; skipping the rest also halves the cost
         // on a typical call, where each side is silent about half the time.
-        let (pitch_hz, clarity, tilt_db) = if active {
+        let (pitch_hz, clarity, tilt_db) = if candidate {
             let est = self.pitch.analyse(&self.window8k);
             (est.hz, est.clarity, Some(est.tilt_db))
         } else {
             (None, 0.0, None)
         };
+        if pitch_hz.is_some() {
+            self.since_voiced = 0;
+            // Slow average of the speaker's voiced level (about 2 s of voiced speech).
+            self.speech_level = Some(match self.speech_level {
+                Some(l) => l + 0.005 * (rms_dbfs - l),
+                None => rms_dbfs,
+            });
+        } else {
+            self.since_voiced = self.since_voiced.saturating_add(1);
+        }
+        // Speech has a voiced nucleus every syllable: VAD-positive noise without any voicing
+        // (fans, keyboards, hiss that fools the VAD) is not speech.
+        let active = candidate && self.since_voiced <= self.voiced_recency_hops;
+        let tilt_db = tilt_db.filter(|_| active);
         let (syllable, pace_sps) = self.pace.push(level_db, active);
         FrameFeatures {
             rms_dbfs,

@@ -233,7 +233,21 @@ impl ReviewBuilder {
             }
             EventBody::ConversationSummary(s) => self.summary = Some(s.clone()),
             EventBody::Warning { message } => r.warnings.push(message.clone()),
-            EventBody::Baseline { .. } | EventBody::EpisodeStart { .. } => {}
+            EventBody::EpisodeStart {
+                speaker, start_s, ..
+            } => {
+                // The episode is dated from when the score crossed the threshold; the steps
+                // between that and the confirmation belong to it too.
+                let hop = r.timeline.hop_s as f64;
+                if let Some(t) = r.timeline.speakers.get_mut(speaker) {
+                    for (i, e) in t.escalated.iter_mut().enumerate() {
+                        if (i + 1) as f64 * hop > *start_s + 1e-9 {
+                            *e = true;
+                        }
+                    }
+                }
+            }
+            EventBody::Baseline { .. } => {}
         }
     }
 
