@@ -1,1 +1,201 @@
-fn main() {}
+//! Speed and allocation figures of the analysis, on real recordings from ../shared/data.
+//!
+//! `cargo bench --bench frame_analysis` prints:
+//! - frame analysis alone (K-weighting, VAD, decimation, pitch/tilt, pace) per 16 kHz channel,
+//!   as a multiple of real time on one core (budget >= 1000x);
+//! - the whole review pipeline per call (decode, resample, analysis of both channels, speaker
+//!   and conversation state, events), 16 kHz stereo and 8 kHz mu-law;
+//! - heap allocations per 10 ms frame after start-up (budget 0), counted by a wrapping
+//!   global allocator.
+//!
+//! Each figure is the best of several runs (the least disturbed by other work on the machine).
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Instant;
+
+use calmline::Config;
+use calmline::audio::{FileSource, Source, StreamResampler};
+use calmline::dsp::{FrameAnalyzer, HOP};
+use calmline::events::Speaker;
+use calmline::pipeline::Pipeline;
+
+struct Counting;
+
+static ALLOCS: AtomicUsize = AtomicUsize::new(0);
+
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, l: Layout) -> *mut u8 {
+        ALLOCS.fetch_add(1, Ordering::Relaxed);
+        unsafe { System.alloc(l) }
+    }
+    unsafe fn dealloc(&self, p: *mut u8, l: Layout) {
+        unsafe { System.dealloc(p, l) }
+    }
+    unsafe fn realloc(&self, p: *mut u8, l: Layout, n: usize) -> *mut u8 {
+        ALLOCS.fetch_add(1, Ordering::Relaxed);
+        unsafe { System.realloc(p, l, n) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+fn data(p: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../shared/data")
+        .join(p)
+}
+
+fn decode16k(path: &Path) -> Vec<Vec<f32>> {
+    let mut src = FileSource::open(path).unwrap();
+    let n = src.channels();
+    let mut rs = StreamResampler::new(src.sample_rate(), 16000, n).unwrap();
+    let (mut block, mut out) = (Vec::new(), vec![Vec::new(); n]);
+    while src.read(&mut block).unwrap() > 0 {
+        let k = block[0].len();
+        rs.process(&block, k, &mut out);
+    }
+    rs.flush(&mut out);
+    out
+}
+
+fn best_of<F: FnMut() -> f64>(runs: usize, mut f: F) -> f64 {
+    (0..runs).map(|_| f()).fold(f64::MAX, f64::min)
+}
+
+fn frame_analysis(name: &str, samples: &[f32]) {
+    let cfg = Config::default();
+    let secs = samples.len() as f64 / 16000.0;
+    let t = best_of(7, || {
+        let mut a = FrameAnalyzer::new(&cfg);
+        let start = Instant::now();
+        let mut voiced = 0usize;
+        for hop in samples.chunks_exact(HOP) {
+            voiced += a.process_hop(hop).voiced() as usize;
+        }
+        std::hint::black_box(voiced);
+        start.elapsed().as_secs_f64()
+    });
+    // Allocations after start-up: warm up on the first 2 s, then count over the rest.
+    let mut a = FrameAnalyzer::new(&cfg);
+    let warm = 200 * HOP;
+    for hop in samples[..warm].chunks_exact(HOP) {
+        a.process_hop(hop);
+    }
+    let before = ALLOCS.load(Ordering::Relaxed);
+    let mut frames = 0;
+    for hop in samples[warm..].chunks_exact(HOP) {
+        a.process_hop(hop);
+        frames += 1;
+    }
+    let allocs = ALLOCS.load(Ordering::Relaxed) - before;
+    println!(
+        "frame analysis   {name:<38} {:>8.0}x real time per channel  ({:.2} us per 10 ms frame; {allocs} allocations in {frames} frames after start-up)",
+        secs / t,
+        t / (samples.len() / HOP) as f64 * 1e6
+    );
+}
+
+fn pipeline(name: &str, path: &Path) {
+    let cfg = Config::default();
+    let mut src = FileSource::open(path).unwrap();
+    let rate = src.sample_rate();
+    let chans = src.channels();
+    let mut blocks = Vec::new();
+    let mut block = Vec::new();
+    while src.read(&mut block).unwrap() > 0 {
+        blocks.push(block.clone());
+    }
+    let frames: usize = blocks.iter().map(|b| b[0].len()).sum();
+    let secs = frames as f64 / rate as f64;
+    let speakers = calmline::pipeline::channel_map(chans, cfg.channels.customer).unwrap();
+    // Decode included: the end-to-end figure a reviewer sees.
+    let t_total = best_of(5, || {
+        let start = Instant::now();
+        let r = calmline::review::review_file(path, &cfg, &mut |_| {}).unwrap();
+        std::hint::black_box(r);
+        start.elapsed().as_secs_f64()
+    });
+    // Pipeline only (blocks already decoded), and its allocations per frame after start-up.
+    let t_pipe = best_of(5, || {
+        let mut p = Pipeline::new(&cfg, speakers.clone(), rate).unwrap();
+        let start = Instant::now();
+        let mut n = 0usize;
+        for b in &blocks {
+            p.push(b, b[0].len(), &mut |_| n += 1);
+        }
+        p.finish(&mut |_| n += 1);
+        std::hint::black_box(n);
+        start.elapsed().as_secs_f64()
+    });
+    let mut p = Pipeline::new(&cfg, speakers.clone(), rate).unwrap();
+    let warm = blocks.len() / 10;
+    let mut events = Vec::with_capacity(100_000);
+    for b in &blocks[..warm] {
+        p.push(b, b[0].len(), &mut |e| events.push(e));
+    }
+    events.clear();
+    let before = ALLOCS.load(Ordering::Relaxed);
+    let mut discrete = 0;
+    for b in &blocks[warm..] {
+        p.push(b, b[0].len(), &mut |e| {
+            if !matches!(e.body, calmline::events::EventBody::Levels(_)) {
+                discrete += 1;
+            }
+            events.push(e)
+        });
+    }
+    let allocs = ALLOCS.load(Ordering::Relaxed) - before;
+    let hops = ((p.time_s() - 0.0) * 100.0) as usize;
+    println!(
+        "review pipeline  {name:<38} {:>8.0}x real time end to end, {:>6.0}x without decoding  ({allocs} allocations over ~{hops} frames x {} channels after start-up, {discrete} discrete events)",
+        secs / t_total,
+        secs / t_pipe,
+        speakers.len()
+    );
+    let _ = Speaker::Agent;
+}
+
+fn main() {
+    // `cargo bench` passes --bench; `cargo test --benches` runs this too: keep that quick.
+    let quick = std::env::args().all(|a| a != "--bench");
+    let call = data("calls/scenario_escalating_a01.wav");
+    let chans = decode16k(&call);
+    if quick {
+        frame_analysis(
+            "scenario_escalating_a01 (customer, 10 s)",
+            &chans[1][..160_000],
+        );
+        return;
+    }
+    println!(
+        "calmline benches on {} (one core per measurement)\n",
+        std::env::consts::ARCH
+    );
+    frame_analysis("scenario_escalating_a01 customer ch.", &chans[1]);
+    frame_analysis("scenario_escalating_a01 agent ch.", &chans[0]);
+    let woz = decode16k(&data("calls/spokenwoz_MUL1011_8k_stereo.wav"));
+    frame_analysis("spokenwoz_MUL1011 (8 kHz) customer ch.", &woz[0]);
+    let silence = vec![0.0f32; 16000 * 60];
+    frame_analysis("60 s of digital silence", &silence);
+    let mut seed = 1u32;
+    let noise: Vec<f32> = (0..16000 * 60)
+        .map(|_| {
+            seed = seed.wrapping_mul(1664525).wrapping_add(1013904223);
+            ((seed >> 8) as f32 / (1u32 << 24) as f32 - 0.5) * 0.5
+        })
+        .collect();
+    frame_analysis("60 s of loud white noise (worst case)", &noise);
+    println!();
+    pipeline("scenario_escalating_a01 (16 kHz stereo)", &call);
+    pipeline(
+        "spokenwoz_MUL1011 (8 kHz stereo)",
+        &data("calls/spokenwoz_MUL1011_8k_stereo.wav"),
+    );
+    pipeline(
+        "pyannote_sample (16 kHz mono)",
+        &data("calls/pyannote_sample.wav"),
+    );
+}

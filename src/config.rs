@@ -37,7 +37,9 @@ impl std::str::FromStr for Side {
         match s {
             "left" => Ok(Side::Left),
             "right" => Ok(Side::Right),
-            _ => Err(Error::Invalid(format!("channel must be left or right, not {s:?}"))),
+            _ => Err(Error::Invalid(format!(
+                "channel must be left or right, not {s:?}"
+            ))),
         }
     }
 }
@@ -164,16 +166,20 @@ impl Config {
     /// Built-in defaults overlaid with `text` (attributed to `path` in errors).
     pub fn from_layers(user: Option<(&Path, &str)>) -> Result<Self> {
         let builtin = PathBuf::from("<built-in>");
-        let mut base: toml::Table = DEFAULT_TOML.parse().map_err(|e: toml::de::Error| Error::Config {
-            path: builtin.clone(),
-            message: e.to_string(),
-        })?;
+        let mut base: toml::Table =
+            DEFAULT_TOML
+                .parse()
+                .map_err(|e: toml::de::Error| Error::Config {
+                    path: builtin.clone(),
+                    message: e.to_string(),
+                })?;
         let mut origin = builtin;
         if let Some((path, text)) = user {
-            let overlay: toml::Table = text.parse().map_err(|e: toml::de::Error| Error::Config {
-                path: path.to_path_buf(),
-                message: e.to_string(),
-            })?;
+            let overlay: toml::Table =
+                text.parse().map_err(|e: toml::de::Error| Error::Config {
+                    path: path.to_path_buf(),
+                    message: e.to_string(),
+                })?;
             merge(&mut base, overlay);
             origin = path.to_path_buf();
         }
@@ -193,7 +199,7 @@ impl Config {
     /// Range checks the type system cannot express.
     fn validate(&self) -> std::result::Result<(), String> {
         let p = &self.pitch;
-        if !(20.0..=2000.0).contains(&p.min_hz) || !(p.min_hz < p.max_hz && p.max_hz <= 2000.0) {
+        if !((20.0..=2000.0).contains(&p.min_hz) && p.min_hz < p.max_hz && p.max_hz <= 2000.0) {
             return Err(format!(
                 "pitch.min_hz ({}) and pitch.max_hz ({}) must satisfy 20 <= min < max <= 2000",
                 p.min_hz, p.max_hz

@@ -40,8 +40,12 @@ struct LevelsAcc {
 struct InputGuard {
     samples: u64,
     non_finite: u64,
+    out_of_range: u64,
     clipped: u64,
 }
+
+/// Largest sample magnitude passed on (+24 dBFS); float audio beyond it is damaged.
+const MAX_SAMPLE: f32 = 16.0;
 
 /// The streaming analysis of one call.
 pub struct Pipeline {
@@ -78,7 +82,10 @@ impl Pipeline {
             clean: vec![Vec::with_capacity(MAX_BLOCK); n],
             queues: vec![Vec::with_capacity(queue_cap); n],
             analyzers: (0..n).map(|_| FrameAnalyzer::new(cfg)).collect(),
-            states: speakers.iter().map(|&s| SpeakerState::new(s, cfg)).collect(),
+            states: speakers
+                .iter()
+                .map(|&s| SpeakerState::new(s, cfg))
+                .collect(),
             conversation: Conversation::new(&speakers, cfg),
             levels: (0..n)
                 .map(|_| LevelsAcc {
@@ -122,11 +129,15 @@ impl Pipeline {
             for (c, x) in self.clean.iter_mut().zip(input) {
                 c.clear();
                 for &s in &x[offset..offset + take] {
-                    let s = if s.is_finite() {
-                        s
-                    } else {
+                    let s = if !s.is_finite() {
                         self.guard.non_finite += 1;
                         0.0
+                    } else if s.abs() > MAX_SAMPLE {
+                        // Float files can hold absurd values; they would overflow the resampler.
+                        self.guard.out_of_range += 1;
+                        s.clamp(-MAX_SAMPLE, MAX_SAMPLE)
+                    } else {
+                        s
                     };
                     if s.abs() >= 0.999 {
                         self.guard.clipped += 1;
@@ -210,6 +221,12 @@ impl Pipeline {
             warn(format!(
                 "{} samples were not finite numbers (NaN or infinity) and were replaced with silence",
                 g.non_finite
+            ));
+        }
+        if g.out_of_range > 0 {
+            warn(format!(
+                "{} samples were far beyond full scale (damaged float audio) and were limited",
+                g.out_of_range
             ));
         }
         if g.samples > 0 && g.clipped * 1000 > g.samples {

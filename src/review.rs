@@ -18,7 +18,13 @@ pub fn review_file(path: &Path, cfg: &Config, progress: &mut dyn FnMut(f32)) -> 
         &speakers,
         cfg.report.timeline_hop_s,
     );
-    let pipeline = run_source(&mut source, cfg, speakers, &mut |e| builder.on_event(&e), progress)?;
+    let pipeline = run_source(
+        &mut source,
+        cfg,
+        speakers,
+        &mut |e| builder.on_event(&e),
+        progress,
+    )?;
     if pipeline.time_s() == 0.0 {
         return Err(crate::error::Error::Unsupported {
             path: path.to_path_buf(),

@@ -135,8 +135,15 @@ impl Baseline {
             }
             // Re-reading the medians every 10th hop is plenty and keeps the per-hop cost flat.
             let n = self.voiced_hops;
-            if n >= self.min_hops && (n % 10 == 0 || n == self.min_hops || n == self.warmup_hops) {
-                for t in [&mut self.level, &mut self.pitch, &mut self.tilt, &mut self.pace] {
+            if n >= self.min_hops
+                && (n.is_multiple_of(10) || n == self.min_hops || n == self.warmup_hops)
+            {
+                for t in [
+                    &mut self.level,
+                    &mut self.pitch,
+                    &mut self.tilt,
+                    &mut self.pace,
+                ] {
                     t.median = t.hist.quantile(0.5);
                 }
             }
@@ -220,6 +227,9 @@ mod tests {
             b.learn(-10.0, 5.0, -10.0, None);
         }
         let after = b.medians().unwrap().0;
-        assert!(after > before && after - before <= 1.01, "{before} -> {after}");
+        assert!(
+            after > before && after - before <= 1.01,
+            "{before} -> {after}"
+        );
     }
 }

@@ -116,27 +116,27 @@ impl Conversation {
                 Some((s, _)) => (s, t),
                 None => (t - HOP_S, t),
             });
-        } else if let Some((s, e)) = self.overlap {
-            if t - e >= self.hangover {
-                self.overlap = None;
-                if e - s >= self.min_overlap {
-                    sink(Event {
-                        t_s: t,
-                        body: EventBody::Overlap {
-                            start_s: s,
-                            end_s: e,
-                        },
-                    });
-                }
+        } else if let Some((s, e)) = self.overlap
+            && t - e >= self.hangover
+        {
+            self.overlap = None;
+            if e - s >= self.min_overlap {
+                sink(Event {
+                    t_s: t,
+                    body: EventBody::Overlap {
+                        start_s: s,
+                        end_s: e,
+                    },
+                });
             }
         }
     }
 
     fn track_interruptions(&mut self, t: f64, started: [bool; 2], sink: &mut impl FnMut(Event)) {
-        for by in 0..2 {
+        for (by, &start) in started.iter().enumerate() {
             let of = 1 - by;
             let other = &self.spurts[of];
-            if started[by] && other.talking && t - other.start >= self.interrupted_after {
+            if start && other.talking && t - other.start >= self.interrupted_after {
                 self.pending = Some(Pending {
                     by,
                     start: self.spurts[by].start,
@@ -242,16 +242,16 @@ impl Conversation {
     /// The call ended: report totals. Silence still running at the end is not dead air (the
     /// call is over), so it is not counted.
     pub fn finish(&mut self, t: f64, sink: &mut impl FnMut(Event)) {
-        if let Some((s, e)) = self.overlap.take() {
-            if e - s >= self.min_overlap {
-                sink(Event {
-                    t_s: t,
-                    body: EventBody::Overlap {
-                        start_s: s,
-                        end_s: e,
-                    },
-                });
-            }
+        if let Some((s, e)) = self.overlap.take()
+            && e - s >= self.min_overlap
+        {
+            sink(Event {
+                t_s: t,
+                body: EventBody::Overlap {
+                    start_s: s,
+                    end_s: e,
+                },
+            });
         }
         self.close_floor();
         let talk: Vec<f64> = self
@@ -260,8 +260,12 @@ impl Conversation {
             .map(|s| s.active_hops as f64 * HOP_S)
             .collect();
         let ratio = match (self.speakers.as_slice(), talk.as_slice()) {
-            ([Speaker::Agent, Speaker::Customer], [a, c]) if a + c > 0.0 => Some((a / (a + c)) as f32),
-            ([Speaker::Customer, Speaker::Agent], [c, a]) if a + c > 0.0 => Some((a / (a + c)) as f32),
+            ([Speaker::Agent, Speaker::Customer], [a, c]) if a + c > 0.0 => {
+                Some((a / (a + c)) as f32)
+            }
+            ([Speaker::Customer, Speaker::Agent], [c, a]) if a + c > 0.0 => {
+                Some((a / (a + c)) as f32)
+            }
             _ => None,
         };
         let count = |who: Speaker| {

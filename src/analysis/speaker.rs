@@ -91,14 +91,24 @@ impl SpeakerState {
         Self {
             speaker,
             p: Params {
-                units: [e.loudness_unit_db, e.pitch_unit_st, e.tilt_unit_db, e.pace_unit],
+                units: [
+                    e.loudness_unit_db,
+                    e.pitch_unit_st,
+                    e.tilt_unit_db,
+                    e.pace_unit,
+                ],
                 dead_zones: [
                     e.loudness_dead_zone_db,
                     e.pitch_dead_zone_st,
                     e.tilt_dead_zone_db,
                     e.pace_dead_zone,
                 ],
-                weights: [e.loudness_weight, e.pitch_weight, e.tilt_weight, e.pace_weight],
+                weights: [
+                    e.loudness_weight,
+                    e.pitch_weight,
+                    e.tilt_weight,
+                    e.pace_weight,
+                ],
                 alpha: (HOP_S as f32 / e.smoothing_s).min(1.0),
                 start: e.start,
                 start_hops: hops(e.start_hold_s),
@@ -192,7 +202,9 @@ impl SpeakerState {
         pace: Option<f32>,
         sink: &mut impl FnMut(Event),
     ) {
-        let calm = !self.escalated && self.score < self.p.end;
+        // Speech that does not look escalated teaches the baseline. (Learning only from speech
+        // below the end threshold biased it low: normal emphasis then looked like escalation.)
+        let calm = !self.escalated && self.score < self.p.start;
         if let Some((bl, bp, bt, br)) = self.baseline.medians().filter(|_| self.baseline.ready()) {
             let pace_dev = match (pace, br) {
                 (Some(x), Some(b)) if b > 0.5 => x / b - 1.0,
@@ -210,17 +222,17 @@ impl SpeakerState {
                 }
             }
         }
-        // Only calm speech teaches the baseline, so an early outburst cannot become "normal".
-        if calm && self.baseline.learn(level, st, tilt, pace) {
-            if let Some(values) = self.baseline.values() {
-                sink(Event {
-                    t_s,
-                    body: EventBody::Baseline {
-                        speaker: self.speaker,
-                        baseline: values,
-                    },
-                });
-            }
+        if calm
+            && self.baseline.learn(level, st, tilt, pace)
+            && let Some(values) = self.baseline.values()
+        {
+            sink(Event {
+                t_s,
+                body: EventBody::Baseline {
+                    speaker: self.speaker,
+                    baseline: values,
+                },
+            });
         }
     }
 
@@ -263,7 +275,8 @@ impl SpeakerState {
                         body: EventBody::EpisodeStart {
                             speaker: self.speaker,
                             start_s: self.above_since,
-                            evidence: self.evidence(self.ema, dur.max(self.p.alpha.recip() * HOP_S as f32)),
+                            evidence: self
+                                .evidence(self.ema, dur.max(self.p.alpha.recip() * HOP_S as f32)),
                         },
                     });
                 }
@@ -272,11 +285,11 @@ impl SpeakerState {
             }
         } else {
             self.peak = self.peak.max(self.score);
-            if let Some(ep) = self.episode.as_mut() {
-                if self.score > ep.peak {
-                    ep.peak = self.score;
-                    ep.peak_s = t_s;
-                }
+            if let Some(ep) = self.episode.as_mut()
+                && self.score > ep.peak
+            {
+                ep.peak = self.score;
+                ep.peak_s = t_s;
             }
             if self.score < self.p.end {
                 if self.below_hops == 0 {
@@ -298,7 +311,13 @@ impl SpeakerState {
         self.peak = self.peak.max(self.score);
     }
 
-    fn close_episode(&mut self, end_s: f64, t_s: f64, how: EpisodeEnd, sink: &mut impl FnMut(Event)) {
+    fn close_episode(
+        &mut self,
+        end_s: f64,
+        t_s: f64,
+        how: EpisodeEnd,
+        sink: &mut impl FnMut(Event),
+    ) {
         self.escalated = false;
         self.above_hops = 0;
         let Some(ep) = self.episode.take() else {
@@ -374,7 +393,13 @@ mod tests {
         }
     }
 
-    fn run(state: &mut SpeakerState, secs: f32, f: FrameFeatures, t: &mut f64, ev: &mut Vec<Event>) {
+    fn run(
+        state: &mut SpeakerState,
+        secs: f32,
+        f: FrameFeatures,
+        t: &mut f64,
+        ev: &mut Vec<Event>,
+    ) {
         for _ in 0..(secs * 100.0) as usize {
             *t += HOP_S;
             state.update(*t, &f, &mut |e| ev.push(e));
@@ -391,12 +416,21 @@ mod tests {
         run(&mut s, 5.0, frame(-18.0, 190.0), &mut t, &mut ev);
         assert!(s.escalated());
         let start = ev.iter().find_map(|e| match &e.body {
-            EventBody::EpisodeStart { start_s, evidence, .. } => Some((e.t_s, *start_s, evidence.clone())),
+            EventBody::EpisodeStart {
+                start_s, evidence, ..
+            } => Some((e.t_s, *start_s, evidence.clone())),
             _ => None,
         });
         let (confirmed, start_s, evidence) = start.expect("episode start");
-        assert!(start_s >= 10.0 && confirmed - 10.0 < 2.0, "{start_s} {confirmed}");
-        assert!(evidence.sentence.starts_with("customer +"), "{}", evidence.sentence);
+        assert!(
+            start_s >= 10.0 && confirmed - 10.0 < 2.0,
+            "{start_s} {confirmed}"
+        );
+        assert!(
+            evidence.sentence.starts_with("customer +"),
+            "{}",
+            evidence.sentence
+        );
         // Back to baseline: the episode ends, calmed.
         run(&mut s, 8.0, frame(-30.0, 150.0), &mut t, &mut ev);
         assert!(!s.escalated());
@@ -406,7 +440,11 @@ mod tests {
         });
         let ep = ep.expect("episode end");
         assert_eq!(ep.ended_by, EpisodeEnd::Calmed);
-        assert!((ep.evidence.loudness_db - 12.0).abs() < 1.5, "{:?}", ep.evidence);
+        assert!(
+            (ep.evidence.loudness_db - 12.0).abs() < 1.5,
+            "{:?}",
+            ep.evidence
+        );
         assert!((ep.evidence.pitch_st - semitones(190.0) + semitones(150.0)).abs() < 1.0);
     }
 
@@ -421,6 +459,9 @@ mod tests {
             let hz = 150.0 * 2f32.powf(((i % 5) as f32 - 2.0) / 24.0);
             run(&mut s, 1.0, frame(l, hz), &mut t, &mut ev);
         }
-        assert!(ev.iter().all(|e| !matches!(e.body, EventBody::EpisodeStart { .. })));
+        assert!(
+            ev.iter()
+                .all(|e| !matches!(e.body, EventBody::EpisodeStart { .. }))
+        );
     }
 }

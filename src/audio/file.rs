@@ -58,15 +58,22 @@ impl FileSource {
             hint.with_extension(ext);
         }
         let reader = symphonia::default::get_probe()
-            .probe(&hint, mss, FormatOptions::default(), MetadataOptions::default())
+            .probe(
+                &hint,
+                mss,
+                FormatOptions::default(),
+                MetadataOptions::default(),
+            )
             .map_err(|e| {
                 decode(match e {
                     SymError::IoError(ref io) if io.kind() == std::io::ErrorKind::UnexpectedEof => {
                         "is truncated: the file ends inside its header".into()
                     }
-                    SymError::Unsupported(_) => "is not a recognised audio file (supported: WAV incl. \
+                    SymError::Unsupported(_) => {
+                        "is not a recognised audio file (supported: WAV incl. \
                          mu-law/A-law, FLAC, MP3, OGG/Vorbis)"
-                        .into(),
+                            .into()
+                    }
                     other => format!("cannot be read as audio: {other}"),
                 })
             })?;
@@ -153,12 +160,14 @@ impl Source for FileSource {
                 Ok(Some(p)) => p,
                 Ok(None) => return Ok(0),
                 Err(SymError::IoError(e)) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
-                    self.ended_early = Some("the file ends early (truncated); analysed what was there".into());
+                    self.ended_early =
+                        Some("the file ends early (truncated); analysed what was there".into());
                     return Ok(0);
                 }
                 Err(SymError::ResetRequired) => {
                     // A chained stream changed its layout: treat as the end of the call.
-                    self.ended_early = Some("the stream changes format part-way; analysed the first part".into());
+                    self.ended_early =
+                        Some("the stream changes format part-way; analysed the first part".into());
                     return Ok(0);
                 }
                 Err(e) => {
@@ -197,12 +206,15 @@ impl Source for FileSource {
                     if self.bad_packets >= MAX_BAD_PACKETS {
                         return Err(Error::Decode {
                             path: self.path.clone(),
-                            message: format!("is damaged: {MAX_BAD_PACKETS} packets in a row could not be decoded ({msg})"),
+                            message: format!(
+                                "is damaged: {MAX_BAD_PACKETS} packets in a row could not be decoded ({msg})"
+                            ),
                         });
                     }
                 }
                 Err(SymError::IoError(_)) => {
-                    self.ended_early = Some("the file ends early (truncated); analysed what was there".into());
+                    self.ended_early =
+                        Some("the file ends early (truncated); analysed what was there".into());
                     return Ok(0);
                 }
                 Err(e) => {

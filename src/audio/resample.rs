@@ -47,7 +47,11 @@ impl StreamResampler {
             )
         };
         let (in_max, out_max, delay) = match &inner {
-            Some(r) => (r.input_frames_max(), r.output_frames_max(), r.output_delay()),
+            Some(r) => (
+                r.input_frames_max(),
+                r.output_frames_max(),
+                r.output_delay(),
+            ),
             None => (0, 0, 0),
         };
         Ok(Self {

@@ -82,7 +82,12 @@ fn render(review: &Review, format: Format) -> anyhow::Result<Vec<(&'static str, 
     Ok(out)
 }
 
-fn write_review(review: &Review, dir: &Path, stem: &str, format: Format) -> anyhow::Result<Vec<PathBuf>> {
+fn write_review(
+    review: &Review,
+    dir: &Path,
+    stem: &str,
+    format: Format,
+) -> anyhow::Result<Vec<PathBuf>> {
     std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     let files: Vec<(PathBuf, Vec<u8>)> = render(review, format)?
         .into_iter()
@@ -161,7 +166,9 @@ fn folder(args: &ReviewArgs, cfg: &Config) -> anyhow::Result<ExitCode> {
         summary.display()
     );
     if failed > 0 {
-        eprintln!("calmline: {failed} file(s) could not be reviewed: see the error column of summary.csv");
+        eprintln!(
+            "calmline: {failed} file(s) could not be reviewed: see the error column of summary.csv"
+        );
         return Ok(ExitCode::FAILURE);
     }
     Ok(ExitCode::SUCCESS)

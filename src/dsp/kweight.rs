@@ -110,7 +110,10 @@ mod tests {
             let mut k = KWeighting::new(rate as f64);
             k.mean_square(&x[..x.len() - 6400]);
             let ours = lufs(k.mean_square(&x[x.len() - 6400..]));
-            assert!((ours as f64 - reference).abs() < 0.05, "ours {ours} vs ebur128 {reference}");
+            assert!(
+                (ours as f64 - reference).abs() < 0.05,
+                "ours {ours} vs ebur128 {reference}"
+            );
         }
     }
 }

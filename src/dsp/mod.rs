@@ -119,8 +119,8 @@ impl FrameAnalyzer {
         let level_db = lufs(kms).max(FLOOR_DB);
         self.momentary[self.mpos] = kms;
         self.mpos = (self.mpos + 1) % MOMENTARY_HOPS;
-        let loudness_db = lufs(self.momentary.iter().sum::<f64>() / MOMENTARY_HOPS as f64)
-            .max(FLOOR_DB);
+        let loudness_db =
+            lufs(self.momentary.iter().sum::<f64>() / MOMENTARY_HOPS as f64).max(FLOOR_DB);
 
         // Noise floor: follows the level down at once and up slowly (3 dB/s), so it settles on
         // the quietest recent hops (line hiss) and ignores speech.

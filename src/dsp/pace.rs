@@ -99,7 +99,11 @@ mod tests {
         let mut last = None;
         for i in 0..600 {
             let phase = i % 25;
-            let level = if phase < 12 { -20.0 - (phase as f32 - 6.0).abs() } else { -35.0 };
+            let level = if phase < 12 {
+                -20.0 - (phase as f32 - 6.0).abs()
+            } else {
+                -35.0
+            };
             last = p.push(level, true).1;
         }
         let pace = last.expect("pace");

@@ -124,12 +124,15 @@ impl PitchDetector {
             .process_with_scratch(&mut self.spec, &mut self.time, &mut self.scratch_i)
             .is_err()
         {
-            return PitchEstimate { tilt_db, ..unvoiced };
+            return PitchEstimate {
+                tilt_db,
+                ..unvoiced
+            };
         }
         // time[τ] is now FFT * r(τ). NSDF n(τ) = 2 r(τ) / m(τ), m(τ) = Σ x_j² + x_{j+τ}².
         let scale = 1.0 / FFT as f32;
         let mut m = 2.0 * energy;
-        let w = &x[..];
+        let w = x;
         let xm = |i: usize| w[i] - mean;
         for tau in 0..self.nsdf.len() {
             if tau > 0 {
@@ -163,8 +166,7 @@ impl PitchDetector {
         let mut seen_negative = false;
         let mut in_lobe = false;
         let mut best = (0usize, f32::MIN);
-        for tau in 1..=self.scan_lag {
-            let v = n[tau];
+        for (tau, &v) in n.iter().enumerate().take(self.scan_lag + 1).skip(1) {
             if !seen_negative {
                 seen_negative = v < 0.0;
                 continue;
@@ -199,10 +201,7 @@ impl PitchDetector {
         if global <= 0.0 {
             return (None, 0.0);
         }
-        let Some(&(tau, v)) = lobes
-            .iter()
-            .find(|(t, v)| in_range(*t) && *v >= K * global)
-        else {
+        let Some(&(tau, v)) = lobes.iter().find(|(t, v)| in_range(*t) && *v >= K * global) else {
             return (None, 0.0);
         };
         // Parabolic interpolation around the chosen lag.
@@ -231,7 +230,9 @@ mod tests {
     fn tones_within_one_percent() {
         for hz in [65.0f32, 100.0, 147.0, 220.0, 310.0, 480.0] {
             let est = analyse(|t| 0.5 * (2.0 * std::f32::consts::PI * hz * t).sin());
-            let got = est.hz.unwrap_or_else(|| panic!("{hz} Hz not detected: {est:?}"));
+            let got = est
+                .hz
+                .unwrap_or_else(|| panic!("{hz} Hz not detected: {est:?}"));
             assert!((got - hz).abs() / hz < 0.01, "{hz} Hz estimated as {got}");
         }
     }

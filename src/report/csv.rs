@@ -36,7 +36,8 @@ pub fn row(file: &str, outcome: Result<&Review, &str>) -> String {
             vec![
                 file.into(),
                 format!("{:.2}", r.duration_s),
-                s.talk_ratio_agent.map_or(String::new(), |v| format!("{v:.3}")),
+                s.talk_ratio_agent
+                    .map_or(String::new(), |v| format!("{v:.3}")),
                 c.map_or(String::new(), |c| c.episodes.to_string()),
                 c.map_or(String::new(), |c| format!("{:.1}", c.escalated_s)),
                 c.map_or(String::new(), |c| format!("{:.2}", c.peak_escalation)),

@@ -130,7 +130,9 @@ fn axes(out: &mut String, fr: &Frame, ticks_y: &[f64], unit: &str) {
         );
     }
     // About ten time ticks at a round step.
-    let steps = [5.0, 10.0, 15.0, 30.0, 60.0, 120.0, 300.0, 600.0, 900.0, 1800.0];
+    let steps = [
+        5.0, 10.0, 15.0, 30.0, 60.0, 120.0, 300.0, 600.0, 900.0, 1800.0,
+    ];
     let step = steps
         .iter()
         .copied()
@@ -205,7 +207,13 @@ fn context_bands(out: &mut String, fr: &Frame, review: &Review) {
         "#f6c9c5",
         "escalated",
     );
-    bands(out, fr, &review.conversation.silences, "#dcdcdc", "dead air");
+    bands(
+        out,
+        fr,
+        &review.conversation.silences,
+        "#dcdcdc",
+        "dead air",
+    );
     // Overlaps: a strip along the bottom edge.
     for s in &review.conversation.overlaps {
         let _ = write!(
@@ -255,13 +263,24 @@ fn pitch_plot(out: &mut String, review: &Review) {
     axes(out, &fr, &[50.0, 150.0, 250.0, 350.0, 450.0], "");
     let hop = review.timeline.hop_s as f64;
     for (sp, tr) in &review.timeline.speakers {
-        polyline(out, &fr, &reduce(&tr.pitch_hz, hop, median_of), color(*sp), true);
+        polyline(
+            out,
+            &fr,
+            &reduce(&tr.pitch_hz, hop, median_of),
+            color(*sp),
+            true,
+        );
     }
     out.push_str("</svg>");
 }
 
 fn escalation_plot(out: &mut String, review: &Review, who: Speaker, tr: &Track) {
-    let top = tr.escalation.iter().copied().fold(2.0f32, f32::max).min(4.0) as f64;
+    let top = tr
+        .escalation
+        .iter()
+        .copied()
+        .fold(2.0f32, f32::max)
+        .min(4.0) as f64;
     let fr = Frame {
         duration: review.duration_s,
         y0: -0.5,
@@ -318,9 +337,17 @@ pub fn render(review: &Review) -> String {
     let s = &review.conversation.summary;
     o.push_str(r#"<section><h2>At a glance</h2><div class="facts">"#);
     if let Some(c) = review.caller() {
-        fact(&mut o, "customer escalation episodes", c.episodes.to_string());
+        fact(
+            &mut o,
+            "customer escalation episodes",
+            c.episodes.to_string(),
+        );
         fact(&mut o, "time escalated", format!("{:.0} s", c.escalated_s));
-        fact(&mut o, "peak escalation score", format!("{:.2}", c.peak_escalation));
+        fact(
+            &mut o,
+            "peak escalation score",
+            format!("{:.2}", c.peak_escalation),
+        );
     }
     if let Some(r) = s.talk_ratio_agent {
         fact(&mut o, "agent share of talk", format!("{:.0}%", r * 100.0));
@@ -331,9 +358,17 @@ pub fn render(review: &Review) -> String {
             "interruptions (agent / customer)",
             format!("{} / {}", s.agent_interruptions, s.customer_interruptions),
         );
-        fact(&mut o, "overlapping speech", format!("{:.1} s", s.overlap_s));
+        fact(
+            &mut o,
+            "overlapping speech",
+            format!("{:.1} s", s.overlap_s),
+        );
     }
-    fact(&mut o, "longest dead air", format!("{:.1} s", s.longest_silence_s));
+    fact(
+        &mut o,
+        "longest dead air",
+        format!("{:.1} s", s.longest_silence_s),
+    );
     if let Some(m) = &s.longest_monologue {
         fact(
             &mut o,
@@ -355,7 +390,11 @@ pub fn render(review: &Review) -> String {
             let _ = write!(
                 o,
                 "<h3>{} escalation score (episodes start at 1.0 by default)</h3>",
-                if who == Speaker::Customer { "Customer" } else { "Caller (mixed)" }
+                if who == Speaker::Customer {
+                    "Customer"
+                } else {
+                    "Caller (mixed)"
+                }
             );
             escalation_plot(&mut o, review, who, tr);
         }

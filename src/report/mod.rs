@@ -11,9 +11,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::events::{
-    ConversationSummary, Episode, Event, EventBody, Speaker, SpeakerSummary,
-};
+use crate::events::{ConversationSummary, Episode, Event, EventBody, Speaker, SpeakerSummary};
 
 /// Schema identifier written into every review.
 pub const SCHEMA: &str = "calmline.review/1";
@@ -263,12 +261,12 @@ impl ReviewBuilder {
             self.review.conversation.summary = s;
         }
         let r = &mut self.review;
-        r.episodes
-            .sort_by(|a, b| a.start_s.total_cmp(&b.start_s));
+        r.episodes.sort_by(|a, b| a.start_s.total_cmp(&b.start_s));
         let talked = r.speakers.values().any(|s| s.talk_s > 0.0);
         if !talked && r.duration_s > 0.0 {
-            r.warnings
-                .push("no speech was detected: the recording is silent or contains no voice".into());
+            r.warnings.push(
+                "no speech was detected: the recording is silent or contains no voice".into(),
+            );
         } else if r.speaker_separation {
             for s in r.speakers.values() {
                 if s.talk_s == 0.0 {

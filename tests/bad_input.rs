@@ -1,0 +1,237 @@
+//! Bad input through the real command: a clear error naming the file and the problem, a
+//! non-zero exit and no output file; or, where the audio is usable, a report with a warning.
+//! Never a panic, never a half-written output.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use common::*;
+
+fn calmline(args: &[&std::ffi::OsStr]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_calmline"))
+        .args(args)
+        .output()
+        .expect("run calmline")
+}
+
+fn review_into(input: &Path, out: &Path) -> Output {
+    calmline(&[
+        "review".as_ref(),
+        input.as_os_str(),
+        "--out".as_ref(),
+        out.as_os_str(),
+    ])
+}
+
+fn files_in(dir: &Path) -> Vec<PathBuf> {
+    match std::fs::read_dir(dir) {
+        Ok(rd) => rd.map(|e| e.unwrap().path()).collect(),
+        Err(_) => Vec::new(),
+    }
+}
+
+/// Expect a clean failure: exit 1, the file name and `needle` in stderr, no panic, no output.
+fn assert_rejected(input: &Path, needle: &str) {
+    let out_dir = tempfile::tempdir().unwrap();
+    let out = review_into(input, out_dir.path());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "stderr: {stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    let name = input.file_name().unwrap().to_string_lossy();
+    assert!(
+        stderr.contains(name.as_ref()),
+        "error must name the file: {stderr}"
+    );
+    assert!(
+        stderr.to_lowercase().contains(needle),
+        "expected {needle:?} in: {stderr}"
+    );
+    assert!(
+        files_in(out_dir.path()).is_empty(),
+        "no output may be written"
+    );
+}
+
+/// Expect a report (exit 0) whose JSON warnings mention `needle`.
+fn assert_reported_with_warning(input: &Path, needle: &str) -> serde_json::Value {
+    let out_dir = tempfile::tempdir().unwrap();
+    let out = review_into(input, out_dir.path());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "stderr: {stderr}");
+    let stem = input.file_stem().unwrap().to_string_lossy();
+    let json = out_dir.path().join(format!("{stem}.json"));
+    let html = out_dir.path().join(format!("{stem}.html"));
+    assert!(html.is_file());
+    let v: serde_json::Value = serde_json::from_slice(&std::fs::read(json).unwrap()).unwrap();
+    let warnings = v["warnings"].to_string().to_lowercase();
+    assert!(
+        warnings.contains(needle),
+        "expected {needle:?} in warnings {warnings}"
+    );
+    v
+}
+
+#[test]
+fn empty_file() {
+    let d = tempfile::tempdir().unwrap();
+    let p = d.path().join("empty.wav");
+    std::fs::write(&p, b"").unwrap();
+    assert_rejected(&p, "empty");
+}
+
+#[test]
+fn truncated_header() {
+    let d = tempfile::tempdir().unwrap();
+    let p = d.path().join("truncated.wav");
+    let real = std::fs::read(call("scenario_calm_a01.wav")).unwrap();
+    std::fs::write(&p, &real[..20]).unwrap();
+    assert_rejected(&p, "truncated");
+}
+
+#[test]
+fn non_audio_bytes() {
+    let d = tempfile::tempdir().unwrap();
+    let p = d.path().join("notes.wav");
+    std::fs::write(
+        &p,
+        "Call notes: customer asked about a refund.\n".repeat(50),
+    )
+    .unwrap();
+    assert_rejected(&p, "not a recognised audio file");
+}
+
+#[test]
+fn zero_length_audio() {
+    let d = tempfile::tempdir().unwrap();
+    let p = d.path().join("zero.wav");
+    write_wav(&p, 16000, &[Vec::new(), Vec::new()]);
+    assert_rejected(&p, "no audio");
+}
+
+#[test]
+fn six_channel_file() {
+    let d = tempfile::tempdir().unwrap();
+    let p = d.path().join("surround.wav");
+    write_wav(&p, 16000, &vec![vec![0.1f32; 16000]; 6]);
+    assert_rejected(&p, "6 channels");
+}
+
+#[test]
+fn missing_file() {
+    let d = tempfile::tempdir().unwrap();
+    assert_rejected(&d.path().join("nowhere.wav"), "no such file");
+}
+
+#[test]
+fn all_silence_gives_a_report_saying_so() {
+    let d = tempfile::tempdir().unwrap();
+    let p = d.path().join("silence.wav");
+    write_wav(&p, 8000, &[vec![0.0; 80_000], vec![0.0; 80_000]]);
+    let v = assert_reported_with_warning(&p, "no speech");
+    assert_eq!(v["episodes"].as_array().unwrap().len(), 0);
+    assert!((v["duration_s"].as_f64().unwrap() - 10.0).abs() < 0.05);
+}
+
+#[test]
+fn clipped_audio_is_analysed_with_a_warning() {
+    let d = tempfile::tempdir().unwrap();
+    let p = d.path().join("clipped.wav");
+    let (_, mut chans) = decode(&call("scenario_escalating_a01.wav"));
+    for c in &mut chans {
+        for s in c.iter_mut() {
+            *s = (*s * 40.0).clamp(-1.0, 1.0);
+        }
+    }
+    write_wav(&p, 16000, &chans);
+    let v = assert_reported_with_warning(&p, "clipped");
+    assert!(v["duration_s"].as_f64().unwrap() > 100.0);
+}
+
+#[test]
+fn nan_and_infinite_floats_are_replaced_with_a_warning() {
+    let d = tempfile::tempdir().unwrap();
+    let p = d.path().join("nan.wav");
+    let spec = hound::WavSpec {
+        channels: 1,
+        sample_rate: 16000,
+        bits_per_sample: 32,
+        sample_format: hound::SampleFormat::Float,
+    };
+    let mut w = hound::WavWriter::create(&p, spec).unwrap();
+    let (_, chans) = decode(&data().join("asr/arctic_a0007.wav"));
+    for (i, s) in chans[0].iter().enumerate() {
+        let v = match i % 997 {
+            0 => f32::NAN,
+            1 => f32::INFINITY,
+            2 => f32::NEG_INFINITY,
+            _ => *s,
+        };
+        w.write_sample(v).unwrap();
+    }
+    w.finalize().unwrap();
+    let v = assert_reported_with_warning(&p, "not finite");
+    // The speech is still found around the replaced samples.
+    assert!(
+        v["speakers"]["mixed"]["talk_s"].as_f64().unwrap() > 1.0,
+        "{}",
+        v["speakers"]
+    );
+}
+
+#[test]
+fn truncated_data_is_analysed_up_to_the_cut() {
+    let d = tempfile::tempdir().unwrap();
+    let p = d.path().join("cut.wav");
+    let real = std::fs::read(call("scenario_calm_a01.wav")).unwrap();
+    std::fs::write(&p, &real[..real.len() / 2]).unwrap();
+    let out_dir = tempfile::tempdir().unwrap();
+    let out = review_into(&p, out_dir.path());
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out_dir.path().join("cut.json")).unwrap()).unwrap();
+    let dur = v["duration_s"].as_f64().unwrap();
+    assert!((dur - 41.4).abs() < 1.0, "duration {dur}");
+}
+
+#[test]
+fn a_bad_file_never_stops_a_folder_batch() {
+    let d = tempfile::tempdir().unwrap();
+    let out = tempfile::tempdir().unwrap();
+    std::fs::copy(call("scenario_calm_a01.wav"), d.path().join("good.wav")).unwrap();
+    std::fs::write(d.path().join("broken.wav"), b"RIFF\x10\x00\x00\x00WAVEjunk").unwrap();
+    std::fs::write(d.path().join("empty.flac"), b"").unwrap();
+    std::fs::write(d.path().join("readme.txt"), b"not audio, not reviewed").unwrap();
+    let o = review_into(d.path(), out.path());
+    assert_eq!(o.status.code(), Some(1), "failures give a non-zero exit");
+    let csv = std::fs::read_to_string(out.path().join("summary.csv")).unwrap();
+    let lines: Vec<&str> = csv.lines().collect();
+    assert_eq!(lines.len(), 4, "{csv}");
+    let row = |name: &str| {
+        lines
+            .iter()
+            .find(|l| l.starts_with(name))
+            .unwrap()
+            .to_string()
+    };
+    assert!(
+        row("good.wav").ends_with(','),
+        "good row has an empty error: {csv}"
+    );
+    assert!(row("broken.wav").contains("broken.wav:"), "{csv}");
+    assert!(row("empty.flac").contains("empty"), "{csv}");
+    assert!(out.path().join("good.json").is_file() && out.path().join("good.html").is_file());
+    assert!(!out.path().join("broken.json").exists());
+    // Nothing left half-written.
+    assert!(
+        files_in(out.path())
+            .iter()
+            .all(|p| !p.to_string_lossy().contains(".partial"))
+    );
+}

@@ -1,0 +1,276 @@
+//! `calmline review` end to end: outputs, schema, formats, options.
+
+mod common;
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use common::*;
+
+fn run(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_calmline"))
+        .args(args)
+        .output()
+        .expect("run calmline")
+}
+
+fn s(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+fn json(p: &Path) -> serde_json::Value {
+    serde_json::from_slice(&std::fs::read(p).unwrap()).unwrap()
+}
+
+#[test]
+fn review_writes_json_and_self_contained_html() {
+    let out = tempfile::tempdir().unwrap();
+    let o = run(&[
+        "review",
+        s(&call("scenario_escalating_a01.wav")),
+        "--out",
+        s(out.path()),
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let line = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        line.contains("1 customer episode"),
+        "one-line summary: {line}"
+    );
+    let v = json(&out.path().join("scenario_escalating_a01.json"));
+    assert_eq!(v["schema"], "calmline.review/1");
+    assert_eq!(v["sample_rate"], 16000);
+    assert_eq!(v["speaker_separation"], true);
+    assert_eq!(v["channels"][0]["position"], "left");
+    assert_eq!(v["channels"][0]["speaker"], "agent");
+    assert_eq!(v["channels"][1]["speaker"], "customer");
+    // Timeline arrays: equal length, covering the call at hop_s.
+    let hop = v["timeline"]["hop_s"].as_f64().unwrap();
+    let n = (v["duration_s"].as_f64().unwrap() / hop).round() as i64;
+    for sp in ["agent", "customer"] {
+        let t = &v["timeline"][sp];
+        for key in [
+            "loudness_db",
+            "pitch_hz",
+            "voiced",
+            "escalation",
+            "escalated",
+        ] {
+            let len = t[key].as_array().unwrap().len() as i64;
+            assert!((len - n).abs() <= 1, "{sp}.{key}: {len} vs {n}");
+        }
+    }
+    // The customer's episode, with evidence in numbers and words.
+    let ep = &v["episodes"][0];
+    assert_eq!(ep["speaker"], "customer");
+    assert!(ep["evidence"]["loudness_db"].as_f64().unwrap() > 5.0);
+    let sentence = ep["evidence"]["sentence"].as_str().unwrap();
+    assert!(
+        sentence.starts_with("customer +") && sentence.contains("over baseline for"),
+        "{sentence}"
+    );
+    assert!(
+        v["speakers"]["customer"]["baseline"]["pitch_hz"]
+            .as_f64()
+            .unwrap()
+            > 60.0
+    );
+    assert!(v["conversation"]["talk_ratio_agent"].as_f64().is_some());
+    for key in ["overlaps", "interruptions", "silences"] {
+        assert!(v["conversation"][key].is_array(), "{key}");
+    }
+
+    let html = std::fs::read_to_string(out.path().join("scenario_escalating_a01.html")).unwrap();
+    assert!(html.contains("<svg") && html.contains("Escalation episodes"));
+    assert!(
+        html.contains(sentence),
+        "episode evidence shown in the report"
+    );
+    for external in ["http://", "https://", "<script", "<link", "src="] {
+        assert!(
+            !html.contains(external),
+            "HTML must be self-contained: found {external}"
+        );
+    }
+}
+
+#[test]
+fn json_to_stdout() {
+    let o = run(&[
+        "review",
+        s(&call("scenario_calm_a04.wav")),
+        "--out",
+        "-",
+        "--format",
+        "json",
+        "--no-transcribe",
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["schema"], "calmline.review/1");
+    assert_eq!(v["episodes"].as_array().unwrap().len(), 0);
+    // stdout is only the JSON; the summary line goes to stderr.
+    assert!(String::from_utf8_lossy(&o.stderr).contains("customer episode"));
+
+    let o = run(&["review", s(&call("scenario_calm_a04.wav")), "--out", "-"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("--format json"));
+}
+
+#[test]
+fn every_supported_format_decodes_to_the_same_call() {
+    let d = tempfile::tempdir().unwrap();
+    let src = call("scenario_escalating_a04.wav");
+    let variants: [(&str, &[&str]); 7] = [
+        ("flac.flac", &[]),
+        ("mp3.mp3", &[]),
+        ("vorbis.ogg", &[]),
+        ("alaw.wav", &["-r", "8000", "-e", "a-law"]),
+        ("pcm24.wav", &["-b", "24"]),
+        ("float.wav", &["-e", "floating-point", "-b", "32"]),
+        ("pcm8_44k.wav", &["-b", "8", "-r", "44100"]),
+    ];
+    let reference = review(&src, &calmline::Config::default());
+    for (name, args) in variants {
+        let p = d.path().join(name);
+        sox(&src, &p, args);
+        let out = tempfile::tempdir().unwrap();
+        let o = run(&["review", s(&p), "--out", s(out.path()), "--format", "json"]);
+        assert!(
+            o.status.success(),
+            "{name}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        let stem = p.file_stem().unwrap().to_str().unwrap();
+        let v = json(&out.path().join(format!("{stem}.json")));
+        let dur = v["duration_s"].as_f64().unwrap();
+        assert!(
+            (dur - reference.duration_s).abs() < 0.2,
+            "{name}: duration {dur}"
+        );
+        assert_eq!(
+            v["speakers"]["customer"]["episodes"].as_u64().unwrap(),
+            reference.speakers[&calmline::events::Speaker::Customer].episodes as u64,
+            "{name}: same episodes as the original"
+        );
+    }
+}
+
+#[test]
+fn mono_is_one_mixed_speaker_and_says_so() {
+    let out = tempfile::tempdir().unwrap();
+    let o = run(&[
+        "review",
+        s(&call("pyannote_sample.wav")),
+        "--out",
+        s(out.path()),
+    ]);
+    assert!(o.status.success());
+    let v = json(&out.path().join("pyannote_sample.json"));
+    assert_eq!(v["speaker_separation"], false);
+    assert_eq!(v["channels"][0]["speaker"], "mixed");
+    assert!(v["speakers"]["mixed"]["talk_s"].as_f64().unwrap() > 10.0);
+    assert!(
+        v["warnings"][0]
+            .as_str()
+            .unwrap()
+            .contains("speaker separation unavailable")
+    );
+    let html = std::fs::read_to_string(out.path().join("pyannote_sample.html")).unwrap();
+    assert!(html.contains("speaker separation unavailable"));
+}
+
+#[test]
+fn customer_channel_and_config_overrides() {
+    let out = tempfile::tempdir().unwrap();
+    // Swapping the channels puts the escalation on the "agent".
+    let o = run(&[
+        "review",
+        s(&call("scenario_escalating_a01.wav")),
+        "--out",
+        "-",
+        "--format",
+        "json",
+        "--customer-channel",
+        "left",
+    ]);
+    assert!(o.status.success());
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["channels"][0]["speaker"], "customer");
+    assert_eq!(v["speakers"]["customer"]["episodes"], 0);
+    assert!(v["speakers"]["agent"]["episodes"].as_u64().unwrap() >= 1);
+
+    // A config file that only raises the start threshold out of reach: no episodes.
+    let cfg = out.path().join("strict.toml");
+    std::fs::write(&cfg, "[escalation]\nstart = 50.0\n").unwrap();
+    let o = run(&[
+        "review",
+        s(&call("scenario_escalating_a01.wav")),
+        "--out",
+        "-",
+        "--format",
+        "json",
+        "--config",
+        s(&cfg),
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["episodes"].as_array().unwrap().len(), 0);
+
+    // A typo in the config is an error naming the file and the key.
+    std::fs::write(&cfg, "[escalation]\nstrat = 2.0\n").unwrap();
+    let o = run(&[
+        "review",
+        s(&call("scenario_calm_a01.wav")),
+        "--config",
+        s(&cfg),
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("strict.toml") && err.contains("strat"),
+        "{err}"
+    );
+}
+
+#[test]
+fn folder_review_writes_per_call_files_and_summary() {
+    let d = tempfile::tempdir().unwrap();
+    let out = tempfile::tempdir().unwrap();
+    for name in ["scenario_escalating_a04", "scenario_calm_a01"] {
+        std::fs::copy(
+            call(&format!("{name}.wav")),
+            d.path().join(format!("{name}.wav")),
+        )
+        .unwrap();
+    }
+    // Same stem, different format: both reviewed, neither report overwritten.
+    sox(
+        &call("scenario_calm_a01.wav"),
+        &d.path().join("scenario_calm_a01.flac"),
+        &[],
+    );
+    let o = run(&["review", s(d.path()), "--out", s(out.path()), "--jobs", "2"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let csv = std::fs::read_to_string(out.path().join("summary.csv")).unwrap();
+    let lines: Vec<&str> = csv.lines().collect();
+    assert_eq!(lines[0], calmline::report::csv::HEADER.join(","));
+    assert_eq!(lines.len(), 4, "{csv}");
+    let esc = lines
+        .iter()
+        .find(|l| l.starts_with("scenario_escalating_a04.wav"))
+        .unwrap();
+    let cells: Vec<&str> = esc.split(',').collect();
+    assert_eq!(cells[3], "1", "one customer episode: {esc}");
+    assert!(
+        cells[4].parse::<f64>().unwrap() > 20.0,
+        "escalated seconds: {esc}"
+    );
+    for f in [
+        "scenario_escalating_a04.json",
+        "scenario_calm_a01.wav.json",
+        "scenario_calm_a01.flac.html",
+    ] {
+        assert!(out.path().join(f).is_file(), "{f}");
+    }
+}
