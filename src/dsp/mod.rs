@@ -90,7 +90,7 @@ impl FrameAnalyzer {
             dec_out: [0.0; HOP / 2],
             window8k: [0.0; WINDOW],
             pitch: PitchDetector::new(cfg.pitch.min_hz, cfg.pitch.max_hz, cfg.pitch.clarity),
-            vad: Vad::default(),
+            vad: Vad::new(cfg.vad.min_level_dbfs),
             pace: PaceTracker::new(
                 cfg.pace.peak_db,
                 (cfg.pace.window_s / HOP_S as f32).round() as usize,
