@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# Installs the system packages calmline's build and tests use (idempotent; skips what is there).
+#   sox + libsox-fmt-all: the tests convert real recordings to mu-law, A-law, MP3, OGG, FLAC.
+set -euo pipefail
+need=()
+command -v sox >/dev/null 2>&1 || need+=(sox)
+dpkg -s libsox-fmt-all >/dev/null 2>&1 || need+=(libsox-fmt-all)
+if [ ${#need[@]} -gt 0 ]; then
+    echo "installing: ${need[*]}" >&2
+    SUDO=""
+    [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need[@]}" >/dev/null
+fi
