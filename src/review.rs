@@ -16,7 +16,7 @@ pub fn review_file(path: &Path, cfg: &Config, progress: &mut dyn FnMut(f32)) -> 
         &path.display().to_string(),
         source.sample_rate(),
         &speakers,
-        cfg.report.timeline_hop_s,
+        cfg,
     );
     let pipeline = run_source(
         &mut source,

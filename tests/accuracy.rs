@@ -172,3 +172,48 @@ fn calls_assembled_from_eight_actors() {
         "false episodes on calm calls"
     );
 }
+
+/// Phone lines often apply automatic gain control: every customer turn arrives at the same level.
+/// Simulated here by normalising each customer turn of the assembled calls to -26 dBFS RMS;
+/// pitch and spectral tilt must then still carry strong anger over the threshold.
+#[test]
+fn strong_anger_is_flagged_when_agc_flattens_loudness() {
+    let cfg = Config::default();
+    let clips = ravdess();
+    let mut rng = Rng(0x2545_f491_4f6c_dd1d);
+    let (
+        mut strong,
+        mut strong_flagged,
+        mut normal,
+        mut normal_flagged,
+        mut calm,
+        mut calm_flagged,
+    ) = (0, 0, 0, 0, 0, 0);
+    for customer in 1..=8u32 {
+        let agent = customer % 8 + 1;
+        let (mut chans, turns) = assemble(&clips, customer, agent, true, &mut rng);
+        for t in &turns {
+            let (a, b) = ((t.start_s * 16000.0) as usize, (t.end_s * 16000.0) as usize);
+            let seg = &mut chans[1][a..b];
+            let rms = (seg.iter().map(|v| v * v).sum::<f32>() / seg.len() as f32).sqrt();
+            let gain = 10f32.powf(-26.0 / 20.0) / rms.max(1e-9);
+            for s in seg.iter_mut() {
+                *s = (*s * gain).clamp(-1.0, 1.0);
+            }
+        }
+        let r = review_samples(&format!("agc_a{customer:02}"), 16000, &chans, &cfg);
+        for t in &turns {
+            let f = flagged(&r, t);
+            match (t.escalated, t.label.ends_with("strong")) {
+                (true, true) => (strong += 1, strong_flagged += f as usize),
+                (true, false) => (normal += 1, normal_flagged += f as usize),
+                (false, _) => (calm += 1, calm_flagged += f as usize),
+            };
+        }
+    }
+    println!(
+        "AGC: strong anger flagged {strong_flagged}/{strong}, normal anger {normal_flagged}/{normal}, calm turns flagged {calm_flagged}/{calm}"
+    );
+    assert!(strong_flagged as f64 >= 0.9 * strong as f64);
+    assert!(calm_flagged as f64 <= 0.02 * calm as f64);
+}

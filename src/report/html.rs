@@ -280,16 +280,32 @@ fn escalation_plot(out: &mut String, review: &Review, who: Speaker, tr: &Track) 
         .iter()
         .copied()
         .fold(2.0f32, f32::max)
-        .min(4.0) as f64;
+        .min(4.0)
+        .ceil() as f64;
     let fr = Frame {
         duration: review.duration_s,
-        y0: -0.5,
+        y0: -1.0,
         y1: top,
         h: 160.0,
     };
     svg_open(out, fr.h, &format!("{who} escalation score over time"));
     context_bands(out, &fr, review);
-    axes(out, &fr, &[0.0, 1.0, 2.0], "");
+    let ticks: Vec<f64> = (-1..=top as i32).map(f64::from).collect();
+    axes(out, &fr, &ticks, "");
+    // The thresholds episodes are cut with.
+    for (v, label) in [
+        (review.thresholds.start, "start"),
+        (review.thresholds.end, "end"),
+    ] {
+        let y = fr.y(v as f64);
+        let _ = write!(
+            out,
+            r##"<line x1="{ML}" x2="{:.1}" y1="{y:.1}" y2="{y:.1}" stroke="#888" stroke-dasharray="4 3"/><text x="{:.1}" y="{:.1}" class="ax" text-anchor="end">{label}</text>"##,
+            W - 8.0,
+            W - 10.0,
+            y - 2.0
+        );
+    }
     let hop = review.timeline.hop_s as f64;
     let vals: Vec<Option<f32>> = tr.escalation.iter().map(|&v| Some(v)).collect();
     polyline(out, &fr, &reduce(&vals, hop, max_of), color(who), false);
@@ -389,7 +405,7 @@ pub fn render(review: &Review) -> String {
         if let Some(tr) = review.timeline.speakers.get(&who) {
             let _ = write!(
                 o,
-                "<h3>{} escalation score (episodes start at 1.0 by default)</h3>",
+                "<h3>{} escalation score (over their own baseline; dashed: episode start and end thresholds)</h3>",
                 if who == Speaker::Customer {
                     "Customer"
                 } else {

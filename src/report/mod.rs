@@ -11,6 +11,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use crate::config::Config;
 use crate::events::{ConversationSummary, Episode, Event, EventBody, Speaker, SpeakerSummary};
 
 /// Schema identifier written into every review.
@@ -29,6 +30,8 @@ pub struct Review {
     pub sample_rate: u32,
     /// Which channel is which speaker.
     pub channels: Vec<ChannelInfo>,
+    /// The escalation score thresholds the episodes were cut with.
+    pub thresholds: Thresholds,
     /// False for mono recordings: both parties in one channel, analysed as `mixed`.
     pub speaker_separation: bool,
     /// Per speaker: baseline, talk time, summary statistics.
@@ -43,6 +46,15 @@ pub struct Review {
     pub warnings: Vec<String>,
     /// Non-fatal failures of parts of the analysis.
     pub errors: Vec<String>,
+}
+
+/// Escalation score thresholds (from the configuration used).
+#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
+pub struct Thresholds {
+    /// An episode starts when the score holds at or above this.
+    pub start: f32,
+    /// An episode ends when the score holds below this.
+    pub end: f32,
 }
 
 /// One input channel.
@@ -131,7 +143,8 @@ pub struct ReviewBuilder {
 
 impl ReviewBuilder {
     /// A builder for `file` at `sample_rate` whose channels carry `speakers`.
-    pub fn new(file: &str, sample_rate: u32, speakers: &[Speaker], hop_s: f32) -> Self {
+    pub fn new(file: &str, sample_rate: u32, speakers: &[Speaker], cfg: &Config) -> Self {
+        let hop_s = cfg.report.timeline_hop_s;
         let mono = speakers.len() == 1;
         let channels = speakers
             .iter()
@@ -162,6 +175,10 @@ impl ReviewBuilder {
                 duration_s: 0.0,
                 sample_rate,
                 channels,
+                thresholds: Thresholds {
+                    start: cfg.escalation.start,
+                    end: cfg.escalation.end,
+                },
                 speaker_separation: !mono,
                 speakers: BTreeMap::new(),
                 timeline: Timeline {

@@ -123,7 +123,7 @@ pub fn decode(path: &Path) -> (u32, Vec<Vec<f32>>) {
 /// Run planar audio through the pipeline into a review, in blocks as a source would deliver.
 pub fn review_samples(name: &str, rate: u32, chans: &[Vec<f32>], cfg: &Config) -> Review {
     let speakers = calmline::pipeline::channel_map(chans.len(), cfg.channels.customer).unwrap();
-    let mut b = ReviewBuilder::new(name, rate, &speakers, cfg.report.timeline_hop_s);
+    let mut b = ReviewBuilder::new(name, rate, &speakers, cfg);
     let mut p = Pipeline::new(cfg, speakers, rate).unwrap();
     let n = chans[0].len();
     let mut block = vec![Vec::new(); chans.len()];
