@@ -178,3 +178,46 @@ impl FrameAnalyzer {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tone(hz: f32, amp: f32, secs: f32) -> Vec<f32> {
+        (0..(16000.0 * secs) as usize)
+            .map(|i| amp * (2.0 * std::f32::consts::PI * hz * i as f32 / 16000.0).sin())
+            .collect()
+    }
+
+    #[test]
+    fn levels_of_a_known_tone_within_half_a_db() {
+        // A 1 kHz sine of amplitude 0.1 (-20 dBFS peak): RMS -23.01 dBFS, and by BS.1770's
+        // calibration -23.0 LUFS (K-weighting is ~0 dB at 1 kHz after the -0.691 offset).
+        let cfg = Config::default();
+        let mut a = FrameAnalyzer::new(&cfg);
+        let mut last = None;
+        for hop in tone(1000.0, 0.1, 1.0).chunks_exact(HOP) {
+            last = Some(a.process_hop(hop));
+        }
+        let f = last.unwrap();
+        assert!((f.rms_dbfs - -23.01).abs() < 0.5, "rms {}", f.rms_dbfs);
+        assert!(
+            (f.loudness_db - -23.0).abs() < 0.5,
+            "loudness {}",
+            f.loudness_db
+        );
+        assert!((f.level_db - -23.0).abs() < 0.5, "level {}", f.level_db);
+    }
+
+    #[test]
+    fn silence_is_floor_level_without_pitch_or_speech() {
+        let cfg = Config::default();
+        let mut a = FrameAnalyzer::new(&cfg);
+        for _ in 0..100 {
+            let f = a.process_hop(&[0.0; HOP]);
+            assert_eq!(f.rms_dbfs, FLOOR_DB);
+            assert_eq!(f.pitch_hz, None);
+            assert!(!f.active);
+        }
+    }
+}
