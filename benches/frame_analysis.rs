@@ -114,7 +114,7 @@ fn pipeline(name: &str, path: &Path) {
     // Decode included: the end-to-end figure a reviewer sees.
     let t_total = best_of(5, || {
         let start = Instant::now();
-        let r = calmline::review::review_file(path, &cfg, &mut |_| {}).unwrap();
+        let r = calmline::review::review_file(path, &cfg, &|_| {}).unwrap();
         std::hint::black_box(r);
         start.elapsed().as_secs_f64()
     });

@@ -56,6 +56,7 @@ pub struct Config {
     pub baseline: Baseline,
     pub escalation: Escalation,
     pub conversation: Conversation,
+    pub transcribe: Transcribe,
     pub report: Report,
 }
 
@@ -137,6 +138,27 @@ pub struct Conversation {
     pub interrupted_after_s: f32,
     pub interrupt_min_s: f32,
     pub min_silence_s: f32,
+}
+
+#[allow(missing_docs)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Transcribe {
+    pub model: std::path::PathBuf,
+    pub language: String,
+    pub live_threads: usize,
+    pub review_workers: usize,
+    pub max_utterance_s: f32,
+    pub end_pause_s: f32,
+    pub pre_roll_s: f32,
+    pub min_voiced_s: f32,
+    pub queue: usize,
+    pub max_lag_s: f32,
+    pub audio_ctx_margin: i32,
+    pub fallback: bool,
+    pub no_speech_thold: f32,
+    pub logprob_thold: f32,
+    pub drop_logprob: f32,
 }
 
 #[allow(missing_docs)]

@@ -96,6 +96,19 @@ pub enum EventBody {
     SpeakerSummary(SpeakerSummary),
     /// The conversation's totals (sent when the call or recording ends).
     ConversationSummary(ConversationSummary),
+    /// A speaker's words, with their timing.
+    Transcript(TranscriptSegment),
+    /// An utterance that was not transcribed, and why (the recogniser fell behind, or failed).
+    TranscriptSkipped {
+        /// Whose speech.
+        speaker: Speaker,
+        /// Start of the skipped utterance.
+        start_s: f64,
+        /// End of the skipped utterance.
+        end_s: f64,
+        /// Why.
+        reason: String,
+    },
     /// Something about the input a reader of the results should know.
     Warning {
         /// Plain-language description.
@@ -171,6 +184,38 @@ pub struct Episode {
     pub ended_by: EpisodeEnd,
     /// Mean deviations over baseline during the episode's voiced speech.
     pub evidence: Evidence,
+}
+
+/// A transcribed stretch of one speaker's speech.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TranscriptSegment {
+    /// Who said it.
+    pub speaker: Speaker,
+    /// Start on the call clock (s).
+    pub start_s: f64,
+    /// End on the call clock (s).
+    pub end_s: f64,
+    /// The words as text.
+    pub text: String,
+    /// Word timings (from whisper's token timestamps: approximate).
+    pub words: Vec<Word>,
+    /// Mean log-probability of the tokens (confidence; closer to 0 is surer).
+    pub avg_logprob: f32,
+    /// Whisper's probability that the audio held no speech.
+    pub no_speech_prob: f32,
+}
+
+/// One word with its timing.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Word {
+    /// The word (with attached punctuation).
+    pub word: String,
+    /// Start on the call clock (s).
+    pub start_s: f64,
+    /// End on the call clock (s).
+    pub end_s: f64,
+    /// Lowest token probability in the word.
+    pub p: f32,
 }
 
 /// One speaker's totals over a call.

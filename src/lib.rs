@@ -16,6 +16,7 @@ pub mod events;
 pub mod pipeline;
 pub mod report;
 pub mod review;
+pub mod transcribe;
 
 pub use config::Config;
 pub use error::{Error, Result};

@@ -11,6 +11,7 @@ use crate::config::{Config, Side};
 use crate::dsp::{FrameAnalyzer, HOP, HOP_S};
 use crate::error::{Error, Result};
 use crate::events::{Event, EventBody, Levels, Speaker};
+use crate::transcribe::{Segmenter, Utterance};
 
 /// Which speaker each channel carries: mono is `mixed`; stereo puts the customer on `customer`.
 pub fn channel_map(channels: usize, customer: Side) -> Result<Vec<Speaker>> {
@@ -62,6 +63,8 @@ pub struct Pipeline {
     active: Vec<bool>,
     guard: InputGuard,
     input_rate: u32,
+    segmenters: Vec<Segmenter>,
+    utterances: Vec<Utterance>,
 }
 
 /// Largest block [`Pipeline::push`] handles without growing its buffers (about 1 s at 48 kHz).
@@ -101,7 +104,25 @@ impl Pipeline {
             guard: InputGuard::default(),
             speakers,
             input_rate,
+            segmenters: Vec::new(),
+            utterances: Vec::new(),
         })
+    }
+
+    /// Also cut each speaker's speech into utterances for transcription; collect them with
+    /// [`take_utterances`](Self::take_utterances).
+    pub fn with_utterances(mut self, cfg: &Config) -> Self {
+        self.segmenters = self
+            .speakers
+            .iter()
+            .map(|&s| Segmenter::new(s, &cfg.transcribe))
+            .collect();
+        self
+    }
+
+    /// Utterances finished since the last call (empty unless [`with_utterances`](Self::with_utterances)).
+    pub fn take_utterances(&mut self) -> Vec<Utterance> {
+        std::mem::take(&mut self.utterances)
     }
 
     /// The speakers, in channel order.
@@ -161,6 +182,11 @@ impl Pipeline {
             for ch in 0..self.speakers.len() {
                 let x = &self.queues[ch][h * HOP..(h + 1) * HOP];
                 let f = self.analyzers[ch].process_hop(x);
+                if let Some(seg) = self.segmenters.get_mut(ch)
+                    && let Some(u) = seg.push(self.hops, x, f.active, f.voiced())
+                {
+                    self.utterances.push(u);
+                }
                 self.active[ch] = f.active;
                 self.states[ch].update(t, &f, sink);
                 let acc = &mut self.levels[ch];
@@ -205,6 +231,9 @@ impl Pipeline {
     pub fn finish(&mut self, sink: &mut impl FnMut(Event)) {
         self.resampler.flush(&mut self.queues);
         self.drain_hops(sink);
+        for seg in &mut self.segmenters {
+            self.utterances.extend(seg.flush());
+        }
         let t = self.time_s();
         for s in &mut self.states {
             s.finish(t, sink);
@@ -251,10 +280,14 @@ pub fn run_source(
     source: &mut dyn Source,
     cfg: &Config,
     speakers: Vec<Speaker>,
+    utterances: bool,
     sink: &mut impl FnMut(Event),
     progress: &mut dyn FnMut(f32),
 ) -> Result<Pipeline> {
     let mut p = Pipeline::new(cfg, speakers, source.sample_rate())?;
+    if utterances {
+        p = p.with_utterances(cfg);
+    }
     let mut block = vec![Vec::new(); source.channels()];
     let total = source.total_frames().filter(|&n| n > 0);
     let mut done = 0u64;

@@ -2,15 +2,44 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::audio::{FileSource, Source};
+use crate::audio::{FileSource, Replay, Source, channels_identical};
 use crate::config::Config;
 use crate::error::Result;
+use crate::events::{Event, EventBody};
 use crate::pipeline::{channel_map, run_source};
 use crate::report::{Review, ReviewBuilder};
+use crate::transcribe::{Model, transcribe_all};
 
-/// Review one recording. `progress` receives the fraction done (0..1).
-pub fn review_file(path: &Path, cfg: &Config, progress: &mut dyn FnMut(f32)) -> Result<Review> {
-    let mut source = FileSource::open(path)?;
+/// How to review.
+#[derive(Clone, Copy, Default)]
+pub struct ReviewOptions<'a> {
+    /// Transcribe with this model (`None`: acoustic analysis only).
+    pub model: Option<&'a Model>,
+    /// Utterances transcribed in parallel (0 = from the config, where 0 means one per core).
+    pub workers: usize,
+}
+
+/// Review one recording, acoustics only. `progress` receives the fraction done (0..1).
+pub fn review_file(path: &Path, cfg: &Config, progress: &(dyn Fn(f32) + Sync)) -> Result<Review> {
+    review_file_with(path, cfg, ReviewOptions::default(), progress)
+}
+
+/// Review one recording with `opts` (transcription). `progress` receives the fraction done.
+pub fn review_file_with(
+    path: &Path,
+    cfg: &Config,
+    opts: ReviewOptions<'_>,
+    progress: &(dyn Fn(f32) + Sync),
+) -> Result<Review> {
+    let mut file = FileSource::open(path)?;
+    // Look at the first 10 s: a stereo file with the same signal on both channels is one mixed
+    // line recorded twice, not two speakers.
+    let rate = file.sample_rate() as usize;
+    let mut source = Replay::read_ahead(&mut file, rate * 10)?;
+    let dual_mono = source.channels() == 2 && channels_identical(source.ahead());
+    if dual_mono {
+        source.first_channel_only();
+    }
     let speakers = channel_map(source.channels(), cfg.channels.customer)?;
     let mut builder = ReviewBuilder::new(
         &path.display().to_string(),
@@ -18,18 +47,51 @@ pub fn review_file(path: &Path, cfg: &Config, progress: &mut dyn FnMut(f32)) -> 
         &speakers,
         cfg,
     );
-    let pipeline = run_source(
+    // The acoustic pass is quick; with transcription it is the first fifth of the work.
+    let share = if opts.model.is_some() { 0.2 } else { 1.0 };
+    let mut pipeline = run_source(
         &mut source,
         cfg,
         speakers,
+        opts.model.is_some(),
         &mut |e| builder.on_event(&e),
-        progress,
+        &mut |f| progress(f * share),
     )?;
     if pipeline.time_s() == 0.0 {
         return Err(crate::error::Error::Unsupported {
             path: path.to_path_buf(),
             message: "contains no audio (0 samples)".into(),
         });
+    }
+    if dual_mono {
+        builder.warn(
+            "both stereo channels carry the same audio (dual mono): analysed as one mixed channel"
+                .into(),
+        );
+    }
+    if let Some(model) = opts.model {
+        let utterances = pipeline.take_utterances();
+        let workers = match (opts.workers, cfg.transcribe.review_workers) {
+            (0, 0) => std::thread::available_parallelism().map_or(1, |n| n.get()),
+            (0, n) | (n, _) => n,
+        };
+        let n = utterances.len().max(1);
+        let (segments, failures) =
+            transcribe_all(model, &cfg.transcribe, &utterances, workers, &|done| {
+                progress(share + (1.0 - share) * done as f32 / n as f32)
+            })?;
+        builder.transcribed();
+        for seg in segments {
+            builder.on_event(&Event {
+                t_s: seg.end_s,
+                body: EventBody::Transcript(seg),
+            });
+        }
+        for (start, end, err) in failures {
+            builder.error(format!(
+                "transcription of {start:.1}-{end:.1} s failed: {err}"
+            ));
+        }
     }
     Ok(builder.finish())
 }

@@ -6,7 +6,7 @@ pub mod source;
 
 pub use file::FileSource;
 pub use resample::StreamResampler;
-pub use source::Source;
+pub use source::{Replay, Source, channels_identical};
 
 /// The rate every analysis stage works at.
 pub const ANALYSIS_RATE: u32 = 16_000;

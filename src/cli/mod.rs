@@ -1,5 +1,6 @@
 //! Command line: parse arguments, resolve settings, then call library code.
 
+mod model;
 mod review;
 
 use std::path::PathBuf;
@@ -25,6 +26,39 @@ pub enum Command {
     /// Review a recorded call (or every audio file in a folder): JSON + HTML report per call,
     /// and summary.csv for a folder.
     Review(ReviewArgs),
+    /// Install and list Whisper models for transcription.
+    #[command(subcommand)]
+    Model(ModelCommand),
+}
+
+/// `calmline model ...`
+#[derive(Debug, Subcommand)]
+pub enum ModelCommand {
+    /// Convert a CTranslate2 (faster-whisper) Whisper model folder to whisper.cpp's format.
+    Import {
+        /// The folder with model.bin and vocabulary.txt.
+        dir: PathBuf,
+        /// Weight format: f16 (default) or q8_0 (half the size, faster).
+        #[arg(long, default_value = "f16")]
+        quantize: String,
+        /// Output file or folder.
+        #[arg(long, short, default_value = "models")]
+        out: PathBuf,
+    },
+    /// Download an official whisper.cpp model (checked, resumable), where the network allows.
+    Fetch {
+        /// tiny, tiny.en, base, base.en, small, small.en, medium, tiny-q8_0, tiny.en-q8_0.
+        name: String,
+        /// Where to put it.
+        #[arg(long, default_value = "models")]
+        dir: PathBuf,
+    },
+    /// List installed models.
+    List {
+        /// Where to look.
+        #[arg(long, default_value = "models")]
+        dir: PathBuf,
+    },
 }
 
 /// Output formats of `review`.
@@ -55,9 +89,15 @@ pub struct ReviewArgs {
     /// Which stereo channel carries the customer (overrides the config; default right).
     #[arg(long, value_parser = ["left", "right"])]
     pub customer_channel: Option<String>,
-    /// Skip transcription (accepted now so scripts keep working when transcription lands).
+    /// Skip transcription (acoustic analysis only; no model needed).
     #[arg(long)]
     pub no_transcribe: bool,
+    /// Also write the transcript as WebVTT subtitles (DIR/<stem>.vtt).
+    #[arg(long)]
+    pub vtt: bool,
+    /// The whisper.cpp model to transcribe with (default: [transcribe] model in the config).
+    #[arg(long)]
+    pub model: Option<PathBuf>,
     /// Files reviewed in parallel for a folder (default: one per core).
     #[arg(long, short)]
     pub jobs: Option<usize>,
@@ -80,6 +120,7 @@ pub fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Review(args) => review::run(args),
+        Command::Model(cmd) => model::run(cmd),
     };
     match result {
         Ok(code) => code,

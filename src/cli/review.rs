@@ -12,22 +12,42 @@ use rayon::prelude::*;
 use super::{Format, ReviewArgs, resolve_config};
 use crate::config::Config;
 use crate::report::{self, Review, write::write_all_or_nothing};
-use crate::review::{audio_files, output_stems, review_file};
+use crate::review::{ReviewOptions, audio_files, output_stems, review_file_with};
+use crate::transcribe::Model;
 
 pub(super) fn run(args: ReviewArgs) -> anyhow::Result<ExitCode> {
-    let cfg = resolve_config(args.config.as_ref(), args.customer_channel.as_deref())?;
+    let mut cfg = resolve_config(args.config.as_ref(), args.customer_channel.as_deref())?;
+    if let Some(m) = &args.model {
+        cfg.transcribe.model = m.clone();
+    }
     let to_stdout = args.out.as_os_str() == "-";
-    if args.input.is_dir() {
-        if to_stdout {
-            bail!("--out - prints a single report; give a folder to --out when reviewing a folder");
-        }
-        return folder(&args, &cfg);
+    if args.vtt && args.no_transcribe {
+        bail!("--vtt writes the transcript: it cannot be combined with --no-transcribe");
+    }
+    if to_stdout && args.input.is_dir() {
+        bail!("--out - prints a single report; give a folder to --out when reviewing a folder");
     }
     if to_stdout && args.format == Format::All {
         bail!("--out - prints one report: add --format json or --format html");
     }
+    // Checked before any work, so a missing model is reported at once.
+    if !args.input.exists() {
+        bail!("{}: no such file or folder", args.input.display());
+    }
+    let model = if args.no_transcribe {
+        None
+    } else {
+        Some(Model::load(&cfg.transcribe.model)?)
+    };
+    if args.input.is_dir() {
+        return folder(&args, &cfg, model.as_ref());
+    }
     let bar = progress_bar(None);
-    let review = review_file(&args.input, &cfg, &mut |f| {
+    let opts = ReviewOptions {
+        model: model.as_ref(),
+        workers: args.jobs.unwrap_or(0),
+    };
+    let review = review_file_with(&args.input, &cfg, opts, &|f| {
         bar.set_position((f * 1000.0) as u64)
     });
     bar.finish_and_clear();
@@ -40,7 +60,13 @@ pub(super) fn run(args: ReviewArgs) -> anyhow::Result<ExitCode> {
         eprintln!("{}", review.one_line());
         return Ok(ExitCode::SUCCESS);
     }
-    let written = write_review(&review, &args.out, &stem(&args.input), args.format)?;
+    let written = write_review(
+        &review,
+        &args.out,
+        &stem(&args.input),
+        args.format,
+        args.vtt,
+    )?;
     println!("{}", review.one_line());
     for p in written {
         println!("  wrote {}", p.display());
@@ -87,12 +113,19 @@ fn write_review(
     dir: &Path,
     stem: &str,
     format: Format,
+    vtt: bool,
 ) -> anyhow::Result<Vec<PathBuf>> {
     std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
-    let files: Vec<(PathBuf, Vec<u8>)> = render(review, format)?
+    let mut files: Vec<(PathBuf, Vec<u8>)> = render(review, format)?
         .into_iter()
         .map(|(ext, bytes)| (dir.join(format!("{stem}.{ext}")), bytes))
         .collect();
+    if vtt {
+        files.push((
+            dir.join(format!("{stem}.vtt")),
+            report::vtt::render(review).into_bytes(),
+        ));
+    }
     write_all_or_nothing(&files)?;
     Ok(files.into_iter().map(|(p, _)| p).collect())
 }
@@ -106,7 +139,7 @@ fn say(bar: &ProgressBar, line: String) {
     }
 }
 
-fn folder(args: &ReviewArgs, cfg: &Config) -> anyhow::Result<ExitCode> {
+fn folder(args: &ReviewArgs, cfg: &Config, model: Option<&Model>) -> anyhow::Result<ExitCode> {
     let files = audio_files(&args.input)?;
     if files.is_empty() {
         bail!(
@@ -132,9 +165,13 @@ fn folder(args: &ReviewArgs, cfg: &Config) -> anyhow::Result<ExitCode> {
                     .file_name()
                     .map(|n| n.to_string_lossy().into_owned())
                     .unwrap_or_default();
-                let outcome = review_file(path, cfg, &mut |_| {})
+                // Files are the parallel unit here: one recogniser thread per file.
+                let opts = ReviewOptions { model, workers: 1 };
+                let outcome = review_file_with(path, cfg, opts, &|_| {})
                     .map_err(anyhow::Error::from)
-                    .and_then(|r| write_review(&r, &args.out, stem, args.format).map(|_| r));
+                    .and_then(|r| {
+                        write_review(&r, &args.out, stem, args.format, args.vtt).map(|_| r)
+                    });
                 bar.inc(1);
                 match outcome {
                     Ok(r) => {

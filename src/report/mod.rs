@@ -5,6 +5,7 @@
 
 pub mod csv;
 pub mod html;
+pub mod vtt;
 pub mod write;
 
 use std::collections::BTreeMap;
@@ -12,7 +13,9 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use crate::config::Config;
-use crate::events::{ConversationSummary, Episode, Event, EventBody, Speaker, SpeakerSummary};
+use crate::events::{
+    ConversationSummary, Episode, Event, EventBody, Speaker, SpeakerSummary, TranscriptSegment,
+};
 
 /// Schema identifier written into every review.
 pub const SCHEMA: &str = "calmline.review/1";
@@ -42,6 +45,8 @@ pub struct Review {
     pub episodes: Vec<Episode>,
     /// Overlaps, interruptions, silences and totals.
     pub conversation: ConversationReport,
+    /// What each speaker said, in time order; `null` when the call was not transcribed.
+    pub transcript: Option<Vec<TranscriptSegment>>,
     /// Things a reader should know about the input or the analysis.
     pub warnings: Vec<String>,
     /// Non-fatal failures of parts of the analysis.
@@ -201,6 +206,7 @@ impl ReviewBuilder {
                     interruptions: Vec::new(),
                     silences: Vec::new(),
                 },
+                transcript: None,
                 warnings,
                 errors: Vec::new(),
             },
@@ -262,8 +268,29 @@ impl ReviewBuilder {
                     }
                 }
             }
+            EventBody::Transcript(seg) => {
+                r.transcript.get_or_insert_with(Vec::new).push(seg.clone())
+            }
+            EventBody::TranscriptSkipped {
+                speaker,
+                start_s,
+                end_s,
+                reason,
+            } => r.errors.push(format!(
+                "{speaker} {start_s:.1}-{end_s:.1} s not transcribed: {reason}"
+            )),
             EventBody::Baseline { .. } => {}
         }
+    }
+
+    /// The call was transcribed (an empty transcript then means nothing intelligible was said).
+    pub fn transcribed(&mut self) {
+        self.review.transcript.get_or_insert_with(Vec::new);
+    }
+
+    /// Add a warning about the input.
+    pub fn warn(&mut self, message: String) {
+        self.review.warnings.push(message);
     }
 
     /// Record a non-fatal error of some part of the analysis.

