@@ -22,6 +22,7 @@ fn review_into(input: &Path, out: &Path) -> Output {
         input.as_os_str(),
         "--out".as_ref(),
         out.as_os_str(),
+        "--no-transcribe".as_ref(),
     ])
 }
 
@@ -122,6 +123,27 @@ fn six_channel_file() {
 fn missing_file() {
     let d = tempfile::tempdir().unwrap();
     assert_rejected(&d.path().join("nowhere.wav"), "no such file");
+}
+
+#[test]
+fn missing_model_says_how_to_install_one() {
+    let out = tempfile::tempdir().unwrap();
+    let o = calmline(&[
+        "review".as_ref(),
+        call("scenario_calm_a01.wav").as_os_str(),
+        "--out".as_ref(),
+        out.path().as_os_str(),
+        "--model".as_ref(),
+        "models/ggml-nonexistent.bin".as_ref(),
+    ]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("ggml-nonexistent.bin") && err.contains("install-model.sh"),
+        "{err}"
+    );
+    assert!(err.contains("--no-transcribe"), "{err}");
+    assert!(files_in(out.path()).is_empty());
 }
 
 #[test]

@@ -30,6 +30,7 @@ fn review_writes_json_and_self_contained_html() {
         s(&call("scenario_escalating_a01.wav")),
         "--out",
         s(out.path()),
+        "--vtt",
     ]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let line = String::from_utf8_lossy(&o.stdout);
@@ -80,8 +81,25 @@ fn review_writes_json_and_self_contained_html() {
         assert!(v["conversation"][key].is_array(), "{key}");
     }
 
+    // The transcript: both speakers, in time order, in JSON, HTML and WebVTT.
+    let t = v["transcript"].as_array().unwrap();
+    assert!(
+        t.iter().any(|s| s["speaker"] == "agent") && t.iter().any(|s| s["speaker"] == "customer")
+    );
+    let starts: Vec<f64> = t.iter().map(|s| s["start_s"].as_f64().unwrap()).collect();
+    assert!(starts.windows(2).all(|w| w[0] <= w[1]));
+    let first = t[0]["text"].as_str().unwrap().to_string();
+    let vtt = std::fs::read_to_string(out.path().join("scenario_escalating_a01.vtt")).unwrap();
+    assert!(
+        vtt.starts_with("WEBVTT\n\n1\n00:00:") && vtt.contains(&format!("<v agent>{first}")),
+        "{vtt}"
+    );
+
     let html = std::fs::read_to_string(out.path().join("scenario_escalating_a01.html")).unwrap();
     assert!(html.contains("<svg") && html.contains("Escalation episodes"));
+    assert!(html.contains("<h2>Transcript</h2>"));
+    let first_word = first.split_whitespace().next().unwrap();
+    assert!(html.contains(first_word), "{first_word}");
     assert!(
         html.contains(sentence),
         "episode evidence shown in the report"
@@ -135,7 +153,15 @@ fn every_supported_format_decodes_to_the_same_call() {
         let p = d.path().join(name);
         sox(&src, &p, args);
         let out = tempfile::tempdir().unwrap();
-        let o = run(&["review", s(&p), "--out", s(out.path()), "--format", "json"]);
+        let o = run(&[
+            "review",
+            s(&p),
+            "--out",
+            s(out.path()),
+            "--format",
+            "json",
+            "--no-transcribe",
+        ]);
         assert!(
             o.status.success(),
             "{name}: {}",
@@ -178,6 +204,12 @@ fn mono_is_one_mixed_speaker_and_says_so() {
     );
     let html = std::fs::read_to_string(out.path().join("pyannote_sample.html")).unwrap();
     assert!(html.contains("speaker separation unavailable"));
+    // The mixed channel is transcribed as one speaker.
+    let t = v["transcript"].as_array().unwrap();
+    assert!(
+        t.len() >= 3 && t.iter().all(|s| s["speaker"] == "mixed"),
+        "{t:?}"
+    );
 }
 
 #[test]
@@ -193,6 +225,7 @@ fn customer_channel_and_config_overrides() {
         "json",
         "--customer-channel",
         "left",
+        "--no-transcribe",
     ]);
     assert!(o.status.success());
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
@@ -212,6 +245,7 @@ fn customer_channel_and_config_overrides() {
         "json",
         "--config",
         s(&cfg),
+        "--no-transcribe",
     ]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
@@ -250,7 +284,15 @@ fn folder_review_writes_per_call_files_and_summary() {
         &d.path().join("scenario_calm_a01.flac"),
         &[],
     );
-    let o = run(&["review", s(d.path()), "--out", s(out.path()), "--jobs", "2"]);
+    let o = run(&[
+        "review",
+        s(d.path()),
+        "--out",
+        s(out.path()),
+        "--jobs",
+        "2",
+        "--no-transcribe",
+    ]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let csv = std::fs::read_to_string(out.path().join("summary.csv")).unwrap();
     let lines: Vec<&str> = csv.lines().collect();

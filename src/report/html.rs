@@ -489,6 +489,32 @@ pub fn render(review: &Review) -> String {
     }
     o.push_str("</section>");
 
+    // Transcript.
+    o.push_str("<section><h2>Transcript</h2>");
+    match &review.transcript {
+        None => o.push_str("<p>Not transcribed (reviewed with --no-transcribe).</p>"),
+        Some(t) if t.is_empty() => o.push_str("<p>No words were recognised.</p>"),
+        Some(t) => {
+            o.push_str(r#"<table class="transcript"><tbody>"#);
+            for seg in t {
+                let escalated = review.episodes.iter().any(|e| {
+                    e.speaker == seg.speaker && seg.start_s < e.end_s && seg.end_s > e.start_s
+                });
+                let _ = write!(
+                    o,
+                    r#"<tr{}><td class="t">{}</td><td class="who" style="color:{}">{}</td><td>{}</td></tr>"#,
+                    if escalated { r#" class="esc""# } else { "" },
+                    clock(seg.start_s),
+                    color(seg.speaker),
+                    seg.speaker,
+                    esc(&seg.text)
+                );
+            }
+            o.push_str("</tbody></table><p class=\"legend\">Shaded lines were said during an escalation episode.</p>");
+        }
+    }
+    o.push_str("</section>");
+
     // Speakers.
     o.push_str("<section><h2>Speakers</h2><table><thead><tr><th>speaker</th><th>talk</th><th>baseline loudness</th><th>baseline pitch</th><th>baseline pace</th><th>median pitch</th><th>pitch range</th><th>baseline learnt from</th></tr></thead><tbody>");
     let opt = |v: Option<f32>, unit: &str, prec: usize| {
@@ -536,6 +562,6 @@ h3{font-size:.95em;margin:1em 0 .2em;color:#444}.meta{color:#666;margin:0}
 svg{width:100%;height:auto;display:block;border:1px solid #eee;background:#fff}.ax{font-size:10px;fill:#777}
 .legend span{margin-right:1.2em;font-size:.85em}.legend i{display:inline-block;width:.9em;height:.9em;margin-right:.3em;vertical-align:-.1em;border-radius:2px}
 table{border-collapse:collapse;width:100%;font-size:.9em}th,td{border-bottom:1px solid #e6e6e6;padding:.3em .5em;text-align:left;vertical-align:top}th{background:#f6f6f6}
-.warn li{margin:.2em 0}footer{margin-top:2em;color:#888;font-size:.8em}
+.warn li{margin:.2em 0}.transcript td{border:none;padding:.15em .5em}.transcript .t{color:#888;white-space:nowrap;width:3.5em}.transcript .who{font-weight:600;width:5.5em}.transcript tr.esc{background:#fbe3e1}footer{margin-top:2em;color:#888;font-size:.8em}
 @media print{body{font-size:10pt;max-width:none;padding:0}section{break-inside:avoid}svg{border:none}h2{break-after:avoid}}
 "#;

@@ -32,6 +32,9 @@ impl Model {
                 path.display()
             )));
         }
+        // whisper.cpp trusts the file's sizes (a bad one can abort the process from C++), so the
+        // structure is checked here first.
+        validate(path)?;
         // whisper.cpp logs every load to stderr; route it into the (silent) log hooks.
         whisper_rs::install_logging_hooks();
         let ctx = WhisperContext::new_with_params(path, WhisperContextParameters::default())
@@ -214,4 +217,128 @@ impl Session {
 
 fn round_ms(t: f64) -> f64 {
     (t * 1000.0).round() / 1000.0
+}
+
+/// Walk a whisper.cpp ggml file's structure (header, mel filters, vocabulary, tensor headers)
+/// without reading the weights, and refuse anything whisper.cpp could not load safely.
+pub fn validate(path: &Path) -> Result<()> {
+    use std::io::{Read, Seek, SeekFrom};
+    let bad = |what: String| Error::Decode {
+        path: path.to_path_buf(),
+        message: format!(
+            "is not a whisper.cpp model: {what}; convert CTranslate2 models with `calmline model import`"
+        ),
+    };
+    let mut f = std::fs::File::open(path).map_err(|source| Error::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let len = f.metadata().map(|m| m.len()).unwrap_or(0);
+    let i32_at = |f: &mut std::fs::File| -> Result<i32> {
+        let mut b = [0u8; 4];
+        f.read_exact(&mut b)
+            .map_err(|_| bad("the file ends early".into()))?;
+        Ok(i32::from_le_bytes(b))
+    };
+    if i32_at(&mut f)? as u32 != 0x67676d6c {
+        return Err(bad("wrong magic number".into()));
+    }
+    let mut h = [0i32; 11];
+    for v in &mut h {
+        *v = i32_at(&mut f)?;
+    }
+    let [
+        n_vocab,
+        n_audio_ctx,
+        n_state,
+        n_head,
+        n_layer,
+        n_text_ctx,
+        n_text_state,
+        n_text_head,
+        n_text_layer,
+        n_mels,
+        ftype,
+    ] = h;
+    let sane = (1000..=60_000).contains(&n_vocab)
+        && (1..=1500).contains(&n_audio_ctx)
+        && (1..=448).contains(&n_text_ctx)
+        && (64..=4096).contains(&n_state)
+        && n_state == n_text_state
+        && (1..=64).contains(&n_head)
+        && (1..=64).contains(&n_text_head)
+        && (1..=64).contains(&n_layer)
+        && (1..=64).contains(&n_text_layer)
+        && (n_mels == 80 || n_mels == 128)
+        && (0..=3000).contains(&ftype);
+    if !sane {
+        return Err(bad(format!("implausible header {h:?}")));
+    }
+    let (n_mel, n_fft) = (i32_at(&mut f)?, i32_at(&mut f)?);
+    if n_mel != n_mels || n_fft != 201 {
+        return Err(bad(format!("mel filter bank {n_mel}x{n_fft}")));
+    }
+    let mut pos = 4 + 11 * 4 + 8 + (n_mel as u64 * n_fft as u64 * 4);
+    f.seek(SeekFrom::Start(pos))
+        .map_err(|_| bad("the file ends early".into()))?;
+    let words = i32_at(&mut f)?;
+    pos += 4;
+    if !(0..=n_vocab).contains(&words) {
+        return Err(bad(format!(
+            "{words} vocabulary entries for {n_vocab} tokens"
+        )));
+    }
+    for _ in 0..words {
+        let l = i32_at(&mut f)?;
+        if !(0..=256).contains(&l) {
+            return Err(bad(format!("a vocabulary entry of {l} bytes")));
+        }
+        pos += 4 + l as u64;
+        f.seek(SeekFrom::Start(pos))
+            .map_err(|_| bad("the file ends early".into()))?;
+    }
+    let mut tensors = 0;
+    while pos < len {
+        let (n_dims, name_len, ttype) = (i32_at(&mut f)?, i32_at(&mut f)?, i32_at(&mut f)?);
+        if !(1..=4).contains(&n_dims) || !(1..=256).contains(&name_len) {
+            return Err(bad(format!(
+                "tensor {tensors} has {n_dims} dims and a {name_len}-byte name"
+            )));
+        }
+        let mut count: u64 = 1;
+        for _ in 0..n_dims {
+            let d = i32_at(&mut f)?;
+            if d <= 0 {
+                return Err(bad(format!("tensor {tensors} has a dimension of {d}")));
+            }
+            count = count.saturating_mul(d as u64);
+        }
+        // Bytes per block and values per block of the ggml types whisper.cpp files use.
+        let (block_bytes, block) = match ttype {
+            0 => (4, 1),
+            1 => (2, 1),
+            2 => (18, 32),
+            3 => (20, 32),
+            6 => (22, 32),
+            7 => (24, 32),
+            8 => (34, 32),
+            _ => return Err(bad(format!("tensor {tensors} has unknown type {ttype}"))),
+        };
+        if count % block != 0 {
+            return Err(bad(format!(
+                "tensor {tensors} size is not a whole number of blocks"
+            )));
+        }
+        pos += 12 + 4 * n_dims as u64 + name_len as u64 + count / block * block_bytes;
+        if pos > len {
+            return Err(bad(format!("the file ends inside tensor {tensors}")));
+        }
+        f.seek(SeekFrom::Start(pos))
+            .map_err(|_| bad("the file ends early".into()))?;
+        tensors += 1;
+    }
+    if tensors == 0 {
+        return Err(bad("it has no tensors".into()));
+    }
+    Ok(())
 }
