@@ -324,7 +324,7 @@ pub fn validate(path: &Path) -> Result<()> {
             8 => (34, 32),
             _ => return Err(bad(format!("tensor {tensors} has unknown type {ttype}"))),
         };
-        if count % block != 0 {
+        if !count.is_multiple_of(block) {
             return Err(bad(format!(
                 "tensor {tensors} size is not a whole number of blocks"
             )));
