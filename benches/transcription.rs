@@ -113,7 +113,7 @@ fn live_lag(model: &Model) {
     let start = Instant::now();
     let mut lags: Vec<(f64, f64)> = Vec::new();
     let mut skipped = 0;
-    let mut collect = |live: &LiveTranscriber, lags: &mut Vec<(f64, f64)>, skipped: &mut usize| {
+    let collect = |live: &LiveTranscriber, lags: &mut Vec<(f64, f64)>, skipped: &mut usize| {
         let now = start.elapsed().as_secs_f64();
         for e in live.events().try_iter() {
             match e.body {
