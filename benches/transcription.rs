@@ -31,7 +31,22 @@ fn data(p: &str) -> PathBuf {
     root().join("../shared/data").join(p)
 }
 
+/// Best of three passes (the least disturbed by other work on the machine).
 fn review_speed(label: &str, model: &Model) {
+    let runs: Vec<(f64, f64, f64)> = (0..3).map(|_| review_pass(model)).collect();
+    let (audio, secs, w) =
+        runs.iter().copied().fold(
+            (0.0, f64::MAX, 0.0),
+            |best, r| if r.1 < best.1 { r } else { best },
+        );
+    println!(
+        "review   {label:<28} {:>6.1}x real time ({audio:.0} s of audio in {secs:.1} s, best of 3), WER {:.1}%",
+        audio / secs,
+        100.0 * w
+    );
+}
+
+fn review_pass(model: &Model) -> (f64, f64, f64) {
     let cfg = Config::default();
     let (mut audio, mut secs, mut edits, mut words) = (0.0, 0.0, 0, 0);
     for set in ["asr", "telephony"] {
@@ -63,11 +78,7 @@ fn review_speed(label: &str, model: &Model) {
             words += rn.len();
         }
     }
-    println!(
-        "review   {label:<28} {:>6.1}x real time ({audio:.0} s of audio in {secs:.1} s), WER {:.1}%",
-        audio / secs,
-        100.0 * edits as f64 / words as f64
-    );
+    (audio, secs, edits as f64 / words as f64)
 }
 
 fn percentile(v: &mut [f64], p: f64) -> f64 {

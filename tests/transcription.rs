@@ -180,3 +180,67 @@ fn imported_model_matches_the_reference_conversion() {
     );
     assert!(w == 0.0, "jfk: {}", text_of(&r));
 }
+
+/// The live worker never makes the caller wait: when utterances arrive faster than it can
+/// transcribe them, the excess is skipped and reported, and every utterance is accounted for.
+#[test]
+fn live_worker_degrades_by_skipping_and_says_so() {
+    use calmline::events::EventBody;
+    use calmline::transcribe::{LiveTranscriber, Utterance};
+    let m = model();
+    let mut cfg = Config::default().transcribe;
+    cfg.queue = 2;
+    let (_, chans) = decode(&data().join("asr/arctic_a0007.wav"));
+    let speech = chans[0].clone();
+    let mut live = LiveTranscriber::start(&m, &cfg).unwrap();
+    let n = 12;
+    for i in 0..n {
+        live.submit(Utterance {
+            speaker: Speaker::Customer,
+            start_s: i as f64 * 4.0,
+            samples: speech.clone(),
+            voiced_s: 2.0,
+        });
+    }
+    live.finish();
+    let (mut texts, mut skipped) = (0, 0);
+    let mut reasons = Vec::new();
+    let mut seen = std::collections::BTreeSet::new();
+    for e in live.events().try_iter() {
+        match e.body {
+            EventBody::Transcript(s) => {
+                texts += 1;
+                seen.insert((s.start_s / 4.0).floor() as i64);
+                assert!(
+                    wer::wer(
+                        "And you always want to see it in the superlative degree.",
+                        &s.text
+                    ) <= 0.2,
+                    "{}",
+                    s.text
+                );
+            }
+            EventBody::TranscriptSkipped { reason, .. } => {
+                skipped += 1;
+                reasons.push(reason);
+            }
+            _ => {}
+        }
+    }
+    println!("live burst of {n}: {texts} transcribed, {skipped} skipped: {reasons:?}");
+    assert!(
+        skipped > 0,
+        "a burst beyond the queue must be skipped, not queued without bound"
+    );
+    assert!(texts >= 2, "the queued ones are still transcribed");
+    assert_eq!(
+        seen.len() + skipped,
+        n,
+        "every utterance is either transcribed or reported"
+    );
+    assert!(
+        reasons
+            .iter()
+            .all(|r| r.contains("queue full") || r.contains("stale"))
+    );
+}
