@@ -150,8 +150,8 @@ fn calls_assembled_from_eight_actors() {
             }
             if !escalating {
                 calm_calls += 1;
-                calm_eps16 += r16.speakers[&Speaker::Customer].episodes;
-                calm_eps8 += r8.speakers[&Speaker::Customer].episodes;
+                calm_eps16 += (r16.speakers[&Speaker::Customer].episodes > 0) as u32;
+                calm_eps8 += (r8.speakers[&Speaker::Customer].episodes > 0) as u32;
             }
         }
     }
