@@ -8,8 +8,13 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 
-/// The defaults shipped with calmline, compiled in so the binary works from any directory.
+/// The defaults shipped with calmline, compiled in so the binary works from any directory:
+/// analysis settings, coaching rules and wording, and the English phrase lists.
 pub const DEFAULT_TOML: &str = include_str!("../config/default.toml");
+/// Coaching rules, alerts and cue wording.
+pub const COACH_TOML: &str = include_str!("../config/coach.toml");
+/// English phrase lists.
+pub const PHRASES_EN_TOML: &str = include_str!("../config/phrases.en.toml");
 
 /// Which side of a stereo source carries the customer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -58,6 +63,103 @@ pub struct Config {
     pub conversation: Conversation,
     pub transcribe: Transcribe,
     pub report: Report,
+    pub privacy: Privacy,
+    pub coach: Coach,
+    pub alerts: Alerts,
+    pub cues: std::collections::BTreeMap<String, CueText>,
+    pub language: Language,
+    pub phrases: std::collections::BTreeMap<String, PhraseSet>,
+}
+
+#[allow(missing_docs)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Privacy {
+    pub redact: bool,
+}
+
+#[allow(missing_docs)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Coach {
+    pub display_s: f32,
+    pub max_per_minute: u32,
+    pub cooldown_s: f32,
+    pub rules: Rules,
+}
+
+#[allow(missing_docs)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Rules {
+    pub overlap_s: f32,
+    pub agent_louder_db: f32,
+    pub mirror_hold_s: f32,
+    pub agent_faster: f32,
+    pub agent_max_wpm: f32,
+    pub acknowledge_window_s: f32,
+    pub bare_sorry_count: u32,
+    pub ownership_after_s: f32,
+    pub name_unused_s: f32,
+    pub silence_s: f32,
+    pub repeat_similarity: f32,
+    pub repeat_min_words: usize,
+}
+
+#[allow(missing_docs)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Alerts {
+    pub share_agent_metrics: bool,
+    pub cooldown_s: f32,
+    pub escalated_s: f32,
+    pub repeat_episodes: u32,
+    pub repeat_window_s: f32,
+    pub not_resolving_s: f32,
+    pub hold_s: f32,
+}
+
+/// Wording and priority of one cue kind.
+#[allow(missing_docs)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CueText {
+    pub priority: u8,
+    pub headlines: Vec<String>,
+    #[serde(default)]
+    pub examples: Vec<String>,
+    /// Overrides `[coach] cooldown_s` for this kind.
+    #[serde(default)]
+    pub cooldown_s: Option<f32>,
+}
+
+#[allow(missing_docs)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Language {
+    pub phrases: String,
+}
+
+/// One language's phrase lists (see config/phrases.en.toml).
+#[allow(missing_docs)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PhraseSet {
+    pub contractions: Vec<[String; 2]>,
+    pub acknowledgement: Vec<String>,
+    pub apology: Vec<String>,
+    pub specific_markers: Vec<String>,
+    pub ownership: Vec<String>,
+    pub blame: Vec<String>,
+    pub thanks: Vec<String>,
+    pub manager_request: Vec<String>,
+    pub threat: Vec<String>,
+    pub escalation: Vec<String>,
+    pub profanity: Vec<String>,
+    pub closing: Vec<String>,
+    pub name_intro: Vec<String>,
+    pub not_names: Vec<String>,
+    pub digits: Vec<String>,
 }
 
 #[allow(missing_docs)]
@@ -176,6 +278,12 @@ impl Default for Config {
 }
 
 impl Config {
+    /// The phrase lists of the configured language.
+    pub fn phrase_set(&self) -> &PhraseSet {
+        // validate() guarantees the entry exists.
+        &self.phrases[&self.language.phrases]
+    }
+
     /// Built-in defaults overlaid with the file at `path`.
     pub fn load(path: &Path) -> Result<Self> {
         let text = std::fs::read_to_string(path).map_err(|e| Error::Config {
@@ -188,13 +296,14 @@ impl Config {
     /// Built-in defaults overlaid with `text` (attributed to `path` in errors).
     pub fn from_layers(user: Option<(&Path, &str)>) -> Result<Self> {
         let builtin = PathBuf::from("<built-in>");
-        let mut base: toml::Table =
-            DEFAULT_TOML
-                .parse()
-                .map_err(|e: toml::de::Error| Error::Config {
-                    path: builtin.clone(),
-                    message: e.to_string(),
-                })?;
+        let mut base = toml::Table::new();
+        for layer in [DEFAULT_TOML, COACH_TOML, PHRASES_EN_TOML] {
+            let t: toml::Table = layer.parse().map_err(|e: toml::de::Error| Error::Config {
+                path: builtin.clone(),
+                message: e.to_string(),
+            })?;
+            merge(&mut base, t);
+        }
         let mut origin = builtin;
         if let Some((path, text)) = user {
             let overlay: toml::Table =
@@ -257,6 +366,25 @@ impl Config {
         }
         if self.baseline.min_voiced_s > self.baseline.warmup_voiced_s {
             return Err("baseline.min_voiced_s must not exceed baseline.warmup_voiced_s".into());
+        }
+        for kind in crate::events::CueKind::ALL {
+            match self.cues.get(kind.name()) {
+                Some(c) if !c.headlines.is_empty() => {}
+                _ => return Err(format!("cues.{} needs at least one headline", kind.name())),
+            }
+        }
+        if let Some(unknown) = self.cues.keys().find(|k| {
+            !crate::events::CueKind::ALL
+                .iter()
+                .any(|c| c.name() == k.as_str())
+        }) {
+            return Err(format!("cues.{unknown} is not a cue calmline knows"));
+        }
+        if !self.phrases.contains_key(&self.language.phrases) {
+            return Err(format!(
+                "language.phrases = {:?} but there is no [phrases.{}] table",
+                self.language.phrases, self.language.phrases
+            ));
         }
         Ok(())
     }

@@ -109,6 +109,13 @@ pub enum EventBody {
         /// Why.
         reason: String,
     },
+    /// Something said that matters for coaching (an acknowledgement, a bare apology, a request
+    /// for a manager, the customer's name, ...), found in the transcript.
+    Phrase(PhraseEvent),
+    /// Coaching for the agent (on the agent's screen only).
+    Cue(Cue),
+    /// A floor alert for supervisors (customer-side evidence only, unless configured).
+    Alert(Alert),
     /// Something about the input a reader of the results should know.
     Warning {
         /// Plain-language description.
@@ -133,6 +140,21 @@ pub struct Levels {
     pub escalation: f32,
     /// Inside an escalation episode.
     pub escalated: bool,
+    /// Smoothed deviations over the speaker's baseline, once a baseline is known.
+    pub over_baseline: Option<Deviations>,
+}
+
+/// How far a speaker currently is from their baseline (smoothed over their recent speech).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Deviations {
+    /// Loudness (dB).
+    pub loudness_db: f32,
+    /// Pitch (semitones).
+    pub pitch_st: f32,
+    /// Spectral tilt (dB).
+    pub tilt_db: f32,
+    /// Pace (percent).
+    pub pace_pct: f32,
 }
 
 /// A speaker's baseline: medians of their early, calm speech.
@@ -326,4 +348,193 @@ impl Evidence {
             sentence,
         }
     }
+}
+
+/// What a [`PhraseEvent`] found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PhraseKind {
+    /// "I can see why this is frustrating".
+    Acknowledgement,
+    /// "Sorry" with nothing said about what for.
+    BareApology,
+    /// "I apologise for the delay with your order".
+    SpecificApology,
+    /// "I will", "let me": a next step.
+    Ownership,
+    /// "That's not our fault", "as I already said".
+    Blame,
+    /// "Thank you".
+    Thanks,
+    /// "I want to speak to a manager".
+    ManagerRequest,
+    /// "I'll cancel", "I'll complain".
+    Threat,
+    /// "Ridiculous", "unacceptable", "third time".
+    EscalationWords,
+    /// Profanity or insults.
+    Profanity,
+    /// "Bye", "that's all".
+    Closing,
+    /// The customer said their name (`detail`).
+    NameGiven,
+    /// The agent used the customer's name.
+    NameUsed,
+    /// The agent repeated a near-identical sentence (`detail`: the earlier time).
+    RepeatedLine,
+}
+
+/// A phrase found in what someone said.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PhraseEvent {
+    /// Who said it.
+    pub speaker: Speaker,
+    /// What kind of phrase.
+    pub kind: PhraseKind,
+    /// Start of the transcript segment it was found in.
+    pub start_s: f64,
+    /// End of that segment.
+    pub end_s: f64,
+    /// The matched words.
+    pub text: String,
+    /// Extra: the name, or the time of the earlier sentence for a repeat.
+    pub detail: Option<String>,
+}
+
+/// The playbook's agent cues.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CueKind {
+    /// The agent talked over the customer.
+    LetThemFinish,
+    /// The agent's voice rises with the customer's (mirroring).
+    LowerVoice,
+    /// The agent speeds up while the customer is escalated.
+    SlowDown,
+    /// Escalation started and feelings were not acknowledged.
+    Acknowledge,
+    /// Several bare "sorry"s.
+    SpecificApology,
+    /// Long escalation and no next step stated.
+    TakeOwnership,
+    /// The customer asked for someone else.
+    OfferHelp,
+    /// The agent repeats themselves.
+    VaryResponse,
+    /// The customer's name is known but unused.
+    UseName,
+    /// Blaming or arguing phrases.
+    NoBlame,
+    /// Dead air.
+    ExplainSilence,
+    /// No thanks near the end.
+    Thank,
+}
+
+impl CueKind {
+    /// Every cue kind.
+    pub const ALL: [CueKind; 12] = [
+        CueKind::LetThemFinish,
+        CueKind::LowerVoice,
+        CueKind::SlowDown,
+        CueKind::Acknowledge,
+        CueKind::SpecificApology,
+        CueKind::TakeOwnership,
+        CueKind::OfferHelp,
+        CueKind::VaryResponse,
+        CueKind::UseName,
+        CueKind::NoBlame,
+        CueKind::ExplainSilence,
+        CueKind::Thank,
+    ];
+
+    /// The playbook's (and the configuration's) name.
+    pub fn name(self) -> &'static str {
+        match self {
+            CueKind::LetThemFinish => "let_them_finish",
+            CueKind::LowerVoice => "lower_voice",
+            CueKind::SlowDown => "slow_down",
+            CueKind::Acknowledge => "acknowledge",
+            CueKind::SpecificApology => "specific_apology",
+            CueKind::TakeOwnership => "take_ownership",
+            CueKind::OfferHelp => "offer_help",
+            CueKind::VaryResponse => "vary_response",
+            CueKind::UseName => "use_name",
+            CueKind::NoBlame => "no_blame",
+            CueKind::ExplainSilence => "explain_silence",
+            CueKind::Thank => "thank",
+        }
+    }
+}
+
+/// The evidence behind a cue or alert: numbers, the moments they come from, and a sentence.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Because {
+    /// The figures, by name (e.g. `customer_loudness_db`).
+    pub figures: std::collections::BTreeMap<String, f64>,
+    /// Call-clock times of the moments that produced it.
+    pub moments: Vec<f64>,
+    /// The reason in one sentence.
+    pub sentence: String,
+}
+
+/// A coaching cue for the agent.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Cue {
+    /// Which cue.
+    pub kind: CueKind,
+    /// What to do, in one glance.
+    pub headline: String,
+    /// An example phrase, when the cue has them.
+    pub example: Option<String>,
+    /// 1 is the highest.
+    pub priority: u8,
+    /// Why it fired.
+    pub evidence: Because,
+}
+
+/// The playbook's supervisor alerts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AlertKind {
+    /// The customer has been escalated for a while, or repeatedly.
+    EscalatedCall,
+    /// The customer asked for a manager or supervisor.
+    ManagerRequest,
+    /// Profanity or insults from the caller: the agent deserves support.
+    AbusiveCaller,
+    /// Still escalated after a long time.
+    NotResolving,
+    /// Silence on both sides for a long time.
+    LongHold,
+}
+
+impl AlertKind {
+    /// The playbook's name.
+    pub fn name(self) -> &'static str {
+        match self {
+            AlertKind::EscalatedCall => "escalated_call",
+            AlertKind::ManagerRequest => "manager_request",
+            AlertKind::AbusiveCaller => "abusive_caller",
+            AlertKind::NotResolving => "not_resolving",
+            AlertKind::LongHold => "long_hold",
+        }
+    }
+}
+
+/// A floor alert for supervisors.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Alert {
+    /// Which alert.
+    pub kind: AlertKind,
+    /// One line for the floor view.
+    pub headline: String,
+    /// 1 is the most urgent.
+    pub priority: u8,
+    /// Customer-side evidence.
+    pub evidence: Because,
+    /// What the customer said around then (redacted like every transcript).
+    pub snippet: Option<String>,
+    /// Agent-side figures: only when `[alerts] share_agent_metrics` is enabled.
+    pub agent: Option<std::collections::BTreeMap<String, f64>>,
 }

@@ -9,10 +9,12 @@
 pub mod analysis;
 pub mod audio;
 pub mod cli;
+pub mod coach;
 pub mod config;
 pub mod dsp;
 pub mod error;
 pub mod events;
+pub mod language;
 pub mod pipeline;
 pub mod report;
 pub mod review;

@@ -211,6 +211,7 @@ impl Pipeline {
                             active: acc.active,
                             escalation: self.states[ch].score(),
                             escalated: self.states[ch].escalated(),
+                            over_baseline: self.states[ch].deviations(),
                         }),
                     });
                     acc.pitches.clear();

@@ -153,6 +153,16 @@ impl SpeakerState {
         self.escalated
     }
 
+    /// Smoothed deviations over the baseline, once the baseline is usable.
+    pub fn deviations(&self) -> Option<crate::events::Deviations> {
+        self.baseline.ready().then(|| crate::events::Deviations {
+            loudness_db: (self.ema[0] * 10.0).round() / 10.0,
+            pitch_st: (self.ema[1] * 10.0).round() / 10.0,
+            tilt_db: (self.ema[2] * 10.0).round() / 10.0,
+            pace_pct: (self.ema[3] * 1000.0).round() / 10.0,
+        })
+    }
+
     /// The speaker this state tracks.
     pub fn speaker(&self) -> Speaker {
         self.speaker

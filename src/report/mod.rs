@@ -280,6 +280,7 @@ impl ReviewBuilder {
                 "{speaker} {start_s:.1}-{end_s:.1} s not transcribed: {reason}"
             )),
             EventBody::Baseline { .. } => {}
+            EventBody::Phrase(_) | EventBody::Cue(_) | EventBody::Alert(_) => {}
         }
     }
 

@@ -1,0 +1,456 @@
+//! Language analysis of transcripts: phrases that matter for coaching, names, repeated lines,
+//! and redaction of personal numbers.
+//!
+//! Matching works on normalised words (lower case, punctuation dropped, contractions expanded),
+//! whole words in order, with one letter of slack in longer words, because recognisers slip.
+
+pub mod redact;
+
+use std::collections::BTreeSet;
+
+use crate::config::{Config, PhraseSet};
+use crate::events::{PhraseEvent, PhraseKind, Speaker, TranscriptSegment};
+
+pub use redact::Redactor;
+
+/// Words of a text: lower case, punctuation removed (apostrophes inside words kept), and
+/// contractions expanded with `contractions`.
+pub fn words(text: &str, contractions: &[[String; 2]]) -> Vec<String> {
+    let mut out = Vec::new();
+    for raw in text.split(|c: char| c.is_whitespace() || c == '-' || c == '/') {
+        let w: String = raw
+            .chars()
+            .filter(|c| c.is_alphanumeric() || *c == '\'' || *c == '’')
+            .map(|c| if c == '’' { '\'' } else { c })
+            .flat_map(char::to_lowercase)
+            .collect();
+        let w = w.trim_matches('\'');
+        if w.is_empty() {
+            continue;
+        }
+        match contractions.iter().find(|[from, _]| from == w) {
+            Some([_, to]) => out.extend(to.split_whitespace().map(str::to_string)),
+            None => out.push(w.to_string()),
+        }
+    }
+    out
+}
+
+/// Whether two words match allowing a recogniser's slip: equal, or (5+ letters) one edit apart.
+fn word_match(pattern: &str, word: &str) -> bool {
+    if pattern == "*" || pattern == word {
+        return true;
+    }
+    let (a, b): (Vec<char>, Vec<char>) = (pattern.chars().collect(), word.chars().collect());
+    if a.len() < 5 || b.len() < 5 || a.len().abs_diff(b.len()) > 1 {
+        return false;
+    }
+    // Edit distance <= 1.
+    let (mut i, mut j, mut edits) = (0, 0, 0);
+    while i < a.len() && j < b.len() {
+        if a[i] == b[j] {
+            i += 1;
+            j += 1;
+            continue;
+        }
+        edits += 1;
+        if edits > 1 {
+            return false;
+        }
+        match a.len().cmp(&b.len()) {
+            std::cmp::Ordering::Greater => i += 1,
+            std::cmp::Ordering::Less => j += 1,
+            std::cmp::Ordering::Equal => {
+                i += 1;
+                j += 1;
+            }
+        }
+    }
+    edits + (a.len() - i) + (b.len() - j) <= 1
+}
+
+/// A list of phrases, each as normalised words.
+#[derive(Debug, Clone)]
+pub struct PhraseList(Vec<Vec<String>>);
+
+impl PhraseList {
+    /// Compile `phrases` with the language's contractions.
+    pub fn new(phrases: &[String], contractions: &[[String; 2]]) -> Self {
+        Self(
+            phrases
+                .iter()
+                .map(|p| words(p, contractions))
+                .filter(|w| !w.is_empty())
+                .collect(),
+        )
+    }
+
+    /// Word ranges `(start, end)` in `text` where some phrase matches, first match per position.
+    pub fn find(&self, text: &[String]) -> Vec<(usize, usize)> {
+        let mut hits = Vec::new();
+        let mut i = 0;
+        while i < text.len() {
+            let hit = self.0.iter().find(|p| {
+                i + p.len() <= text.len() && p.iter().zip(&text[i..]).all(|(a, b)| word_match(a, b))
+            });
+            match hit {
+                Some(p) => {
+                    hits.push((i, i + p.len()));
+                    i += p.len();
+                }
+                None => i += 1,
+            }
+        }
+        hits
+    }
+}
+
+/// The compiled phrase lists of one language.
+#[derive(Debug, Clone)]
+pub struct Phrases {
+    contractions: Vec<[String; 2]>,
+    acknowledgement: PhraseList,
+    apology: PhraseList,
+    specific_markers: Vec<String>,
+    ownership: PhraseList,
+    blame: PhraseList,
+    thanks: PhraseList,
+    manager_request: PhraseList,
+    threat: PhraseList,
+    escalation: PhraseList,
+    profanity: PhraseList,
+    closing: PhraseList,
+    name_intro: PhraseList,
+    not_names: BTreeSet<String>,
+}
+
+impl Phrases {
+    /// Compile a phrase set from the configuration.
+    pub fn new(p: &PhraseSet) -> Self {
+        let c = &p.contractions;
+        let list = |v: &[String]| PhraseList::new(v, c);
+        Self {
+            contractions: c.clone(),
+            acknowledgement: list(&p.acknowledgement),
+            apology: list(&p.apology),
+            specific_markers: p
+                .specific_markers
+                .iter()
+                .map(|s| s.to_lowercase())
+                .collect(),
+            ownership: list(&p.ownership),
+            blame: list(&p.blame),
+            thanks: list(&p.thanks),
+            manager_request: list(&p.manager_request),
+            threat: list(&p.threat),
+            escalation: list(&p.escalation),
+            profanity: list(&p.profanity),
+            closing: list(&p.closing),
+            name_intro: list(&p.name_intro),
+            not_names: p.not_names.iter().map(|s| s.to_lowercase()).collect(),
+        }
+    }
+
+    /// Normalised words of `text` in this language.
+    pub fn words(&self, text: &str) -> Vec<String> {
+        words(text, &self.contractions)
+    }
+}
+
+/// Per-call language state: finds phrases in each transcript segment as it arrives.
+pub struct Analyzer {
+    phrases: Phrases,
+    name: Option<String>,
+    agent_sentences: Vec<(f64, Vec<String>)>,
+    repeat_similarity: f32,
+    repeat_min_words: usize,
+}
+
+impl Analyzer {
+    /// An analyser with the configured language and thresholds.
+    pub fn new(cfg: &Config) -> Self {
+        Self {
+            phrases: Phrases::new(cfg.phrase_set()),
+            name: None,
+            agent_sentences: Vec::new(),
+            repeat_similarity: cfg.coach.rules.repeat_similarity,
+            repeat_min_words: cfg.coach.rules.repeat_min_words,
+        }
+    }
+
+    /// The customer's name, once they have said it.
+    pub fn customer_name(&self) -> Option<&str> {
+        self.name.as_deref()
+    }
+
+    /// Phrases in one segment.
+    pub fn analyse(&mut self, seg: &TranscriptSegment) -> Vec<PhraseEvent> {
+        let p = &self.phrases;
+        let w = p.words(&seg.text);
+        let mut out = Vec::new();
+        let mut found = |kind: PhraseKind, text: String, detail: Option<String>| {
+            out.push(PhraseEvent {
+                speaker: seg.speaker,
+                kind,
+                start_s: seg.start_s,
+                end_s: seg.end_s,
+                text,
+                detail,
+            })
+        };
+        let span = |(a, b): (usize, usize)| w[a..b].join(" ");
+        let agent_side = seg.speaker != Speaker::Customer;
+        let customer_side = seg.speaker != Speaker::Agent;
+        if agent_side {
+            for r in p.acknowledgement.find(&w) {
+                found(PhraseKind::Acknowledgement, span(r), None);
+            }
+            for (a, b) in p.apology.find(&w) {
+                // Specific: "sorry for/about/that" + at least two more words.
+                let specific =
+                    w.get(b).is_some_and(|m| p.specific_markers.contains(m)) && w.len() >= b + 3;
+                let kind = if specific {
+                    PhraseKind::SpecificApology
+                } else {
+                    PhraseKind::BareApology
+                };
+                let end = if specific { (b + 4).min(w.len()) } else { b };
+                found(kind, span((a, end)), None);
+            }
+            for r in p.ownership.find(&w) {
+                found(PhraseKind::Ownership, span(r), None);
+            }
+            for r in p.blame.find(&w) {
+                found(PhraseKind::Blame, span(r), None);
+            }
+            if let Some(name) = &self.name
+                && let Some(i) = w.iter().position(|x| x == name)
+            {
+                found(PhraseKind::NameUsed, span((i, i + 1)), Some(name.clone()));
+            }
+        }
+        for r in p.thanks.find(&w) {
+            found(PhraseKind::Thanks, span(r), None);
+        }
+        if customer_side {
+            for r in p.manager_request.find(&w) {
+                found(PhraseKind::ManagerRequest, span(r), None);
+            }
+            for r in p.threat.find(&w) {
+                found(PhraseKind::Threat, span(r), None);
+            }
+            for r in p.escalation.find(&w) {
+                found(PhraseKind::EscalationWords, span(r), None);
+            }
+            for r in p.profanity.find(&w) {
+                found(PhraseKind::Profanity, span(r), None);
+            }
+            for r in p.closing.find(&w) {
+                found(PhraseKind::Closing, span(r), None);
+            }
+            for (_, b) in p.name_intro.find(&w) {
+                // The word after the introduction is the (first) name, if it can be one.
+                if let Some(n) = w.get(b).filter(|n| {
+                    n.len() >= 2 && n.chars().all(char::is_alphabetic) && !p.not_names.contains(*n)
+                }) {
+                    let n = n.clone();
+                    self.name = Some(n.clone());
+                    found(PhraseKind::NameGiven, n.clone(), Some(n));
+                }
+            }
+        }
+        if seg.speaker == Speaker::Agent {
+            // Near-identical sentences: share of shared words over the larger sentence.
+            for sentence in seg.text.split(['.', '?', '!']) {
+                let sw = p.words(sentence);
+                if sw.len() < self.repeat_min_words {
+                    continue;
+                }
+                let set: BTreeSet<&String> = sw.iter().collect();
+                let earlier = self.agent_sentences.iter().find(|(_, prev)| {
+                    let pset: BTreeSet<&String> = prev.iter().collect();
+                    let common = set.intersection(&pset).count() as f32;
+                    common / set.len().max(pset.len()) as f32 >= self.repeat_similarity
+                });
+                if let Some((t, _)) = earlier {
+                    found(
+                        PhraseKind::RepeatedLine,
+                        sw.join(" "),
+                        Some(format!("{t:.1}")),
+                    );
+                }
+                self.agent_sentences.push((seg.start_s, sw));
+            }
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn seg(speaker: Speaker, t: f64, text: &str) -> TranscriptSegment {
+        TranscriptSegment {
+            speaker,
+            start_s: t,
+            end_s: t + 2.0,
+            text: text.into(),
+            words: Vec::new(),
+            avg_logprob: -0.2,
+            no_speech_prob: 0.0,
+        }
+    }
+
+    fn kinds(a: &mut Analyzer, s: TranscriptSegment) -> Vec<PhraseKind> {
+        a.analyse(&s).into_iter().map(|p| p.kind).collect()
+    }
+
+    #[test]
+    fn contractions_punctuation_and_slips() {
+        let c = Config::default();
+        let w = words(
+            "I'm SO sorry, that's... not our fault!",
+            &c.phrase_set().contractions,
+        );
+        assert_eq!(
+            w,
+            [
+                "i", "am", "so", "sorry", "that", "is", "not", "our", "fault"
+            ]
+        );
+        assert!(word_match("frustrating", "frustratin"));
+        assert!(word_match("supervisor", "supervisors"));
+        assert!(!word_match("sue", "see"), "short words must match exactly");
+    }
+
+    #[test]
+    fn bare_versus_specific_apologies() {
+        let mut a = Analyzer::new(&Config::default());
+        assert_eq!(
+            kinds(&mut a, seg(Speaker::Agent, 1.0, "Sorry.")),
+            [PhraseKind::BareApology]
+        );
+        assert_eq!(
+            kinds(&mut a, seg(Speaker::Agent, 2.0, "I'm so sorry about that.")),
+            [PhraseKind::BareApology]
+        );
+        assert_eq!(
+            kinds(
+                &mut a,
+                seg(
+                    Speaker::Agent,
+                    3.0,
+                    "I apologise for the delay with your order."
+                )
+            ),
+            [PhraseKind::SpecificApology]
+        );
+        assert_eq!(
+            kinds(
+                &mut a,
+                seg(
+                    Speaker::Agent,
+                    4.0,
+                    "Sorry for the wrong charge on your bill"
+                )
+            ),
+            [PhraseKind::SpecificApology]
+        );
+    }
+
+    #[test]
+    fn name_is_captured_and_later_use_counted() {
+        let mut a = Analyzer::new(&Config::default());
+        let k = kinds(
+            &mut a,
+            seg(
+                Speaker::Customer,
+                1.0,
+                "Hi, my name is Sarah Connor and I'm calling about my bill.",
+            ),
+        );
+        assert_eq!(k, [PhraseKind::NameGiven]);
+        assert_eq!(a.customer_name(), Some("sarah"));
+        let used = a.analyse(&seg(Speaker::Agent, 5.0, "Thanks Sarah, let me check."));
+        assert!(
+            used.iter()
+                .any(|p| p.kind == PhraseKind::NameUsed && p.detail.as_deref() == Some("sarah"))
+        );
+        assert!(used.iter().any(|p| p.kind == PhraseKind::Ownership));
+        // "My name is not important" gives no name.
+        let mut b = Analyzer::new(&Config::default());
+        b.analyse(&seg(Speaker::Customer, 1.0, "my name is not important"));
+        assert_eq!(b.customer_name(), None);
+    }
+
+    #[test]
+    fn customer_requests_threats_and_abuse_are_not_agent_phrases() {
+        let mut a = Analyzer::new(&Config::default());
+        let k = kinds(
+            &mut a,
+            seg(
+                Speaker::Customer,
+                1.0,
+                "This is ridiculous, get me your supervisor or I'll cancel, you useless idiot",
+            ),
+        );
+        for want in [
+            PhraseKind::EscalationWords,
+            PhraseKind::ManagerRequest,
+            PhraseKind::Threat,
+            PhraseKind::Profanity,
+        ] {
+            assert!(k.contains(&want), "{want:?} in {k:?}");
+        }
+        // The same words from the agent are not customer signals.
+        let k = kinds(
+            &mut a,
+            seg(Speaker::Agent, 3.0, "My supervisor says you could cancel."),
+        );
+        assert!(
+            !k.contains(&PhraseKind::ManagerRequest) && !k.contains(&PhraseKind::Threat),
+            "{k:?}"
+        );
+    }
+
+    #[test]
+    fn near_identical_agent_sentences_are_repeats() {
+        let mut a = Analyzer::new(&Config::default());
+        assert!(
+            kinds(
+                &mut a,
+                seg(
+                    Speaker::Agent,
+                    1.0,
+                    "I understand, your refund is being processed."
+                )
+            )
+            .iter()
+            .all(|k| *k != PhraseKind::RepeatedLine)
+        );
+        let r = a.analyse(&seg(
+            Speaker::Agent,
+            20.0,
+            "Your refund is being processed, I understand.",
+        ));
+        let rep = r
+            .iter()
+            .find(|p| p.kind == PhraseKind::RepeatedLine)
+            .expect("repeat");
+        assert_eq!(rep.detail.as_deref(), Some("1.0"));
+        // Different content is not a repeat.
+        assert!(
+            kinds(
+                &mut a,
+                seg(
+                    Speaker::Agent,
+                    30.0,
+                    "Let me call the warehouse about your parcel."
+                )
+            )
+            .iter()
+            .all(|k| *k != PhraseKind::RepeatedLine)
+        );
+    }
+}
