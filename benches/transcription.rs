@@ -118,7 +118,7 @@ fn live_lag(model: &Model) {
     let mut p = Pipeline::new(&cfg, speakers, rate)
         .unwrap()
         .with_utterances(&cfg);
-    let mut live = LiveTranscriber::start(model, &cfg.transcribe).unwrap();
+    let mut live = LiveTranscriber::start(model, &cfg).unwrap();
     // Real time: 20 ms blocks, each pushed when its audio would have arrived.
     let step = rate as usize / 50;
     let start = Instant::now();

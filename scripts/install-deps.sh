@@ -2,12 +2,14 @@
 # Installs the system packages calmline's build and tests use (idempotent; skips what is there).
 #   cmake: builds whisper.cpp (through whisper-rs).
 #   sox + libsox-fmt-all: the tests convert real recordings to mu-law, A-law, MP3, OGG, FLAC.
+#   espeak-ng: the redaction test has a synthetic voice read numbers aloud.
 set -euo pipefail
 need=()
 command -v cmake >/dev/null 2>&1 || need+=(cmake)
 command -v c++ >/dev/null 2>&1 || need+=(g++)
 command -v sox >/dev/null 2>&1 || need+=(sox)
 dpkg -s libsox-fmt-all >/dev/null 2>&1 || need+=(libsox-fmt-all)
+command -v espeak-ng >/dev/null 2>&1 || need+=(espeak-ng)
 if [ ${#need[@]} -gt 0 ]; then
     echo "installing: ${need[*]}" >&2
     SUDO=""

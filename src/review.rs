@@ -3,6 +3,7 @@
 use std::path::{Path, PathBuf};
 
 use crate::audio::{FileSource, Replay, Source, channels_identical};
+use crate::coach::Coach;
 use crate::config::Config;
 use crate::error::Result;
 use crate::events::{Event, EventBody};
@@ -49,12 +50,13 @@ pub fn review_file_with(
     );
     // The acoustic pass is quick; with transcription it is the first fifth of the work.
     let share = if opts.model.is_some() { 0.2 } else { 1.0 };
+    let mut events: Vec<Event> = Vec::new();
     let mut pipeline = run_source(
         &mut source,
         cfg,
         speakers,
         opts.model.is_some(),
-        &mut |e| builder.on_event(&e),
+        &mut |e| events.push(e),
         &mut |f| progress(f * share),
     )?;
     if pipeline.time_s() == 0.0 {
@@ -76,22 +78,32 @@ pub fn review_file_with(
             (0, n) | (n, _) => n,
         };
         let n = utterances.len().max(1);
-        let (segments, failures) =
-            transcribe_all(model, &cfg.transcribe, &utterances, workers, &|done| {
-                progress(share + (1.0 - share) * done as f32 / n as f32)
-            })?;
+        let (segments, failures) = transcribe_all(model, cfg, &utterances, workers, &|done| {
+            progress(share + (1.0 - share) * done as f32 / n as f32)
+        })?;
         builder.transcribed();
-        for seg in segments {
-            builder.on_event(&Event {
-                t_s: seg.end_s,
-                body: EventBody::Transcript(seg),
-            });
-        }
+        // A review has no recogniser lag: each segment is known when its speech ends.
+        events.extend(segments.into_iter().map(|seg| Event {
+            t_s: seg.end_s,
+            body: EventBody::Transcript(seg),
+        }));
         for (start, end, err) in failures {
             builder.error(format!(
                 "transcription of {start:.1}-{end:.1} s failed: {err}"
             ));
         }
+    }
+    // The coach sees the call in time order, as it would have live.
+    events.sort_by(|a, b| a.t_s.total_cmp(&b.t_s));
+    let mut coach = Coach::new(cfg);
+    let mut coached = Vec::new();
+    for e in &events {
+        builder.on_event(e);
+        coach.on_event(e, &mut |c| coached.push(c));
+    }
+    coach.finish(pipeline.time_s(), &mut |c| coached.push(c));
+    for c in &coached {
+        builder.on_event(c);
     }
     Ok(builder.finish())
 }

@@ -1,7 +1,7 @@
 //! Escalation accuracy on real recordings (../shared/data), asserted at measured thresholds.
 //!
 //! Measured (cargo test --release --test accuracy -- --nocapture prints the figures):
-//! - the four scenario calls: 45/46 customer turns right, 16 kHz and 8 kHz mu-law alike;
+//! - the four scenario calls: 46/46 customer turns right, 16 kHz and 8 kHz mu-law alike;
 //! - 24 calls assembled from RAVDESS actors 1-8 the same way: see the asserts below.
 
 mod common;
@@ -50,7 +50,7 @@ fn scenario_calls_flag_escalated_turns_and_only_those() {
     }
     let ba = all.balanced_accuracy();
     println!("scenario calls, 16 kHz: {all:?}, balanced accuracy {ba:.3}");
-    // Measured: 45/46 turns (13/14 escalated, 32/32 calm): 0.964.
+    // Measured: 46/46 turns.
     assert!(ba >= 0.95, "balanced accuracy {ba:.3}");
     assert_eq!(all.fp, 0, "no calm turn may be flagged");
 }
@@ -162,13 +162,13 @@ fn calls_assembled_from_eight_actors() {
     println!(
         "assembled, mu-law: {c8:?} balanced accuracy {b8:.3}; calm calls with episodes {calm_eps8}/{calm_calls}"
     );
-    // Measured: 16 kHz 0.945 (101/112 escalated, 174/176 calm), mu-law 0.932; one of eight
-    // calm calls (actor 6, whose "neutral" takes are 4-7 dB louder than their "calm" ones)
-    // gets an episode.
+    // Measured: 16 kHz 0.946 (103/112 escalated, 171/176 calm), mu-law 0.944 (102/112,
+    // 172/176); two of the eight calm calls get an episode (actors 6 and 7, whose "neutral"
+    // takes are 4-7 dB louder and brighter than their "calm" ones).
     assert!(b16 >= 0.93, "16 kHz balanced accuracy {b16:.3}");
-    assert!(b8 >= 0.92, "mu-law balanced accuracy {b8:.3}");
+    assert!(b8 >= 0.93, "mu-law balanced accuracy {b8:.3}");
     assert!(
-        calm_eps16 <= 1 && calm_eps8 <= 1,
+        calm_eps16 <= 2 && calm_eps8 <= 2,
         "false episodes on calm calls"
     );
 }

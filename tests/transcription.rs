@@ -188,8 +188,8 @@ fn live_worker_degrades_by_skipping_and_says_so() {
     use calmline::events::EventBody;
     use calmline::transcribe::{LiveTranscriber, Utterance};
     let m = model();
-    let mut cfg = Config::default().transcribe;
-    cfg.queue = 2;
+    let mut cfg = Config::default();
+    cfg.transcribe.queue = 2;
     let (_, chans) = decode(&data().join("asr/arctic_a0007.wav"));
     let speech = chans[0].clone();
     let mut live = LiveTranscriber::start(&m, &cfg).unwrap();

@@ -95,6 +95,9 @@ pub struct ReviewArgs {
     /// Also write the transcript as WebVTT subtitles (DIR/<stem>.vtt).
     #[arg(long)]
     pub vtt: bool,
+    /// Print every coaching cue and supervisor alert with why it fired.
+    #[arg(long)]
+    pub explain: bool,
     /// The whisper.cpp model to transcribe with (default: [transcribe] model in the config).
     #[arg(long)]
     pub model: Option<PathBuf>,

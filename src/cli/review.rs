@@ -37,7 +37,9 @@ pub(super) fn run(args: ReviewArgs) -> anyhow::Result<ExitCode> {
     let model = if args.no_transcribe {
         None
     } else {
-        Some(Model::load(&cfg.transcribe.model)?)
+        Some(Model::load(&crate::transcribe::engine::locate(
+            &cfg.transcribe.model,
+        ))?)
     };
     if args.input.is_dir() {
         return folder(&args, &cfg, model.as_ref());
@@ -58,6 +60,9 @@ pub(super) fn run(args: ReviewArgs) -> anyhow::Result<ExitCode> {
             .write_all(&body)
             .context("cannot write to stdout")?;
         eprintln!("{}", review.one_line());
+        if args.explain {
+            eprint!("{}", explain(&review));
+        }
         return Ok(ExitCode::SUCCESS);
     }
     let written = write_review(
@@ -71,7 +76,38 @@ pub(super) fn run(args: ReviewArgs) -> anyhow::Result<ExitCode> {
     for p in written {
         println!("  wrote {}", p.display());
     }
+    if args.explain {
+        print!("{}", explain(&review));
+    }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Every cue and alert with the reason it fired (`--explain`).
+fn explain(review: &Review) -> String {
+    let clock = |t: f64| format!("{}:{:02}", t as u64 / 60, t as u64 % 60);
+    let mut o = String::new();
+    if review.cues.is_empty() && review.alerts.is_empty() {
+        o.push_str("no cues or alerts\n");
+    }
+    for c in &review.cues {
+        o.push_str(&format!(
+            "{:>6}  cue   {:<17} \"{}\" because {}\n",
+            clock(c.t_s),
+            c.cue.kind.name(),
+            c.cue.headline,
+            c.cue.evidence.sentence
+        ));
+    }
+    for a in &review.alerts {
+        o.push_str(&format!(
+            "{:>6}  alert {:<17} {} because {}\n",
+            clock(a.t_s),
+            a.alert.kind.name(),
+            a.alert.headline,
+            a.alert.evidence.sentence
+        ));
+    }
+    o
 }
 
 fn stem(p: &Path) -> String {

@@ -12,8 +12,8 @@ use std::collections::{BTreeMap, HashMap, VecDeque};
 
 use crate::config::{Alerts as AlertCfg, Coach as CoachCfg, Config, CueText};
 use crate::events::{
-    Alert, AlertKind, Because, Cue, CueKind, Deviations, Event, EventBody, PhraseEvent, PhraseKind,
-    Speaker, TranscriptSegment,
+    Alert, AlertKind, Because, Cue, CueKind, Deviations, EpisodeEnd, Event, EventBody, PhraseEvent,
+    PhraseKind, Speaker, TranscriptSegment,
 };
 use crate::language::Analyzer;
 
@@ -40,8 +40,10 @@ struct AgentView {
     bare_sorry: u32,
     last_ownership: Option<f64>,
     thanked: bool,
-    /// (end time, words, seconds) of recent agent segments, for words per minute.
-    speech: VecDeque<(f64, usize, f64)>,
+    /// (end time, words) of recent agent segments, for words per minute.
+    speech: VecDeque<(f64, usize)>,
+    /// Times of recent 0.1 s steps in which the agent was speaking.
+    active: VecDeque<f64>,
 }
 
 /// The coaching stage of one call.
@@ -114,6 +116,17 @@ impl Coach {
                 match l.speaker {
                     Speaker::Agent => {
                         self.agent.dev = l.over_baseline;
+                        if l.active {
+                            self.agent.active.push_back(t);
+                        }
+                        while self
+                            .agent
+                            .active
+                            .front()
+                            .is_some_and(|a| t - a > WPM_WINDOW_S)
+                        {
+                            self.agent.active.pop_front();
+                        }
                         self.mirroring(t, l.voiced, out);
                     }
                     Speaker::Customer | Speaker::Mixed => {
@@ -152,7 +165,10 @@ impl Coach {
                 );
                 self.repeat_alert(t, out);
             }
-            EventBody::EpisodeEnd(ep) if ep.speaker != Speaker::Agent => {
+            // An episode "ended" by the end of the call leaves the customer escalated.
+            EventBody::EpisodeEnd(ep)
+                if ep.speaker != Speaker::Agent && ep.ended_by != EpisodeEnd::CallEnded =>
+            {
                 self.customer.escalated = false;
                 self.customer.episode_start = None;
             }
@@ -227,15 +243,13 @@ impl Coach {
             }
         }
         if seg.speaker == Speaker::Agent {
-            let words = seg.words.len().max(seg.text.split_whitespace().count());
-            self.agent
-                .speech
-                .push_back((seg.end_s, words, (seg.end_s - seg.start_s).max(0.1)));
+            let words = seg.text.split_whitespace().count();
+            self.agent.speech.push_back((seg.end_s, words));
             while self
                 .agent
                 .speech
                 .front()
-                .is_some_and(|(e, _, _)| t - e > 20.0)
+                .is_some_and(|(e, _)| t - e > WPM_WINDOW_S)
             {
                 self.agent.speech.pop_front();
             }
@@ -400,15 +414,13 @@ impl Coach {
     }
 
     fn pace_from_words(&mut self, t: f64, out: &mut impl FnMut(Event)) {
-        if !self.customer.escalated || !self.separated {
+        if !self.customer.escalated || !self.separated || self.cfg.rules.agent_max_wpm <= 0.0 {
             return;
         }
-        let (words, secs) = self
-            .agent
-            .speech
-            .iter()
-            .fold((0usize, 0.0f64), |(w, s), (_, n, d)| (w + n, s + d));
-        if secs < 4.0 {
+        // Words per minute of speaking time (voice activity; pauses excluded).
+        let words: usize = self.agent.speech.iter().map(|(_, n)| n).sum();
+        let secs = self.agent.active.len() as f64 * self.step;
+        if secs < 5.0 {
             return;
         }
         let wpm = words as f64 / secs * 60.0;
@@ -417,15 +429,9 @@ impl Coach {
             figures.insert("agent_wpm".into(), wpm.round());
             let b = Because {
                 figures,
-                moments: self
-                    .agent
-                    .speech
-                    .iter()
-                    .map(|(e, _, d)| e - d)
-                    .take(1)
-                    .collect(),
+                moments: self.agent.speech.iter().map(|(e, _)| *e).take(1).collect(),
                 sentence: format!(
-                    "you are speaking at {wpm:.0} words per minute while the customer is escalated"
+                    "you are speaking at {wpm:.0} words per minute of speaking time while the customer is escalated"
                 ),
             };
             self.cue(t, CueKind::SlowDown, b, out);
@@ -698,6 +704,9 @@ impl Coach {
         true
     }
 }
+
+/// Window over which the agent's words per minute are measured.
+const WPM_WINDOW_S: f64 = 30.0;
 
 /// mm:ss for sentences.
 fn clock(t: f64) -> String {

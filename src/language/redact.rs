@@ -83,14 +83,45 @@ impl Redactor {
 
     /// Runs `(start, end, tag)` over a token sequence.
     fn runs(&self, tokens: &[&str]) -> Vec<(usize, usize, &'static str)> {
-        let kinds: Vec<Tok> = tokens.iter().map(|t| self.classify(t)).collect();
+        let mut kinds: Vec<Tok> = tokens.iter().map(|t| self.classify(t)).collect();
+        // Spoken addresses: "jane at example dot com" (one to three words between).
+        let plain = |t: &str| {
+            t.trim_matches(|c: char| !c.is_alphanumeric())
+                .to_lowercase()
+        };
+        for i in 1..tokens.len() {
+            if plain(tokens[i]) != "at" {
+                continue;
+            }
+            const TLDS: &[&str] = &[
+                "com", "org", "net", "co", "uk", "io", "de", "fr", "edu", "gov", "info", "biz",
+                "us", "ca", "au", "eu", "ie", "nl", "es", "it",
+            ];
+            // "name at domain dot tld", with no pause (comma) inside.
+            let clean = |t: &str| {
+                !t.trim_end_matches(['.', '!', '?'])
+                    .contains([',', ';', ':'])
+            };
+            if let Some(d) = (i + 2..(i + 5).min(tokens.len())).find(|&d| plain(tokens[d]) == "dot")
+                && d + 1 < tokens.len()
+                && TLDS.contains(&plain(tokens[d + 1]).as_str())
+                && tokens[i - 1..d].iter().all(|t| clean(t))
+            {
+                for k in kinds.iter_mut().take(d + 2).skip(i - 1) {
+                    *k = Tok::Email;
+                }
+            }
+        }
         let mut out = Vec::new();
         let mut i = 0;
         while i < kinds.len() {
             match kinds[i] {
                 Tok::Email => {
-                    out.push((i, i + 1, "[email]"));
-                    i += 1;
+                    let start = i;
+                    while i < kinds.len() && kinds[i] == Tok::Email {
+                        i += 1;
+                    }
+                    out.push((start, i, "[email]"));
                 }
                 Tok::Digits(..) | Tok::Spoken => {
                     let start = i;
@@ -186,6 +217,12 @@ mod tests {
         assert_eq!(
             r.text("Write to jane.doe@example.com today"),
             "Write to [email] today"
+        );
+        assert_eq!(r.text("it's jane at example dot com."), "it's [email].");
+        // "at ... dot" without a domain-like shape stays.
+        assert_eq!(
+            r.text("I'm at home, dot the i's"),
+            "I'm at home, dot the i's"
         );
     }
 

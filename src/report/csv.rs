@@ -15,6 +15,11 @@ pub const HEADER: &[&str] = &[
     "customer_interruptions",
     "overlap_s",
     "longest_silence_s",
+    "acknowledgements",
+    "bare_apologies",
+    "specific_apologies",
+    "cues",
+    "alerts",
     "warnings",
     "error",
 ];
@@ -31,6 +36,13 @@ fn field(s: &str) -> String {
 pub fn row(file: &str, outcome: Result<&Review, &str>) -> String {
     let cells: Vec<String> = match outcome {
         Ok(r) => {
+            // Language items are empty when the call was not transcribed.
+            let card = |k: &str| {
+                r.scorecard
+                    .agent
+                    .get(k)
+                    .map_or(String::new(), |i| i.value.to_string())
+            };
             let c = r.speakers.get(&Speaker::Customer);
             let s = &r.conversation.summary;
             vec![
@@ -45,6 +57,11 @@ pub fn row(file: &str, outcome: Result<&Review, &str>) -> String {
                 s.customer_interruptions.to_string(),
                 format!("{:.1}", s.overlap_s),
                 format!("{:.1}", s.longest_silence_s),
+                card("acknowledgements"),
+                card("bare_apologies"),
+                card("specific_apologies"),
+                r.cues.len().to_string(),
+                r.alerts.len().to_string(),
                 r.warnings.join("; "),
                 String::new(),
             ]
@@ -73,6 +90,9 @@ mod tests {
     #[test]
     fn error_rows_keep_the_column_count_and_quote() {
         let line = row("bad, file.wav", Err("is \"empty\""));
-        assert_eq!(line, "\"bad, file.wav\",,,,,,,,,,,\"is \"\"empty\"\"\"\n");
+        assert_eq!(
+            line,
+            "\"bad, file.wav\",,,,,,,,,,,,,,,,\"is \"\"empty\"\"\"\n"
+        );
     }
 }

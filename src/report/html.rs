@@ -183,7 +183,7 @@ fn legend(review: &Review) -> String {
             sp
         );
     }
-    s.push_str(r#"<span><i style="background:#f6c9c5"></i>customer escalated</span><span><i style="background:#dcdcdc"></i>dead air</span><span><i style="background:#8e5bb5"></i>overlap</span></p>"#);
+    s.push_str(r#"<span><i style="background:#f6c9c5"></i>customer escalated</span><span><i style="background:#dcdcdc"></i>dead air</span><span><i style="background:#8e5bb5"></i>overlap</span><span><i style="background:#2a7d3c"></i>cue shown</span></p>"#);
     s
 }
 
@@ -309,7 +309,44 @@ fn escalation_plot(out: &mut String, review: &Review, who: Speaker, tr: &Track) 
     let hop = review.timeline.hop_s as f64;
     let vals: Vec<Option<f32>> = tr.escalation.iter().map(|&v| Some(v)).collect();
     polyline(out, &fr, &reduce(&vals, hop, max_of), color(who), false);
+    // Cue markers along the top edge.
+    for c in &review.cues {
+        let x = fr.x(c.t_s);
+        let _ = write!(
+            out,
+            r##"<path d="M{:.1} 6 l-4 -0 l4 7 l4 -7 z" fill="#2a7d3c"><title>{} cue at {}: {}</title></path>"##,
+            x,
+            c.cue.kind.name(),
+            clock(c.t_s),
+            esc(&c.cue.headline)
+        );
+    }
     out.push_str("</svg>");
+}
+
+/// A cue as a line of the transcript.
+fn cue_row(o: &mut String, c: &super::TimedCue) {
+    let _ = write!(
+        o,
+        r#"<tr class="cue"><td class="t">{}</td><td class="who">cue</td><td>{} <span class="note">{}</span></td></tr>"#,
+        clock(c.t_s),
+        esc(&c.cue.headline),
+        esc(&c.cue.evidence.sentence)
+    );
+}
+
+/// A call-clock time linking to the transcript line said then (or the timeline).
+fn moment_link(review: &Review, t: f64) -> String {
+    let target = review
+        .transcript
+        .iter()
+        .flatten()
+        .enumerate()
+        .filter(|(_, s)| s.start_s <= t + 0.05)
+        .last()
+        .map(|(i, _)| format!("#seg-{i}"))
+        .unwrap_or_else(|| "#timeline".into());
+    format!(r#"<a href="{target}">{}</a>"#, clock(t))
 }
 
 fn fact(out: &mut String, label: &str, value: String) {
@@ -395,7 +432,7 @@ pub fn render(review: &Review) -> String {
     o.push_str("</div></section>");
 
     // Plots.
-    o.push_str(r#"<section><h2>Timeline</h2>"#);
+    o.push_str(r#"<section id="timeline"><h2>Timeline</h2>"#);
     o.push_str(&legend(review));
     o.push_str("<h3>Loudness (LUFS, 400 ms)</h3>");
     loudness_plot(&mut o, review);
@@ -489,20 +526,24 @@ pub fn render(review: &Review) -> String {
     }
     o.push_str("</section>");
 
-    // Transcript.
-    o.push_str("<section><h2>Transcript</h2>");
+    // Transcript, with the cues where they were shown.
+    o.push_str(r#"<section id="transcript"><h2>Transcript</h2>"#);
     match &review.transcript {
         None => o.push_str("<p>Not transcribed (reviewed with --no-transcribe).</p>"),
         Some(t) if t.is_empty() => o.push_str("<p>No words were recognised.</p>"),
         Some(t) => {
             o.push_str(r#"<table class="transcript"><tbody>"#);
-            for seg in t {
+            let mut cues = review.cues.iter().peekable();
+            for (i, seg) in t.iter().enumerate() {
+                while let Some(c) = cues.next_if(|c| c.t_s <= seg.start_s) {
+                    cue_row(&mut o, c);
+                }
                 let escalated = review.episodes.iter().any(|e| {
                     e.speaker == seg.speaker && seg.start_s < e.end_s && seg.end_s > e.start_s
                 });
                 let _ = write!(
                     o,
-                    r#"<tr{}><td class="t">{}</td><td class="who" style="color:{}">{}</td><td>{}</td></tr>"#,
+                    r#"<tr id="seg-{i}"{}><td class="t">{}</td><td class="who" style="color:{}">{}</td><td>{}</td></tr>"#,
                     if escalated { r#" class="esc""# } else { "" },
                     clock(seg.start_s),
                     color(seg.speaker),
@@ -510,8 +551,97 @@ pub fn render(review: &Review) -> String {
                     esc(&seg.text)
                 );
             }
-            o.push_str("</tbody></table><p class=\"legend\">Shaded lines were said during an escalation episode.</p>");
+            for c in cues {
+                cue_row(&mut o, c);
+            }
+            o.push_str("</tbody></table><p class=\"legend\">Shaded lines were said during an escalation episode; cue lines show what the agent saw, and when.</p>");
         }
+    }
+    o.push_str("</section>");
+
+    // Cues and alerts, with why.
+    o.push_str(r#"<section id="cues"><h2>Coaching cues</h2>"#);
+    if review.cues.is_empty() {
+        o.push_str("<p>None.</p>");
+    } else {
+        o.push_str("<table><thead><tr><th>at</th><th>cue</th><th>shown</th><th>why</th></tr></thead><tbody>");
+        for c in &review.cues {
+            let _ = write!(
+                o,
+                "<tr><td>{}</td><td>{}</td><td>{}{}</td><td>{}</td></tr>",
+                moment_link(review, c.t_s),
+                c.cue.kind.name(),
+                esc(&c.cue.headline),
+                c.cue
+                    .example
+                    .as_ref()
+                    .map_or(String::new(), |e| format!("<br><em>{}</em>", esc(e))),
+                esc(&c.cue.evidence.sentence)
+            );
+        }
+        o.push_str("</tbody></table>");
+    }
+    o.push_str("<h3>Supervisor alerts</h3>");
+    if review.alerts.is_empty() {
+        o.push_str("<p>None.</p>");
+    } else {
+        o.push_str("<table><thead><tr><th>at</th><th>alert</th><th>evidence (customer side)</th><th>customer said</th></tr></thead><tbody>");
+        for a in &review.alerts {
+            let _ = write!(
+                o,
+                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                moment_link(review, a.t_s),
+                esc(&a.alert.headline),
+                esc(&a.alert.evidence.sentence),
+                esc(a.alert.snippet.as_deref().unwrap_or("–"))
+            );
+        }
+        o.push_str("</tbody></table>");
+    }
+    o.push_str("</section>");
+
+    // Scorecard.
+    o.push_str(r#"<section id="scorecard"><h2>QA scorecard</h2><p class="legend">Every item links to the moments that produced it.</p>"#);
+    for (title, items) in [
+        ("Customer", &review.scorecard.customer),
+        ("Agent", &review.scorecard.agent),
+    ] {
+        if items.is_empty() {
+            continue;
+        }
+        let _ = write!(o, "<h3>{title}</h3><table><tbody>");
+        for (name, item) in items {
+            let value = match &item.value {
+                serde_json::Value::Bool(true) => "yes".to_string(),
+                serde_json::Value::Bool(false) => "no".to_string(),
+                serde_json::Value::String(s) => s.clone(),
+                v => v.to_string(),
+            };
+            let moments: Vec<String> = item
+                .moments
+                .iter()
+                .take(12)
+                .map(|m| moment_link(review, *m))
+                .collect();
+            let more = item.moments.len().saturating_sub(12);
+            let _ = write!(
+                o,
+                "<tr><td>{}</td><td><b>{}</b>{}</td><td>{}{}</td></tr>",
+                esc(&name.replace('_', " ")),
+                esc(&value),
+                item.note.as_ref().map_or(String::new(), |n| format!(
+                    " <span class=\"note\">{}</span>",
+                    esc(n)
+                )),
+                moments.join(" "),
+                if more > 0 {
+                    format!(" and {more} more")
+                } else {
+                    String::new()
+                }
+            );
+        }
+        o.push_str("</tbody></table>");
     }
     o.push_str("</section>");
 
@@ -562,6 +692,6 @@ h3{font-size:.95em;margin:1em 0 .2em;color:#444}.meta{color:#666;margin:0}
 svg{width:100%;height:auto;display:block;border:1px solid #eee;background:#fff}.ax{font-size:10px;fill:#777}
 .legend span{margin-right:1.2em;font-size:.85em}.legend i{display:inline-block;width:.9em;height:.9em;margin-right:.3em;vertical-align:-.1em;border-radius:2px}
 table{border-collapse:collapse;width:100%;font-size:.9em}th,td{border-bottom:1px solid #e6e6e6;padding:.3em .5em;text-align:left;vertical-align:top}th{background:#f6f6f6}
-.warn li{margin:.2em 0}.transcript td{border:none;padding:.15em .5em}.transcript .t{color:#888;white-space:nowrap;width:3.5em}.transcript .who{font-weight:600;width:5.5em}.transcript tr.esc{background:#fbe3e1}footer{margin-top:2em;color:#888;font-size:.8em}
+.warn li{margin:.2em 0}.transcript td{border:none;padding:.15em .5em}.transcript .t{color:#888;white-space:nowrap;width:3.5em}.transcript .who{font-weight:600;width:5.5em}.transcript tr.esc{background:#fbe3e1}.transcript tr.cue td{color:#2a7d3c;font-style:italic}.note{color:#777;font-size:.85em}footer{margin-top:2em;color:#888;font-size:.8em}
 @media print{body{font-size:10pt;max-width:none;padding:0}section{break-inside:avoid}svg{border:none}h2{break-after:avoid}}
 "#;

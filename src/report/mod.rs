@@ -5,6 +5,7 @@
 
 pub mod csv;
 pub mod html;
+pub mod scorecard;
 pub mod vtt;
 pub mod write;
 
@@ -14,8 +15,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::config::Config;
 use crate::events::{
-    ConversationSummary, Episode, Event, EventBody, Speaker, SpeakerSummary, TranscriptSegment,
+    Alert, ConversationSummary, Cue, Episode, Event, EventBody, PhraseEvent, Speaker,
+    SpeakerSummary, TranscriptSegment,
 };
+pub use scorecard::Scorecard;
 
 /// Schema identifier written into every review.
 pub const SCHEMA: &str = "calmline.review/1";
@@ -47,10 +50,38 @@ pub struct Review {
     pub conversation: ConversationReport,
     /// What each speaker said, in time order; `null` when the call was not transcribed.
     pub transcript: Option<Vec<TranscriptSegment>>,
+    /// Coaching cues the agent would have seen, with why.
+    pub cues: Vec<TimedCue>,
+    /// Supervisor alerts the call would have raised.
+    pub alerts: Vec<TimedAlert>,
+    /// Phrases found in the transcript (acknowledgements, apologies, requests, ...).
+    pub phrases: Vec<PhraseEvent>,
+    /// The QA scorecard, every item with the moments that produced it.
+    pub scorecard: Scorecard,
     /// Things a reader should know about the input or the analysis.
     pub warnings: Vec<String>,
     /// Non-fatal failures of parts of the analysis.
     pub errors: Vec<String>,
+}
+
+/// A cue with the call-clock time it was shown.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TimedCue {
+    /// When.
+    pub t_s: f64,
+    /// The cue.
+    #[serde(flatten)]
+    pub cue: Cue,
+}
+
+/// An alert with the call-clock time it was raised.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TimedAlert {
+    /// When.
+    pub t_s: f64,
+    /// The alert.
+    #[serde(flatten)]
+    pub alert: Alert,
 }
 
 /// Escalation score thresholds (from the configuration used).
@@ -207,6 +238,10 @@ impl ReviewBuilder {
                     silences: Vec::new(),
                 },
                 transcript: None,
+                cues: Vec::new(),
+                alerts: Vec::new(),
+                phrases: Vec::new(),
+                scorecard: Scorecard::default(),
                 warnings,
                 errors: Vec::new(),
             },
@@ -280,7 +315,15 @@ impl ReviewBuilder {
                 "{speaker} {start_s:.1}-{end_s:.1} s not transcribed: {reason}"
             )),
             EventBody::Baseline { .. } => {}
-            EventBody::Phrase(_) | EventBody::Cue(_) | EventBody::Alert(_) => {}
+            EventBody::Phrase(p) => r.phrases.push(p.clone()),
+            EventBody::Cue(c) => r.cues.push(TimedCue {
+                t_s: round_t(e.t_s),
+                cue: c.clone(),
+            }),
+            EventBody::Alert(a) => r.alerts.push(TimedAlert {
+                t_s: round_t(e.t_s),
+                alert: a.clone(),
+            }),
         }
     }
 
@@ -323,6 +366,10 @@ impl ReviewBuilder {
                 }
             }
         }
+        if let Some(t) = r.transcript.as_mut() {
+            t.sort_by(|a, b| a.start_s.total_cmp(&b.start_s));
+        }
+        r.scorecard = scorecard::build(r);
         self.review
     }
 }

@@ -8,9 +8,35 @@ use whisper_rs::{
 };
 
 use super::segmenter::Utterance;
-use crate::config::Transcribe;
+use crate::config::{Config, Transcribe};
 use crate::error::{Error, Result};
 use crate::events::{TranscriptSegment, Word};
+use crate::language::Redactor;
+
+/// Where a configured model path points: an absolute path as is; a relative one is looked up in
+/// the current directory, then beside the calmline executable and in the project it was built
+/// in (`target/release/../../`), then in `~/.local/share/calmline`. The first that exists wins;
+/// otherwise the path as given (and loading it reports how to install a model).
+pub fn locate(path: &Path) -> PathBuf {
+    if path.is_absolute() || path.exists() {
+        return path.to_path_buf();
+    }
+    let mut roots: Vec<PathBuf> = Vec::new();
+    if let Ok(exe) = std::env::current_exe()
+        && let Some(dir) = exe.parent()
+    {
+        roots.push(dir.to_path_buf());
+        roots.extend(dir.ancestors().nth(2).map(Path::to_path_buf));
+    }
+    if let Some(home) = std::env::var_os("HOME") {
+        roots.push(PathBuf::from(home).join(".local/share/calmline"));
+    }
+    roots
+        .into_iter()
+        .map(|r| r.join(path))
+        .find(|p| p.is_file())
+        .unwrap_or_else(|| path.to_path_buf())
+}
 
 /// A loaded Whisper model, shared by all workers (each has its own [`Session`]).
 #[derive(Clone)]
@@ -66,7 +92,8 @@ impl Model {
     }
 
     /// A recognition session (whisper state): one per worker thread.
-    pub fn session(&self, cfg: &Transcribe, threads: usize) -> Result<Session> {
+    /// Transcripts are redacted unless `[privacy] redact` is off.
+    pub fn session(&self, cfg: &Config, threads: usize) -> Result<Session> {
         let idle = self.idle.lock().unwrap_or_else(|p| p.into_inner()).pop();
         let state = match idle {
             Some(s) => s,
@@ -78,7 +105,8 @@ impl Model {
         Ok(Session {
             model: self.clone(),
             state: Some(state),
-            cfg: cfg.clone(),
+            cfg: cfg.transcribe.clone(),
+            redactor: cfg.privacy.redact.then(|| Redactor::new(cfg.phrase_set())),
             threads: threads.max(1),
         })
     }
@@ -89,6 +117,7 @@ pub struct Session {
     model: Model,
     state: Option<WhisperState>,
     cfg: Transcribe,
+    redactor: Option<Redactor>,
     threads: usize,
 }
 
@@ -228,7 +257,7 @@ impl Session {
                 w.end_s = round_ms(w.end_s.clamp(t0, t1));
                 w.p = (w.p * 1000.0).round() / 1000.0;
             }
-            out.push(TranscriptSegment {
+            let mut seg = TranscriptSegment {
                 speaker: u.speaker,
                 start_s: round_ms(t0),
                 end_s: round_ms(t1.max(t0)),
@@ -236,10 +265,43 @@ impl Session {
                 words,
                 avg_logprob: (avg_logprob * 1000.0).round() / 1000.0,
                 no_speech_prob: (no_speech * 1000.0).round() / 1000.0,
-            });
+            };
+            // Personal numbers never leave the recogniser unredacted.
+            if let Some(r) = &self.redactor {
+                r.segment(&mut seg);
+            }
+            out.push(seg);
         }
         Ok(out)
     }
+}
+
+/// Remove a phrase repeated back to back at the end of a segment ("Dogs are sitting by the door.
+/// Dogs are sitting by the door. Dogs are"), keeping its first occurrence. Returns whether
+/// anything was removed.
+pub fn collapse_repeats(words: &mut Vec<Word>) -> bool {
+    let key = |w: &Word| {
+        w.word
+            .chars()
+            .filter(|c| c.is_alphanumeric())
+            .flat_map(char::to_lowercase)
+            .collect::<String>()
+    };
+    let k: Vec<String> = words.iter().map(key).collect();
+    let n = k.len();
+    // The shortest period p (3+ words) such that everything from some point s on repeats with
+    // period p, covering at least two copies: keep up to the end of the first copy.
+    for p in 3..=n / 2 {
+        let mut s = n - p;
+        while s > 0 && k[s - 1] == k[s - 1 + p] {
+            s -= 1;
+        }
+        if n - s >= 2 * p {
+            words.truncate(s + p);
+            return true;
+        }
+    }
+    false
 }
 
 fn round_ms(t: f64) -> f64 {
@@ -368,4 +430,52 @@ pub fn validate(path: &Path) -> Result<()> {
         return Err(bad("it has no tensors".into()));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ws(text: &str) -> Vec<Word> {
+        text.split_whitespace()
+            .enumerate()
+            .map(|(i, w)| Word {
+                word: w.into(),
+                start_s: i as f64,
+                end_s: i as f64 + 0.5,
+                p: 0.9,
+            })
+            .collect()
+    }
+
+    fn collapsed(text: &str) -> String {
+        let mut w = ws(text);
+        collapse_repeats(&mut w);
+        w.iter()
+            .map(|w| w.word.as_str())
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+
+    #[test]
+    fn repeated_sentences_are_collapsed() {
+        assert_eq!(
+            collapsed(
+                "Dogs are sitting by the door. Dogs are sitting by the door. Dogs are sitting by the door."
+            ),
+            "Dogs are sitting by the door."
+        );
+        assert_eq!(
+            collapsed("Kids are talking by the door. Kids are talking by the door. Kids are"),
+            "Kids are talking by the door."
+        );
+        // Ordinary speech with repeated words is untouched.
+        for keep in [
+            "press 1 to accept, press 2 to reject",
+            "no no no I said the blue one",
+            "the leader has left the conference",
+        ] {
+            assert_eq!(collapsed(keep), keep);
+        }
+    }
 }

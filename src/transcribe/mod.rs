@@ -19,7 +19,7 @@ use crossbeam_channel::{Receiver, Sender, TrySendError, bounded, unbounded};
 pub use engine::{Model, Session};
 pub use segmenter::{Segmenter, Utterance};
 
-use crate::config::Transcribe;
+use crate::config::Config;
 use crate::error::Result;
 use crate::events::{Event, EventBody, TranscriptSegment};
 
@@ -32,7 +32,7 @@ pub type Failure = (f64, f64, String);
 /// utterances that failed are reported as `(start_s, end_s, error)`.
 pub fn transcribe_all(
     model: &Model,
-    cfg: &Transcribe,
+    cfg: &Config,
     utterances: &[Utterance],
     workers: usize,
     progress: &(dyn Fn(usize) + Sync),
@@ -100,8 +100,9 @@ pub struct LiveTranscriber {
 
 impl LiveTranscriber {
     /// Start the worker on `model`.
-    pub fn start(model: &Model, cfg: &Transcribe) -> Result<Self> {
-        let mut session = model.session(cfg, cfg.live_threads)?;
+    pub fn start(model: &Model, cfg: &Config) -> Result<Self> {
+        let mut session = model.session(cfg, cfg.transcribe.live_threads)?;
+        let cfg = &cfg.transcribe;
         let (jobs, rx) = bounded::<Job>(cfg.queue.max(1));
         let (event_tx, events) = unbounded();
         let tx = event_tx.clone();

@@ -1,0 +1,309 @@
+//! Coaching on real recordings: cues, alerts, the scorecard, --explain and redaction through the
+//! whole review (acoustics, transcription with the default model, language, coach).
+
+mod common;
+
+use std::path::Path;
+use std::process::Command;
+
+use calmline::Config;
+use calmline::config::Side;
+use calmline::events::{AlertKind, CueKind, PhraseKind};
+use calmline::report::Review;
+use calmline::review::{ReviewOptions, review_file_with};
+use calmline::transcribe::Model;
+use common::*;
+
+fn model() -> Model {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(Config::default().transcribe.model);
+    Model::load(&path).expect("tiny.en installed: run scripts/install-model.sh")
+}
+
+fn review_with(path: &Path, cfg: &Config, m: &Model) -> Review {
+    review_file_with(
+        path,
+        cfg,
+        ReviewOptions {
+            model: Some(m),
+            workers: 2,
+        },
+        &|_| {},
+    )
+    .unwrap()
+}
+
+/// Cues that respond to the customer escalating.
+const ESCALATION_CUES: [CueKind; 4] = [
+    CueKind::Acknowledge,
+    CueKind::LowerVoice,
+    CueKind::SlowDown,
+    CueKind::TakeOwnership,
+];
+
+#[test]
+fn escalating_calls_get_acknowledge_within_3_s_and_an_alert() {
+    let m = model();
+    let cfg = Config::default();
+    for name in ["scenario_escalating_a01", "scenario_escalating_a04"] {
+        let r = review_with(&call(&format!("{name}.wav")), &cfg, &m);
+        let first = turns(&call(&format!("{name}.turns.csv")))
+            .into_iter()
+            .find(|t| t.escalated)
+            .unwrap();
+        let ack = r
+            .cues
+            .iter()
+            .find(|c| c.cue.kind == CueKind::Acknowledge)
+            .expect("acknowledge cue");
+        let delay = ack.t_s - first.start_s;
+        println!(
+            "{name}: acknowledge {:.2} s after the first angry turn began: {}",
+            delay, ack.cue.evidence.sentence
+        );
+        assert!(
+            (0.0..=3.0).contains(&delay),
+            "{name}: acknowledge at {} for a turn at {}",
+            ack.t_s,
+            first.start_s
+        );
+        assert!(
+            ack.cue.evidence.sentence.contains("customer +"),
+            "evidence: {}",
+            ack.cue.evidence.sentence
+        );
+        let alert = r
+            .alerts
+            .iter()
+            .find(|a| a.alert.kind == AlertKind::EscalatedCall)
+            .expect("escalated_call alert");
+        println!(
+            "{name}: escalated_call at {:.1} s: {}",
+            alert.t_s, alert.alert.evidence.sentence
+        );
+        assert!(alert.alert.agent.is_none());
+        // The scorecard links the episode to its moment.
+        let eps = &r.scorecard.customer["escalation_episodes"];
+        assert!(eps.value.as_u64().unwrap() >= 1);
+        assert_eq!(eps.value, serde_json::json!(eps.moments.len()));
+    }
+}
+
+#[test]
+fn calm_calls_get_no_escalation_cues_or_alerts() {
+    let m = model();
+    let mut calls = vec![
+        (call("scenario_calm_a01.wav"), Config::default()),
+        (call("scenario_calm_a04.wav"), Config::default()),
+    ];
+    let mut woz = Config::default();
+    woz.channels.customer = Side::Left;
+    calls.push((call("spokenwoz_MUL1011_8k_stereo.wav"), woz));
+    for (path, cfg) in calls {
+        let r = review_with(&path, &cfg, &m);
+        let kinds: Vec<CueKind> = r.cues.iter().map(|c| c.cue.kind).collect();
+        println!(
+            "{}: cues {kinds:?}, alerts {}",
+            path.display(),
+            r.alerts.len()
+        );
+        assert!(
+            kinds.iter().all(|k| !ESCALATION_CUES.contains(k)),
+            "{}: {kinds:?}",
+            path.display()
+        );
+        assert!(r.alerts.is_empty(), "{}: {:?}", path.display(), r.alerts);
+    }
+}
+
+#[test]
+fn real_call_language_and_scorecard() {
+    let m = model();
+    let mut cfg = Config::default();
+    cfg.channels.customer = Side::Left;
+    let r = review_with(&call("spokenwoz_MUL1011_8k_stereo.wav"), &cfg, &m);
+    let kinds: Vec<(PhraseKind, String)> = r
+        .phrases
+        .iter()
+        .map(|p| (p.kind, p.speaker.to_string()))
+        .collect();
+    println!("spokenwoz phrases: {kinds:?}");
+    // Thanks are said in this booking call, and the scorecard counts the agent's with moments.
+    assert!(r.phrases.iter().any(|p| p.kind == PhraseKind::Thanks));
+    let card = &r.scorecard.agent;
+    for item in [
+        "acknowledgements",
+        "bare_apologies",
+        "specific_apologies",
+        "ownership_statements",
+        "thanks",
+        "name_uses",
+        "interruptions",
+        "talk_ratio",
+    ] {
+        assert!(
+            card.contains_key(item),
+            "scorecard lacks {item}: {:?}",
+            card.keys()
+        );
+    }
+    let thanks = &card["thanks"];
+    assert_eq!(thanks.value, serde_json::json!(thanks.moments.len()));
+    // Every moment is inside the call.
+    for (name, item) in card.iter().chain(&r.scorecard.customer) {
+        assert!(
+            item.moments
+                .iter()
+                .all(|t| (0.0..=r.duration_s + 0.01).contains(t)),
+            "{name}: {:?}",
+            item.moments
+        );
+    }
+}
+
+#[test]
+fn explain_prints_why_each_cue_fired() {
+    let o = Command::new(env!("CARGO_BIN_EXE_calmline"))
+        .args([
+            "review",
+            call("scenario_escalating_a01.wav").to_str().unwrap(),
+            "--out",
+            "-",
+            "--format",
+            "json",
+            "--no-transcribe",
+            "--explain",
+        ])
+        .output()
+        .unwrap();
+    assert!(o.status.success());
+    let err = String::from_utf8_lossy(&o.stderr);
+    let line = err
+        .lines()
+        .find(|l| l.contains("acknowledge"))
+        .unwrap_or_else(|| panic!("{err}"));
+    assert!(
+        line.contains("because escalation started: customer +"),
+        "{line}"
+    );
+    assert!(err.contains("alert escalated_call"), "{err}");
+    // The same cues are in the JSON, and the HTML marks them.
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert!(
+        v["cues"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c["kind"] == "acknowledge")
+    );
+}
+
+#[test]
+fn spoken_and_written_numbers_are_redacted_in_every_output() {
+    let d = tempfile::tempdir().unwrap();
+    let raw = d.path().join("raw.wav");
+    let call16 = d.path().join("card_call.wav");
+    // A real recogniser on a synthetic voice (espeak-ng) reading personal numbers aloud.
+    let status = Command::new("espeak-ng")
+        .args(["-s", "150", "-w", raw.to_str().unwrap()])
+        .arg("Hello, my account number is 1 2 3 4 5 6 7 8. My card number is 4 1 1 1, 1 1 1 1, 1 1 1 1, 1 1 1 1. Thank you.")
+        .status()
+        .expect("espeak-ng is installed (see scripts/install-deps.sh)");
+    assert!(status.success());
+    sox(&raw, &call16, &["-r", "16000"]);
+    let out = tempfile::tempdir().unwrap();
+    let o = Command::new(env!("CARGO_BIN_EXE_calmline"))
+        .args([
+            "review",
+            call16.to_str().unwrap(),
+            "--out",
+            out.path().to_str().unwrap(),
+            "--vtt",
+        ])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let digits_run = |s: &str| {
+        let mut run = 0;
+        s.chars().any(|c| {
+            run = if c.is_ascii_digit() {
+                run + 1
+            } else if c == ' ' || c == '-' || c == ',' {
+                run
+            } else {
+                0
+            };
+            run >= 6
+        })
+    };
+    let json = std::fs::read_to_string(out.path().join("card_call.json")).unwrap();
+    let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+    let text: Vec<String> = v["transcript"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["text"].as_str().unwrap().to_string())
+        .collect();
+    println!("redacted transcript: {text:?}");
+    assert!(
+        text.iter()
+            .any(|t| t.contains("[number]") || t.contains("[card]")),
+        "{text:?}"
+    );
+    for f in ["card_call.json", "card_call.html", "card_call.vtt"] {
+        let s = std::fs::read_to_string(out.path().join(f)).unwrap();
+        // The plots and timeline arrays are full of numbers; what matters is the words.
+        let transcript_part = if f.ends_with(".json") {
+            text.join(" ")
+        } else if f.ends_with(".html") {
+            let a = s.find(r#"<section id="transcript">"#).unwrap();
+            let section = &s[a..a + s[a..].find("</section>").unwrap()];
+            // The text only, without tags (colours like #555555 are not numbers said).
+            let mut text = String::new();
+            let mut in_tag = false;
+            for c in section.chars() {
+                match c {
+                    '<' => in_tag = true,
+                    '>' => {
+                        in_tag = false;
+                        text.push(' ');
+                    }
+                    c if !in_tag => text.push(c),
+                    _ => {}
+                }
+            }
+            text
+        } else {
+            s.clone()
+        };
+        assert!(
+            !digits_run(&transcript_part),
+            "{f} leaks a number: {transcript_part}"
+        );
+        assert!(
+            !s.contains("12345678") && !s.contains("4111"),
+            "{f} leaks a number"
+        );
+    }
+    // With redaction switched off the digits are kept (the switch works).
+    let cfg = d.path().join("keep.toml");
+    std::fs::write(&cfg, "[privacy]\nredact = false\n").unwrap();
+    let o = Command::new(env!("CARGO_BIN_EXE_calmline"))
+        .args([
+            "review",
+            call16.to_str().unwrap(),
+            "--out",
+            "-",
+            "--format",
+            "json",
+            "--config",
+            cfg.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let text = v["transcript"].to_string();
+    assert!(
+        text.chars().filter(char::is_ascii_digit).count() >= 6,
+        "{text}"
+    );
+}
