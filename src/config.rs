@@ -64,11 +64,22 @@ pub struct Config {
     pub transcribe: Transcribe,
     pub report: Report,
     pub privacy: Privacy,
+    pub live: Live,
     pub coach: Coach,
     pub alerts: Alerts,
     pub cues: std::collections::BTreeMap<String, CueText>,
     pub language: Language,
     pub phrases: std::collections::BTreeMap<String, PhraseSet>,
+}
+
+#[allow(missing_docs)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Live {
+    pub period_ms: u32,
+    pub device: String,
+    pub agent_device: String,
+    pub customer_device: String,
 }
 
 #[allow(missing_docs)]

@@ -116,6 +116,8 @@ pub enum EventBody {
     Cue(Cue),
     /// A floor alert for supervisors (customer-side evidence only, unless configured).
     Alert(Alert),
+    /// Live capture health, about once a second.
+    Status(Status),
     /// Something about the input a reader of the results should know.
     Warning {
         /// Plain-language description.
@@ -537,4 +539,34 @@ pub struct Alert {
     pub snippet: Option<String>,
     /// Agent-side figures: only when `[alerts] share_agent_metrics` is enabled.
     pub agent: Option<std::collections::BTreeMap<String, f64>>,
+}
+
+/// Live capture health.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Status {
+    /// The devices captured, and whether each is delivering audio.
+    pub devices: Vec<DeviceStatus>,
+    /// Samples dropped since the start because the analysis fell behind the devices.
+    pub dropped_samples: u64,
+    /// Clock drift between two devices (parts per million; 0 with one device).
+    pub drift_ppm: f32,
+    /// Drift corrections made so far (each skips a few ms of the faster device).
+    pub drift_corrections: u32,
+    /// Latest lag from the end of an utterance to its text (s).
+    pub transcript_lag_s: Option<f32>,
+    /// Utterances not transcribed because the recogniser was behind.
+    pub transcripts_skipped: u32,
+    /// The model used for transcription, if any.
+    pub model: Option<String>,
+}
+
+/// One capture device's state.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DeviceStatus {
+    /// Device name.
+    pub name: String,
+    /// Whose voice it carries ("agent", "customer", or "agent+customer").
+    pub carries: String,
+    /// Delivering audio now.
+    pub connected: bool,
 }

@@ -15,10 +15,12 @@ pub mod dsp;
 pub mod error;
 pub mod events;
 pub mod language;
+pub mod live;
 pub mod pipeline;
 pub mod report;
 pub mod review;
 pub mod transcribe;
+pub mod ui;
 
 pub use config::Config;
 pub use error::{Error, Result};

@@ -1,5 +1,6 @@
 //! Command line: parse arguments, resolve settings, then call library code.
 
+mod live;
 mod model;
 mod review;
 
@@ -29,6 +30,59 @@ pub enum Command {
     /// Install and list Whisper models for transcription.
     #[command(subcommand)]
     Model(ModelCommand),
+    /// List the sound devices calmline can capture (inputs and monitors of outputs).
+    Devices,
+    /// Coach a live call: capture both sides from sound devices, show cues as they happen.
+    Live(LiveArgs),
+}
+
+/// Views of a live call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Ui {
+    /// Terminal view (the default on a terminal).
+    Tui,
+    /// Every event as one JSON line (the default when stdout is not a terminal).
+    Json,
+    /// Cues and transcript lines only.
+    Plain,
+}
+
+/// Arguments of `live`.
+#[derive(Debug, clap::Args)]
+pub struct LiveArgs {
+    /// One stereo device with one speaker per channel (name, part of a name, or number).
+    #[arg(long, conflicts_with_all = ["agent_device", "customer_device"])]
+    pub device: Option<String>,
+    /// Which channel of the stereo device carries the customer (default from the config: right).
+    #[arg(long, value_parser = ["left", "right"])]
+    pub customer_channel: Option<String>,
+    /// The agent's microphone (with --customer-device).
+    #[arg(long, requires = "customer_device")]
+    pub agent_device: Option<String>,
+    /// The customer's audio, e.g. the monitor of the softphone's output (with --agent-device).
+    #[arg(long, requires = "agent_device")]
+    pub customer_device: Option<String>,
+    /// How to show the call.
+    #[arg(long, value_enum)]
+    pub ui: Option<Ui>,
+    /// Also record the call as a stereo WAV (agent left, customer right) and review it at the end.
+    #[arg(long)]
+    pub record: Option<PathBuf>,
+    /// Where the review of a recorded call goes.
+    #[arg(long, default_value = "reviews")]
+    pub out: PathBuf,
+    /// Stop after this many seconds (otherwise Ctrl-C or `q`).
+    #[arg(long)]
+    pub duration: Option<f64>,
+    /// Acoustic cues only (no Whisper model needed).
+    #[arg(long)]
+    pub no_transcribe: bool,
+    /// The whisper.cpp model (default: [transcribe] model in the config).
+    #[arg(long)]
+    pub model: Option<PathBuf>,
+    /// A TOML file overriding settings of the built-in configuration.
+    #[arg(long)]
+    pub config: Option<PathBuf>,
 }
 
 /// `calmline model ...`
@@ -124,6 +178,8 @@ pub fn main() -> ExitCode {
     let result = match cli.command {
         Command::Review(args) => review::run(args),
         Command::Model(cmd) => model::run(cmd),
+        Command::Devices => live::devices(),
+        Command::Live(args) => live::run(args),
     };
     match result {
         Ok(code) => code,

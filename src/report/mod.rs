@@ -314,7 +314,7 @@ impl ReviewBuilder {
             } => r.errors.push(format!(
                 "{speaker} {start_s:.1}-{end_s:.1} s not transcribed: {reason}"
             )),
-            EventBody::Baseline { .. } => {}
+            EventBody::Baseline { .. } | EventBody::Status(_) => {}
             EventBody::Phrase(p) => r.phrases.push(p.clone()),
             EventBody::Cue(c) => r.cues.push(TimedCue {
                 t_s: round_t(e.t_s),

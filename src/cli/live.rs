@@ -1,0 +1,140 @@
+//! `calmline devices` and `calmline live`.
+
+use std::io::IsTerminal;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+
+use anyhow::Context;
+
+use super::{LiveArgs, Ui, resolve_config};
+use crate::live::{self, EventSink, Layout, LiveOptions, devices};
+use crate::review::{ReviewOptions, review_file_with};
+use crate::transcribe::{Model, engine::locate};
+
+pub(super) fn devices() -> anyhow::Result<ExitCode> {
+    let list = devices::list();
+    if list.is_empty() {
+        println!("no input devices found (is PulseAudio or ALSA running?)");
+    }
+    let mut host = String::new();
+    for d in list {
+        if d.host != host {
+            host = d.host.clone();
+            println!("{host}:");
+        }
+        let rates: Vec<String> = d
+            .rates
+            .iter()
+            .map(|(a, b)| if a == b { format!("{a}") } else { format!("{a}-{b}") })
+            .collect();
+        println!(
+            "  {:>2}  {:<40} {} ch, {} Hz (accepts {} Hz){}{}",
+            d.index,
+            d.name,
+            d.channels,
+            d.rate,
+            rates.join(", "),
+            if d.monitor { "  [monitor of an output]" } else { "" },
+            if d.default { "  [default]" } else { "" }
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn nonempty(s: &str) -> Option<String> {
+    (!s.is_empty()).then(|| s.to_string())
+}
+
+pub(super) fn run(args: LiveArgs) -> anyhow::Result<ExitCode> {
+    let mut cfg = resolve_config(args.config.as_ref(), args.customer_channel.as_deref())?;
+    if let Some(m) = &args.model {
+        cfg.transcribe.model = m.clone();
+    }
+    // Flags first, then the devices remembered in the config, then the default input.
+    let layout = match (&args.device, &args.agent_device, &args.customer_device) {
+        (Some(d), _, _) => Layout::Stereo {
+            device: Some(d.clone()),
+            customer: cfg.channels.customer,
+        },
+        (None, Some(a), Some(c)) => Layout::TwoDevices {
+            agent: Some(a.clone()),
+            customer: Some(c.clone()),
+        },
+        _ => match (nonempty(&cfg.live.agent_device), nonempty(&cfg.live.customer_device)) {
+            (Some(a), Some(c)) => Layout::TwoDevices {
+                agent: Some(a),
+                customer: Some(c),
+            },
+            _ => Layout::Stereo {
+                device: nonempty(&cfg.live.device),
+                customer: cfg.channels.customer,
+            },
+        },
+    };
+    let model = if args.no_transcribe {
+        None
+    } else {
+        Some(Model::load(&locate(&cfg.transcribe.model))?)
+    };
+    let stop = Arc::new(AtomicBool::new(false));
+    {
+        let stop = stop.clone();
+        ctrlc::set_handler(move || stop.store(true, std::sync::atomic::Ordering::Relaxed))
+            .context("cannot install the Ctrl-C handler")?;
+    }
+    let ui = args.ui.unwrap_or(if std::io::stdout().is_terminal() { Ui::Tui } else { Ui::Json });
+    let mut sink: Box<dyn EventSink> = match ui {
+        Ui::Json => Box::new(crate::ui::JsonLines(std::io::stdout())),
+        Ui::Plain => Box::new(crate::ui::Plain(std::io::stdout())),
+        Ui::Tui => Box::new(crate::ui::Tui::start(cfg.coach.display_s as f64)),
+    };
+    let opts = LiveOptions {
+        layout,
+        model: model.clone(),
+        record: args.record.clone(),
+        duration: args.duration,
+        stop,
+    };
+    let summary = live::run(&cfg, opts, sink.as_mut());
+    drop(sink); // restores the terminal before anything is printed
+    let summary = summary?;
+    match ui {
+        Ui::Json => println!(
+            "{}",
+            serde_json::json!({"type": "summary", "t_s": summary.duration_s, "summary": summary})
+        ),
+        _ => {
+            println!(
+                "call ended after {:.0} s: {} customer episode(s), cues {:?}, alerts {:?}, {} samples dropped, drift {:.0} ppm",
+                summary.duration_s,
+                summary.customer_episodes,
+                summary.cues,
+                summary.alerts,
+                summary.dropped_samples,
+                summary.drift_ppm
+            );
+            if let (Some(p50), Some(p95)) = (summary.transcript_lag_p50_s, summary.transcript_lag_p95_s) {
+                println!("transcription lag p50 {p50:.2} s, p95 {p95:.2} s, {} skipped", summary.transcripts_skipped);
+            }
+        }
+    }
+    if let Some(rec) = &args.record {
+        // The recording reviewed with the same pipeline: the same results, for QA.
+        let opts = ReviewOptions {
+            model: model.as_ref(),
+            workers: 0,
+        };
+        let review = review_file_with(rec, &cfg, opts, &|_| {})?;
+        let stem = rec.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "call".into());
+        std::fs::create_dir_all(&args.out)?;
+        let json = args.out.join(format!("{stem}.json"));
+        let html = args.out.join(format!("{stem}.html"));
+        crate::report::write::write_all_or_nothing(&[
+            (json.clone(), serde_json::to_vec_pretty(&review)?),
+            (html.clone(), crate::report::html::render(&review).into_bytes()),
+        ])?;
+        eprintln!("recorded {} and wrote {} and {}", rec.display(), json.display(), html.display());
+    }
+    Ok(ExitCode::SUCCESS)
+}

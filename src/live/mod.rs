@@ -1,0 +1,515 @@
+//! Live calls: capture both sides from sound devices and run the same pipeline, coach and
+//! transcription as a review, in real time.
+//!
+//! Threads: each device's cpal callback only converts and pushes into a lock-free ring; this
+//! module's loop (the analysis thread) drains the rings every 10 ms, resamples to 16 kHz, keeps
+//! the two speakers aligned (start offset and clock drift), and feeds the pipeline; the
+//! recogniser runs on its own worker behind a bounded queue. Events go to an [`EventSink`] (the
+//! terminal view, JSON lines, plain text): no stage here knows which.
+
+pub mod capture;
+pub mod devices;
+
+use std::collections::VecDeque;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use crate::audio::{ANALYSIS_RATE, StreamResampler};
+use crate::coach::Coach;
+use crate::config::{Config, Side};
+use crate::error::{Error, Result};
+use crate::events::{DeviceStatus, Event, EventBody, Speaker, Status};
+use crate::pipeline::{Pipeline, channel_map};
+use crate::transcribe::{LiveTranscriber, Model};
+use capture::Capture;
+
+/// Receives every event of a live call, as it happens.
+pub trait EventSink {
+    /// One event.
+    fn event(&mut self, e: &Event);
+    /// Called about every 100 ms, to redraw.
+    fn tick(&mut self) {}
+    /// Whether the user asked to end the call (a key in the terminal view).
+    fn wants_stop(&self) -> bool {
+        false
+    }
+}
+
+/// Where the two sides of the call come from.
+#[derive(Debug, Clone)]
+pub enum Layout {
+    /// One device with one speaker per channel (softphone or USB call recorder).
+    Stereo {
+        /// Device name or number (`None`: the default input).
+        device: Option<String>,
+        /// Which channel is the customer.
+        customer: Side,
+    },
+    /// The agent's microphone and the customer's audio (an output's monitor) separately.
+    TwoDevices {
+        /// Agent microphone.
+        agent: Option<String>,
+        /// Customer audio.
+        customer: Option<String>,
+    },
+}
+
+/// How to run a live call.
+pub struct LiveOptions {
+    /// The devices.
+    pub layout: Layout,
+    /// Transcribe with this model (`None`: acoustic cues only).
+    pub model: Option<Model>,
+    /// Also write the call as a stereo 16 kHz WAV (agent left, customer right).
+    pub record: Option<PathBuf>,
+    /// Stop after this many seconds (scripts, tests); otherwise on Ctrl-C.
+    pub duration: Option<f64>,
+    /// Set to stop the call (Ctrl-C).
+    pub stop: Arc<AtomicBool>,
+}
+
+/// What a live call ended with.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct LiveSummary {
+    /// Call duration (s).
+    pub duration_s: f64,
+    /// Samples dropped by capture overflow.
+    pub dropped_samples: u64,
+    /// Drift between the two devices (ppm).
+    pub drift_ppm: f32,
+    /// Cues shown, by kind.
+    pub cues: std::collections::BTreeMap<String, u32>,
+    /// Alerts raised, by kind.
+    pub alerts: std::collections::BTreeMap<String, u32>,
+    /// Customer escalation episodes.
+    pub customer_episodes: u32,
+    /// Transcription lag p50 / p95 (s), when transcribing.
+    pub transcript_lag_p50_s: Option<f32>,
+    /// See above.
+    pub transcript_lag_p95_s: Option<f32>,
+    /// Utterances not transcribed because the recogniser was behind.
+    pub transcripts_skipped: u32,
+    /// The recording, if one was made.
+    pub recording: Option<PathBuf>,
+}
+
+/// One capture device and where its channels go.
+struct Input {
+    /// Name to reopen it by after a loss.
+    name: String,
+    capture: Option<Capture>,
+    /// Channel of the device feeding each speaker slot (None: mix all channels).
+    routes: Vec<(usize, Option<usize>)>,
+    resampler: Option<StreamResampler>,
+    /// Deinterleaved scratch at the device rate, one per routed speaker.
+    scratch: Vec<Vec<f32>>,
+    /// Resampled output at 16 kHz, one per routed speaker.
+    out: Vec<Vec<f32>>,
+    last_retry: Instant,
+    carries: String,
+}
+
+impl Input {
+    fn open(name: Option<&str>, routes: Vec<(usize, Option<usize>)>, carries: &str, period_ms: u32) -> Result<Self> {
+        let (device, found) = devices::find(name)?;
+        let capture = Capture::start(&device, &found, period_ms)?;
+        let mut me = Self {
+            name: found,
+            capture: None,
+            routes,
+            resampler: None,
+            scratch: Vec::new(),
+            out: Vec::new(),
+            last_retry: Instant::now(),
+            carries: carries.into(),
+        };
+        me.attach(capture)?;
+        Ok(me)
+    }
+
+    fn attach(&mut self, c: Capture) -> Result<()> {
+        for (_, ch) in &self.routes {
+            if let Some(ch) = ch
+                && *ch >= c.channels
+            {
+                return Err(Error::Invalid(format!(
+                    "{} has {} channel(s): it cannot carry one speaker per channel; use \
+                     --agent-device and --customer-device",
+                    c.name, c.channels
+                )));
+            }
+        }
+        let n = self.routes.len();
+        self.resampler = Some(StreamResampler::new(c.rate, ANALYSIS_RATE, n)?);
+        self.scratch = vec![Vec::with_capacity(c.rate as usize); n];
+        self.out = vec![Vec::with_capacity(ANALYSIS_RATE as usize * 2); n];
+        self.capture = Some(c);
+        Ok(())
+    }
+
+    /// Move what the device delivered into `out` (16 kHz, per routed speaker).
+    fn drain(&mut self) {
+        let (Some(c), Some(rs)) = (self.capture.as_mut(), self.resampler.as_mut()) else {
+            return;
+        };
+        let ch = c.channels;
+        let frames = c.ring.slots() / ch;
+        if frames == 0 {
+            return;
+        }
+        let Ok(chunk) = c.ring.read_chunk(frames * ch) else { return };
+        let (a, b) = chunk.as_slices();
+        let at = |i: usize| if i < a.len() { a[i] } else { b[i - a.len()] };
+        for s in &mut self.scratch {
+            s.clear();
+        }
+        for f in 0..frames {
+            for (slot, (_, route)) in self.scratch.iter_mut().zip(&self.routes) {
+                slot.push(match route {
+                    Some(k) => at(f * ch + k),
+                    None => (0..ch).map(|k| at(f * ch + k)).sum::<f32>() / ch as f32,
+                });
+            }
+        }
+        chunk.commit_all();
+        rs.process(&self.scratch, frames, &mut self.out);
+    }
+
+    fn lost(&self) -> bool {
+        self.capture.as_ref().is_none_or(|c| c.health.lost.load(Ordering::Relaxed))
+    }
+}
+
+/// Run a live call until Ctrl-C, the duration, or the sink asks to stop.
+pub fn run(cfg: &Config, opts: LiveOptions, sink: &mut dyn EventSink) -> Result<LiveSummary> {
+    let period = cfg.live.period_ms;
+    // Speaker slots: 0 and 1 in channel order (agent/customer per the layout).
+    let (mut inputs, speakers) = match &opts.layout {
+        Layout::Stereo { device, customer } => {
+            let speakers = channel_map(2, *customer)?;
+            let routes = vec![(0, Some(0)), (1, Some(1))];
+            (vec![Input::open(device.as_deref(), routes, "agent+customer", period)?], speakers)
+        }
+        Layout::TwoDevices { agent, customer } => (
+            vec![
+                Input::open(agent.as_deref(), vec![(0, None)], "agent", period)?,
+                Input::open(customer.as_deref(), vec![(1, None)], "customer", period)?,
+            ],
+            vec![Speaker::Agent, Speaker::Customer],
+        ),
+    };
+    let mut pipeline = Pipeline::new(cfg, speakers.clone(), ANALYSIS_RATE)?.with_utterances(cfg);
+    let mut coach = Coach::new(cfg);
+    let mut transcriber = match &opts.model {
+        Some(m) => Some(LiveTranscriber::start(m, cfg)?),
+        None => None,
+    };
+    let mut recorder = match &opts.record {
+        Some(p) => Some(
+            hound::WavWriter::create(
+                p,
+                hound::WavSpec {
+                    channels: 2,
+                    sample_rate: ANALYSIS_RATE,
+                    bits_per_sample: 16,
+                    sample_format: hound::SampleFormat::Int,
+                },
+            )
+            .map_err(|e| Error::Write {
+                path: p.clone(),
+                source: std::io::Error::other(e),
+            })?,
+        ),
+        None => None,
+    };
+    // The recording keeps agent left, customer right, whatever the device layout.
+    let agent_slot = speakers.iter().position(|s| *s == Speaker::Agent).unwrap_or(0);
+
+    let mut queues: [VecDeque<f32>; 2] = [VecDeque::new(), VecDeque::new()];
+    let mut block = vec![Vec::new(), Vec::new()];
+    let mut summary = LiveSummary {
+        duration_s: 0.0,
+        dropped_samples: 0,
+        drift_ppm: 0.0,
+        cues: Default::default(),
+        alerts: Default::default(),
+        customer_episodes: 0,
+        transcript_lag_p50_s: None,
+        transcript_lag_p95_s: None,
+        transcripts_skipped: 0,
+        recording: opts.record.clone(),
+    };
+    let mut lags: Vec<f32> = Vec::new();
+    let mut drift_corrections = 0u32;
+    let mut drift_samples = 0i64;
+    let mut started: Option<Instant> = None;
+    let mut under_warned = false;
+    let mut last_status = Instant::now();
+    let mut last_tick = Instant::now();
+    let began = Instant::now();
+    let emit = |e: Event, coach: &mut Coach, sink: &mut dyn EventSink, summary: &mut LiveSummary, lags: &mut Vec<f32>| {
+        match &e.body {
+            EventBody::Cue(c) => *summary.cues.entry(c.kind.name().into()).or_default() += 1,
+            EventBody::Alert(a) => *summary.alerts.entry(a.kind.name().into()).or_default() += 1,
+            EventBody::EpisodeStart {
+                speaker: Speaker::Customer,
+                ..
+            } => summary.customer_episodes += 1,
+            EventBody::Transcript(s) => lags.push((e.t_s - s.end_s) as f32),
+            EventBody::TranscriptSkipped { .. } => summary.transcripts_skipped += 1,
+            _ => {}
+        }
+        sink.event(&e);
+        let mut coached = Vec::new();
+        coach.on_event(&e, &mut |c| coached.push(c));
+        for c in coached {
+            if let EventBody::Cue(k) = &c.body {
+                *summary.cues.entry(k.kind.name().into()).or_default() += 1;
+            }
+            if let EventBody::Alert(a) = &c.body {
+                *summary.alerts.entry(a.kind.name().into()).or_default() += 1;
+            }
+            sink.event(&c);
+        }
+    };
+
+    loop {
+        if opts.stop.load(Ordering::Relaxed) || sink.wants_stop() {
+            break;
+        }
+        if let (Some(d), Some(s)) = (opts.duration, started)
+            && s.elapsed().as_secs_f64() >= d
+        {
+            break;
+        }
+        // 1. Drain the devices, reopen lost ones.
+        for input in inputs.iter_mut() {
+            if input.lost() {
+                if input.capture.take().is_some() {
+                    let t = pipeline.time_s();
+                    emit(
+                        Event {
+                            t_s: t,
+                            body: EventBody::Warning {
+                                message: format!("device {} stopped delivering audio; reconnecting", input.name),
+                            },
+                        },
+                        &mut coach,
+                        sink,
+                        &mut summary,
+                        &mut lags,
+                    );
+                }
+                if input.last_retry.elapsed() > Duration::from_secs(1) {
+                    input.last_retry = Instant::now();
+                    if let Ok((dev, name)) = devices::find(Some(&input.name))
+                        && let Ok(c) = Capture::start(&dev, &name, period)
+                        && input.attach(c).is_ok()
+                    {
+                        emit(
+                            Event {
+                                t_s: pipeline.time_s(),
+                                body: EventBody::Warning {
+                                    message: format!("device {name} is back"),
+                                },
+                            },
+                            &mut coach,
+                            sink,
+                            &mut summary,
+                            &mut lags,
+                        );
+                    }
+                }
+                continue;
+            }
+            input.drain();
+            for ((slot, _), out) in input.routes.iter().zip(input.out.iter_mut()) {
+                queues[*slot].extend(out.drain(..));
+            }
+        }
+        // 2. Align the speakers. Nothing is analysed until every device has delivered audio;
+        // then the earlier one's head start is dropped, and later drift (the faster clock's
+        // queue growing) is corrected by skipping a few ms of it.
+        let live: Vec<bool> = (0..2)
+            .map(|slot| inputs.iter().any(|i| !i.lost() && i.routes.iter().any(|(s, _)| *s == slot)))
+            .collect();
+        if started.is_none() {
+            if queues.iter().all(|q| !q.is_empty()) {
+                let n = queues[0].len().min(queues[1].len());
+                for q in &mut queues {
+                    let extra = q.len() - n;
+                    q.drain(..extra);
+                }
+                started = Some(Instant::now());
+            } else {
+                if began.elapsed() > Duration::from_secs(10) {
+                    return Err(Error::Invalid(
+                        "no audio arrived from the capture device(s) within 10 s".into(),
+                    ));
+                }
+                std::thread::sleep(Duration::from_millis(10));
+                continue;
+            }
+        }
+        // A lost side is filled with silence so the call clock and the other side go on.
+        for slot in 0..2 {
+            if !live[slot] && live[1 - slot] && queues[slot].len() < queues[1 - slot].len() {
+                let gap = queues[1 - slot].len() - queues[slot].len();
+                queues[slot].extend(std::iter::repeat_n(0.0, gap));
+            }
+        }
+        if !live[0] && !live[1] {
+            // Nothing captured at all: keep the clock running on silence.
+            let due = (started.map_or(0.0, |s| s.elapsed().as_secs_f64()) * ANALYSIS_RATE as f64) as usize;
+            let have = (pipeline.time_s() * ANALYSIS_RATE as f64) as usize + queues[0].len();
+            if due > have {
+                for q in &mut queues {
+                    q.extend(std::iter::repeat_n(0.0, due - have));
+                }
+            }
+        }
+        let skew = queues[0].len() as i64 - queues[1].len() as i64;
+        let limit = (ANALYSIS_RATE / 20) as i64; // 50 ms
+        if inputs.len() == 2 && skew.abs() > limit {
+            let faster = if skew > 0 { 0 } else { 1 };
+            let cut = (skew.unsigned_abs() as usize).saturating_sub(ANALYSIS_RATE as usize / 100);
+            queues[faster].drain(..cut);
+            drift_corrections += 1;
+            drift_samples += if faster == 1 { cut as i64 } else { -(cut as i64) };
+        }
+        // 3. Analyse what both sides have.
+        let n = queues[0].len().min(queues[1].len());
+        if n > 0 {
+            for (b, q) in block.iter_mut().zip(queues.iter_mut()) {
+                b.clear();
+                b.extend(q.drain(..n));
+            }
+            if let Some(w) = recorder.as_mut() {
+                for i in 0..n {
+                    for ch in [agent_slot, 1 - agent_slot] {
+                        let _ = w.write_sample((block[ch][i].clamp(-1.0, 1.0) * 32767.0) as i16);
+                    }
+                }
+            }
+            let mut evs = Vec::new();
+            pipeline.push(&block, n, &mut |e| evs.push(e));
+            for e in evs {
+                emit(e, &mut coach, sink, &mut summary, &mut lags);
+            }
+            for u in pipeline.take_utterances() {
+                if let Some(t) = &transcriber {
+                    t.submit(u);
+                }
+            }
+        }
+        if let Some(t) = &transcriber {
+            let evs: Vec<Event> = t.events().try_iter().collect();
+            for mut e in evs {
+                // The worker stamps text with the utterance end plus its own lag; on the live
+                // call clock that is when it arrived.
+                e.t_s = e.t_s.max(pipeline.time_s());
+                emit(e, &mut coach, sink, &mut summary, &mut lags);
+            }
+        }
+        // 4. Status once a second.
+        if last_status.elapsed() >= Duration::from_secs(1) {
+            last_status = Instant::now();
+            let dropped: u64 = inputs
+                .iter()
+                .filter_map(|i| i.capture.as_ref())
+                .map(|c| c.health.dropped.load(Ordering::Relaxed))
+                .sum();
+            summary.dropped_samples = summary.dropped_samples.max(dropped);
+            // Audio lost before it reaches us (server overruns) shows as a device delivering
+            // less than real time.
+            for input in &inputs {
+                if let (Some(c), Some(s)) = (&input.capture, started) {
+                    let secs = s.elapsed().as_secs_f64();
+                    let got = c.health.captured.load(Ordering::Relaxed) as f64 / (c.rate as f64 * c.channels as f64);
+                    if secs > 5.0 && got < 0.9 * secs && !under_warned {
+                        under_warned = true;
+                        sink.event(&Event {
+                            t_s: pipeline.time_s(),
+                            body: EventBody::Warning {
+                                message: format!(
+                                    "{} delivers {:.0}% of real time: audio is lost before calmline sees it; raise [live] period_ms",
+                                    c.name,
+                                    100.0 * got / secs
+                                ),
+                            },
+                        });
+                    }
+                }
+            }
+            let elapsed = started.map_or(1.0, |s| s.elapsed().as_secs_f64()).max(1.0);
+            summary.drift_ppm = (drift_samples as f64 / (elapsed * ANALYSIS_RATE as f64) * 1e6) as f32;
+            let status = Status {
+                devices: inputs
+                    .iter()
+                    .map(|i| DeviceStatus {
+                        name: i.name.clone(),
+                        carries: i.carries.clone(),
+                        connected: !i.lost(),
+                    })
+                    .collect(),
+                dropped_samples: summary.dropped_samples,
+                drift_ppm: summary.drift_ppm,
+                drift_corrections,
+                transcript_lag_s: lags.last().copied(),
+                transcripts_skipped: summary.transcripts_skipped,
+                model: opts.model.as_ref().map(|m| m.path().display().to_string()),
+            };
+            sink.event(&Event {
+                t_s: pipeline.time_s(),
+                body: EventBody::Status(status),
+            });
+        }
+        if last_tick.elapsed() >= Duration::from_millis(100) {
+            last_tick = Instant::now();
+            sink.tick();
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+
+    // End of call: analyse what is left, close episodes, finish transcription.
+    let mut evs = Vec::new();
+    pipeline.finish(&mut |e| evs.push(e));
+    for e in evs {
+        emit(e, &mut coach, sink, &mut summary, &mut lags);
+    }
+    if let Some(mut t) = transcriber.take() {
+        for u in pipeline.take_utterances() {
+            t.submit(u);
+        }
+        t.finish();
+        let evs: Vec<Event> = t.events().try_iter().collect();
+        for e in evs {
+            emit(e, &mut coach, sink, &mut summary, &mut lags);
+        }
+    }
+    let mut evs = Vec::new();
+    coach.finish(pipeline.time_s(), &mut |e| evs.push(e));
+    for e in evs {
+        if let EventBody::Cue(k) = &e.body {
+            *summary.cues.entry(k.kind.name().into()).or_default() += 1;
+        }
+        sink.event(&e);
+    }
+    if let (Some(w), Some(p)) = (recorder, &opts.record) {
+        w.finalize().map_err(|e| Error::Write {
+            path: p.clone(),
+            source: std::io::Error::other(e),
+        })?;
+    }
+    summary.duration_s = (pipeline.time_s() * 100.0).round() / 100.0;
+    if !lags.is_empty() {
+        let mut l = lags.clone();
+        l.sort_by(f32::total_cmp);
+        summary.transcript_lag_p50_s = Some(l[l.len() / 2]);
+        summary.transcript_lag_p95_s = Some(l[((l.len() - 1) as f32 * 0.95).round() as usize]);
+    }
+    sink.tick();
+    Ok(summary)
+}
