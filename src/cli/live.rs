@@ -26,7 +26,13 @@ pub(super) fn devices() -> anyhow::Result<ExitCode> {
         let rates: Vec<String> = d
             .rates
             .iter()
-            .map(|(a, b)| if a == b { format!("{a}") } else { format!("{a}-{b}") })
+            .map(|(a, b)| {
+                if a == b {
+                    format!("{a}")
+                } else {
+                    format!("{a}-{b}")
+                }
+            })
             .collect();
         println!(
             "  {:>2}  {:<40} {} ch, {} Hz (accepts {} Hz){}{}",
@@ -35,7 +41,11 @@ pub(super) fn devices() -> anyhow::Result<ExitCode> {
             d.channels,
             d.rate,
             rates.join(", "),
-            if d.monitor { "  [monitor of an output]" } else { "" },
+            if d.monitor {
+                "  [monitor of an output]"
+            } else {
+                ""
+            },
             if d.default { "  [default]" } else { "" }
         );
     }
@@ -61,7 +71,10 @@ pub(super) fn run(args: LiveArgs) -> anyhow::Result<ExitCode> {
             agent: Some(a.clone()),
             customer: Some(c.clone()),
         },
-        _ => match (nonempty(&cfg.live.agent_device), nonempty(&cfg.live.customer_device)) {
+        _ => match (
+            nonempty(&cfg.live.agent_device),
+            nonempty(&cfg.live.customer_device),
+        ) {
             (Some(a), Some(c)) => Layout::TwoDevices {
                 agent: Some(a),
                 customer: Some(c),
@@ -83,7 +96,11 @@ pub(super) fn run(args: LiveArgs) -> anyhow::Result<ExitCode> {
         ctrlc::set_handler(move || stop.store(true, std::sync::atomic::Ordering::Relaxed))
             .context("cannot install the Ctrl-C handler")?;
     }
-    let ui = args.ui.unwrap_or(if std::io::stdout().is_terminal() { Ui::Tui } else { Ui::Json });
+    let ui = args.ui.unwrap_or(if std::io::stdout().is_terminal() {
+        Ui::Tui
+    } else {
+        Ui::Json
+    });
     let mut sink: Box<dyn EventSink> = match ui {
         Ui::Json => Box::new(crate::ui::JsonLines(std::io::stdout())),
         Ui::Plain => Box::new(crate::ui::Plain(std::io::stdout())),
@@ -114,8 +131,13 @@ pub(super) fn run(args: LiveArgs) -> anyhow::Result<ExitCode> {
                 summary.dropped_samples,
                 summary.drift_ppm
             );
-            if let (Some(p50), Some(p95)) = (summary.transcript_lag_p50_s, summary.transcript_lag_p95_s) {
-                println!("transcription lag p50 {p50:.2} s, p95 {p95:.2} s, {} skipped", summary.transcripts_skipped);
+            if let (Some(p50), Some(p95)) =
+                (summary.transcript_lag_p50_s, summary.transcript_lag_p95_s)
+            {
+                println!(
+                    "transcription lag p50 {p50:.2} s, p95 {p95:.2} s, {} skipped",
+                    summary.transcripts_skipped
+                );
             }
         }
     }
@@ -126,15 +148,26 @@ pub(super) fn run(args: LiveArgs) -> anyhow::Result<ExitCode> {
             workers: 0,
         };
         let review = review_file_with(rec, &cfg, opts, &|_| {})?;
-        let stem = rec.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "call".into());
+        let stem = rec
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "call".into());
         std::fs::create_dir_all(&args.out)?;
         let json = args.out.join(format!("{stem}.json"));
         let html = args.out.join(format!("{stem}.html"));
         crate::report::write::write_all_or_nothing(&[
             (json.clone(), serde_json::to_vec_pretty(&review)?),
-            (html.clone(), crate::report::html::render(&review).into_bytes()),
+            (
+                html.clone(),
+                crate::report::html::render(&review).into_bytes(),
+            ),
         ])?;
-        eprintln!("recorded {} and wrote {} and {}", rec.display(), json.display(), html.display());
+        eprintln!(
+            "recorded {} and wrote {} and {}",
+            rec.display(),
+            json.display(),
+            html.display()
+        );
     }
     Ok(ExitCode::SUCCESS)
 }

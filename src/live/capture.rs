@@ -51,7 +51,9 @@ impl Pusher {
             // SAFETY: every slot of both slices was written above.
             unsafe { chunk.commit_all() };
         }
-        self.health.captured.fetch_add(data.len() as u64, Ordering::Relaxed);
+        self.health
+            .captured
+            .fetch_add(data.len() as u64, Ordering::Relaxed);
         if n < data.len() {
             self.health
                 .dropped
@@ -88,9 +90,16 @@ pub struct Capture {
     pub channels: usize,
     /// Device name.
     pub name: String,
+    /// When the stream started.
+    pub opened: std::time::Instant,
 }
 
-fn build<T>(device: &cpal::Device, config: cpal::StreamConfig, mut pusher: Pusher, health: Arc<Health>) -> Result<cpal::Stream>
+fn build<T>(
+    device: &cpal::Device,
+    config: cpal::StreamConfig,
+    mut pusher: Pusher,
+    health: Arc<Health>,
+) -> Result<cpal::Stream>
 where
     T: SizedSample + Send + 'static,
     f32: FromSample<T>,
@@ -112,6 +121,24 @@ where
 }
 
 impl Capture {
+    /// Start capturing `found` (see [`super::devices::find`]) with its default input
+    /// configuration, in periods of `period_ms`, into a ring of two seconds.
+    pub fn open(found: &super::devices::Found, period_ms: u32) -> Result<Self> {
+        match &found.pulse_source {
+            Some(source) => {
+                // The ALSA pulse plugin connects to the default source, which libpulse takes from
+                // PULSE_SOURCE when it creates the stream's context. Set only for the open.
+                // SAFETY: set and removed around opening one stream, on the analysis thread;
+                // no other calmline thread reads the environment.
+                unsafe { std::env::set_var("PULSE_SOURCE", source) };
+                let c = Self::start(&found.device, &found.name, period_ms);
+                unsafe { std::env::remove_var("PULSE_SOURCE") };
+                c
+            }
+            None => Self::start(&found.device, &found.name, period_ms),
+        }
+    }
+
     /// Start capturing from `device` with its default input configuration, in periods of
     /// `period_ms`, into a ring of two seconds.
     pub fn start(device: &cpal::Device, name: &str, period_ms: u32) -> Result<Self> {
@@ -143,7 +170,9 @@ impl Capture {
             SampleFormat::U8 => build::<u8>(device, config, pusher, h),
             SampleFormat::I8 => build::<i8>(device, config, pusher, h),
             SampleFormat::F64 => build::<f64>(device, config, pusher, h),
-            other => Err(Error::Invalid(format!("{name}: sample format {other} not supported"))),
+            other => Err(Error::Invalid(format!(
+                "{name}: sample format {other} not supported"
+            ))),
         }?;
         stream
             .play()
@@ -155,6 +184,7 @@ impl Capture {
             rate,
             channels,
             name: name.to_string(),
+            opened: std::time::Instant::now(),
         })
     }
 }

@@ -28,8 +28,16 @@ pub struct DeviceInfo {
 /// Hosts in order of preference: PulseAudio (sees monitors of outputs) before ALSA.
 fn hosts() -> Vec<cpal::Host> {
     let mut ids = cpal::available_hosts();
-    ids.sort_by_key(|h| if h.name().eq_ignore_ascii_case("pulseaudio") { 0 } else { 1 });
-    ids.into_iter().filter_map(|id| cpal::host_from_id(id).ok()).collect()
+    ids.sort_by_key(|h| {
+        if h.name().eq_ignore_ascii_case("pulseaudio") {
+            0
+        } else {
+            1
+        }
+    });
+    ids.into_iter()
+        .filter_map(|id| cpal::host_from_id(id).ok())
+        .collect()
 }
 
 fn device_name(d: &cpal::Device) -> String {
@@ -45,9 +53,13 @@ pub fn list() -> Vec<DeviceInfo> {
     for host in hosts() {
         let hname = host.id().name().to_string();
         let default = host.default_input_device().map(|d| device_name(&d));
-        let Ok(devices) = host.devices() else { continue };
+        let Ok(devices) = host.devices() else {
+            continue;
+        };
         for (index, d) in devices.enumerate() {
-            let Ok(cfg) = d.default_input_config() else { continue };
+            let Ok(cfg) = d.default_input_config() else {
+                continue;
+            };
             let name = device_name(&d);
             // The overall range of the supported configurations (ALSA lists hundreds).
             let rates: Vec<(u32, u32)> = d
@@ -74,13 +86,54 @@ pub fn list() -> Vec<DeviceInfo> {
     out
 }
 
+/// A device to capture from.
+pub struct Found {
+    /// The cpal device to open.
+    pub device: cpal::Device,
+    /// Its name, to report and to reopen it by.
+    pub name: String,
+    /// For a PulseAudio source captured through ALSA's `pulse` device: the source to select.
+    pub pulse_source: Option<String>,
+}
+
+/// Find an input device (see [`find_raw`]). A PulseAudio source is captured through ALSA's
+/// `pulse` device when there is one: cpal's own PulseAudio host keeps a single period of
+/// buffering in the server and loses audio whenever the machine is busy (measured: half the
+/// audio with transcription and another call on a 2-core machine), while the ALSA plugin keeps
+/// several.
+pub fn find(which: Option<&str>) -> Result<Found> {
+    let (device, name) = find_raw(which)?;
+    if let Some(source) = name.strip_prefix("pulseaudio:") {
+        let alsa_pulse = hosts()
+            .into_iter()
+            .filter(|h| h.id().name().eq_ignore_ascii_case("alsa"))
+            .filter_map(|h| h.devices().ok())
+            .flatten()
+            .find(|d| device_name(d) == "alsa:pulse");
+        if let Some(d) = alsa_pulse {
+            return Ok(Found {
+                device: d,
+                pulse_source: Some(source.to_string()),
+                name,
+            });
+        }
+    }
+    Ok(Found {
+        device,
+        name,
+        pulse_source: None,
+    })
+}
+
 /// Find an input device: `None` is the default input of the preferred host; a number is an
 /// index in `calmline devices`; otherwise the first device whose name contains the text
 /// (exact matches first).
-pub fn find(which: Option<&str>) -> Result<(cpal::Device, String)> {
+pub fn find_raw(which: Option<&str>) -> Result<(cpal::Device, String)> {
     let hosts = hosts();
     if hosts.is_empty() {
-        return Err(Error::Invalid("no audio host is available (no PulseAudio, no ALSA)".into()));
+        return Err(Error::Invalid(
+            "no audio host is available (no PulseAudio, no ALSA)".into(),
+        ));
     }
     match which {
         None => {
@@ -90,7 +143,9 @@ pub fn find(which: Option<&str>) -> Result<(cpal::Device, String)> {
                     return Ok((d, n));
                 }
             }
-            Err(Error::Invalid("no default input device: choose one with --device (see `calmline devices`)".into()))
+            Err(Error::Invalid(
+                "no default input device: choose one with --device (see `calmline devices`)".into(),
+            ))
         }
         Some(w) => {
             let index: Option<usize> = w.parse().ok();

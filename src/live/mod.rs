@@ -109,14 +109,26 @@ struct Input {
     out: Vec<Vec<f32>>,
     last_retry: Instant,
     carries: String,
+    /// When the device last delivered audio (a stalled device counts as lost).
+    last_data: Instant,
+    last_count: u64,
 }
 
+/// A device that delivers nothing for this long is treated as lost (some backends stall rather
+/// than report an error when a device disappears).
+const STALL: Duration = Duration::from_secs(2);
+
 impl Input {
-    fn open(name: Option<&str>, routes: Vec<(usize, Option<usize>)>, carries: &str, period_ms: u32) -> Result<Self> {
-        let (device, found) = devices::find(name)?;
-        let capture = Capture::start(&device, &found, period_ms)?;
+    fn open(
+        name: Option<&str>,
+        routes: Vec<(usize, Option<usize>)>,
+        carries: &str,
+        period_ms: u32,
+    ) -> Result<Self> {
+        let found = devices::find(name)?;
+        let capture = Capture::open(&found, period_ms)?;
         let mut me = Self {
-            name: found,
+            name: found.name,
             capture: None,
             routes,
             resampler: None,
@@ -124,6 +136,8 @@ impl Input {
             out: Vec::new(),
             last_retry: Instant::now(),
             carries: carries.into(),
+            last_data: Instant::now(),
+            last_count: 0,
         };
         me.attach(capture)?;
         Ok(me)
@@ -146,6 +160,8 @@ impl Input {
         self.scratch = vec![Vec::with_capacity(c.rate as usize); n];
         self.out = vec![Vec::with_capacity(ANALYSIS_RATE as usize * 2); n];
         self.capture = Some(c);
+        self.last_data = Instant::now();
+        self.last_count = 0;
         Ok(())
     }
 
@@ -159,7 +175,9 @@ impl Input {
         if frames == 0 {
             return;
         }
-        let Ok(chunk) = c.ring.read_chunk(frames * ch) else { return };
+        let Ok(chunk) = c.ring.read_chunk(frames * ch) else {
+            return;
+        };
         let (a, b) = chunk.as_slices();
         let at = |i: usize| if i < a.len() { a[i] } else { b[i - a.len()] };
         for s in &mut self.scratch {
@@ -177,8 +195,16 @@ impl Input {
         rs.process(&self.scratch, frames, &mut self.out);
     }
 
-    fn lost(&self) -> bool {
-        self.capture.as_ref().is_none_or(|c| c.health.lost.load(Ordering::Relaxed))
+    fn lost(&mut self) -> bool {
+        let Some(c) = self.capture.as_ref() else {
+            return true;
+        };
+        let count = c.health.captured.load(Ordering::Relaxed);
+        if count != self.last_count {
+            self.last_count = count;
+            self.last_data = Instant::now();
+        }
+        c.health.lost.load(Ordering::Relaxed) || self.last_data.elapsed() > STALL
     }
 }
 
@@ -190,7 +216,15 @@ pub fn run(cfg: &Config, opts: LiveOptions, sink: &mut dyn EventSink) -> Result<
         Layout::Stereo { device, customer } => {
             let speakers = channel_map(2, *customer)?;
             let routes = vec![(0, Some(0)), (1, Some(1))];
-            (vec![Input::open(device.as_deref(), routes, "agent+customer", period)?], speakers)
+            (
+                vec![Input::open(
+                    device.as_deref(),
+                    routes,
+                    "agent+customer",
+                    period,
+                )?],
+                speakers,
+            )
         }
         Layout::TwoDevices { agent, customer } => (
             vec![
@@ -225,7 +259,10 @@ pub fn run(cfg: &Config, opts: LiveOptions, sink: &mut dyn EventSink) -> Result<
         None => None,
     };
     // The recording keeps agent left, customer right, whatever the device layout.
-    let agent_slot = speakers.iter().position(|s| *s == Speaker::Agent).unwrap_or(0);
+    let agent_slot = speakers
+        .iter()
+        .position(|s| *s == Speaker::Agent)
+        .unwrap_or(0);
 
     let mut queues: [VecDeque<f32>; 2] = [VecDeque::new(), VecDeque::new()];
     let mut block = vec![Vec::new(), Vec::new()];
@@ -243,13 +280,18 @@ pub fn run(cfg: &Config, opts: LiveOptions, sink: &mut dyn EventSink) -> Result<
     };
     let mut lags: Vec<f32> = Vec::new();
     let mut drift_corrections = 0u32;
+    let mut skews: VecDeque<(Instant, i64)> = VecDeque::new();
     let mut drift_samples = 0i64;
     let mut started: Option<Instant> = None;
     let mut under_warned = false;
     let mut last_status = Instant::now();
     let mut last_tick = Instant::now();
     let began = Instant::now();
-    let emit = |e: Event, coach: &mut Coach, sink: &mut dyn EventSink, summary: &mut LiveSummary, lags: &mut Vec<f32>| {
+    let emit = |e: Event,
+                coach: &mut Coach,
+                sink: &mut dyn EventSink,
+                summary: &mut LiveSummary,
+                lags: &mut Vec<f32>| {
         match &e.body {
             EventBody::Cue(c) => *summary.cues.entry(c.kind.name().into()).or_default() += 1,
             EventBody::Alert(a) => *summary.alerts.entry(a.kind.name().into()).or_default() += 1,
@@ -293,7 +335,10 @@ pub fn run(cfg: &Config, opts: LiveOptions, sink: &mut dyn EventSink) -> Result<
                         Event {
                             t_s: t,
                             body: EventBody::Warning {
-                                message: format!("device {} stopped delivering audio; reconnecting", input.name),
+                                message: format!(
+                                    "device {} stopped delivering audio; reconnecting",
+                                    input.name
+                                ),
                             },
                         },
                         &mut coach,
@@ -304,10 +349,11 @@ pub fn run(cfg: &Config, opts: LiveOptions, sink: &mut dyn EventSink) -> Result<
                 }
                 if input.last_retry.elapsed() > Duration::from_secs(1) {
                     input.last_retry = Instant::now();
-                    if let Ok((dev, name)) = devices::find(Some(&input.name))
-                        && let Ok(c) = Capture::start(&dev, &name, period)
+                    if let Ok(found) = devices::find(Some(&input.name))
+                        && let Ok(c) = Capture::open(&found, period)
                         && input.attach(c).is_ok()
                     {
+                        let name = found.name;
                         emit(
                             Event {
                                 t_s: pipeline.time_s(),
@@ -332,8 +378,14 @@ pub fn run(cfg: &Config, opts: LiveOptions, sink: &mut dyn EventSink) -> Result<
         // 2. Align the speakers. Nothing is analysed until every device has delivered audio;
         // then the earlier one's head start is dropped, and later drift (the faster clock's
         // queue growing) is corrected by skipping a few ms of it.
+        let up: Vec<bool> = inputs.iter_mut().map(|i| !i.lost()).collect();
         let live: Vec<bool> = (0..2)
-            .map(|slot| inputs.iter().any(|i| !i.lost() && i.routes.iter().any(|(s, _)| *s == slot)))
+            .map(|slot| {
+                inputs
+                    .iter()
+                    .zip(&up)
+                    .any(|(i, u)| *u && i.routes.iter().any(|(s, _)| *s == slot))
+            })
             .collect();
         if started.is_none() {
             if queues.iter().all(|q| !q.is_empty()) {
@@ -362,7 +414,8 @@ pub fn run(cfg: &Config, opts: LiveOptions, sink: &mut dyn EventSink) -> Result<
         }
         if !live[0] && !live[1] {
             // Nothing captured at all: keep the clock running on silence.
-            let due = (started.map_or(0.0, |s| s.elapsed().as_secs_f64()) * ANALYSIS_RATE as f64) as usize;
+            let due = (started.map_or(0.0, |s| s.elapsed().as_secs_f64()) * ANALYSIS_RATE as f64)
+                as usize;
             let have = (pipeline.time_s() * ANALYSIS_RATE as f64) as usize + queues[0].len();
             if due > have {
                 for q in &mut queues {
@@ -370,14 +423,44 @@ pub fn run(cfg: &Config, opts: LiveOptions, sink: &mut dyn EventSink) -> Result<
                 }
             }
         }
-        let skew = queues[0].len() as i64 - queues[1].len() as i64;
-        let limit = (ANALYSIS_RATE / 20) as i64; // 50 ms
-        if inputs.len() == 2 && skew.abs() > limit {
-            let faster = if skew > 0 { 0 } else { 1 };
-            let cut = (skew.unsigned_abs() as usize).saturating_sub(ANALYSIS_RATE as usize / 100);
-            queues[faster].drain(..cut);
-            drift_corrections += 1;
-            drift_samples += if faster == 1 { cut as i64 } else { -(cut as i64) };
+        // Drift: devices deliver in bursts, so only a skew that persists over a few seconds is
+        // clock drift; then the faster side's excess is skipped.
+        if inputs.len() == 2 && live[0] && live[1] {
+            let skew = queues[0].len() as i64 - queues[1].len() as i64;
+            skews.push_back((Instant::now(), skew));
+            while skews
+                .front()
+                .is_some_and(|(t, _)| t.elapsed() > Duration::from_secs(3))
+            {
+                skews.pop_front();
+            }
+            let window_full = skews
+                .front()
+                .is_some_and(|(t, _)| t.elapsed() > Duration::from_millis(2500));
+            let (lo, hi) = skews.iter().fold((i64::MAX, i64::MIN), |(lo, hi), (_, s)| {
+                (lo.min(*s), hi.max(*s))
+            });
+            let limit = (ANALYSIS_RATE / 10) as i64; // 100 ms
+            let keep = (ANALYSIS_RATE / 50) as i64; // 20 ms
+            let persistent = if lo > limit {
+                lo - keep
+            } else if hi < -limit {
+                hi + keep
+            } else {
+                0
+            };
+            if window_full && persistent != 0 {
+                let faster = if persistent > 0 { 0 } else { 1 };
+                let cut = (persistent.unsigned_abs() as usize).min(queues[faster].len());
+                queues[faster].drain(..cut);
+                drift_corrections += 1;
+                drift_samples += if faster == 1 {
+                    cut as i64
+                } else {
+                    -(cut as i64)
+                };
+                skews.clear();
+            }
         }
         // 3. Analyse what both sides have.
         let n = queues[0].len().min(queues[1].len());
@@ -387,9 +470,10 @@ pub fn run(cfg: &Config, opts: LiveOptions, sink: &mut dyn EventSink) -> Result<
                 b.extend(q.drain(..n));
             }
             if let Some(w) = recorder.as_mut() {
-                for i in 0..n {
-                    for ch in [agent_slot, 1 - agent_slot] {
-                        let _ = w.write_sample((block[ch][i].clamp(-1.0, 1.0) * 32767.0) as i16);
+                let (agent, customer) = (&block[agent_slot], &block[1 - agent_slot]);
+                for (a, c) in agent.iter().zip(customer) {
+                    for x in [a, c] {
+                        let _ = w.write_sample((x.clamp(-1.0, 1.0) * 32767.0) as i16);
                     }
                 }
             }
@@ -425,9 +509,14 @@ pub fn run(cfg: &Config, opts: LiveOptions, sink: &mut dyn EventSink) -> Result<
             // Audio lost before it reaches us (server overruns) shows as a device delivering
             // less than real time.
             for input in &inputs {
-                if let (Some(c), Some(s)) = (&input.capture, started) {
-                    let secs = s.elapsed().as_secs_f64();
-                    let got = c.health.captured.load(Ordering::Relaxed) as f64 / (c.rate as f64 * c.channels as f64);
+                if let (Some(c), Some(_), true) = (
+                    &input.capture,
+                    started,
+                    input.last_data.elapsed() < Duration::from_millis(500),
+                ) {
+                    let secs = c.opened.elapsed().as_secs_f64();
+                    let got = c.health.captured.load(Ordering::Relaxed) as f64
+                        / (c.rate as f64 * c.channels as f64);
                     if secs > 5.0 && got < 0.9 * secs && !under_warned {
                         under_warned = true;
                         sink.event(&Event {
@@ -444,14 +533,16 @@ pub fn run(cfg: &Config, opts: LiveOptions, sink: &mut dyn EventSink) -> Result<
                 }
             }
             let elapsed = started.map_or(1.0, |s| s.elapsed().as_secs_f64()).max(1.0);
-            summary.drift_ppm = (drift_samples as f64 / (elapsed * ANALYSIS_RATE as f64) * 1e6) as f32;
+            summary.drift_ppm =
+                (drift_samples as f64 / (elapsed * ANALYSIS_RATE as f64) * 1e6) as f32;
             let status = Status {
                 devices: inputs
                     .iter()
-                    .map(|i| DeviceStatus {
+                    .zip(&up)
+                    .map(|(i, u)| DeviceStatus {
                         name: i.name.clone(),
                         carries: i.carries.clone(),
-                        connected: !i.lost(),
+                        connected: *u,
                     })
                     .collect(),
                 dropped_samples: summary.dropped_samples,

@@ -42,7 +42,9 @@ impl<W: Write> EventSink for Plain<W> {
                 "[{}] >> {}{}  (because {})",
                 clock(e.t_s),
                 c.headline,
-                c.example.as_ref().map_or(String::new(), |x| format!(" \"{x}\"")),
+                c.example
+                    .as_ref()
+                    .map_or(String::new(), |x| format!(" \"{x}\"")),
                 c.evidence.sentence
             ),
             EventBody::Transcript(s) => format!("[{}] {}: {}", clock(s.start_s), s.speaker, s.text),
@@ -95,7 +97,8 @@ impl AgentView {
             } => self.baseline = Some(*baseline),
             EventBody::Cue(c) => self.cue = Some((e.t_s, c.clone())),
             EventBody::Transcript(s) => {
-                self.transcript.push_back((s.start_s, s.speaker, s.text.clone()));
+                self.transcript
+                    .push_back((s.start_s, s.speaker, s.text.clone()));
                 while self.transcript.len() > 20 {
                     self.transcript.pop_front();
                 }
@@ -129,7 +132,11 @@ impl AgentView {
         for (i, who) in ["agent", "customer"].iter().enumerate() {
             let (db, active) = self.levels[i];
             let ratio = ((db + 70.0) / 60.0).clamp(0.0, 1.0) as f64;
-            let color = if active { Color::Green } else { Color::DarkGray };
+            let color = if active {
+                Color::Green
+            } else {
+                Color::DarkGray
+            };
             f.render_widget(
                 Gauge::default()
                     .gauge_style(Style::default().fg(color))
@@ -144,7 +151,11 @@ impl AgentView {
         });
         f.render_widget(
             Gauge::default()
-                .gauge_style(Style::default().fg(if escalated { Color::Red } else { Color::Yellow }))
+                .gauge_style(Style::default().fg(if escalated {
+                    Color::Red
+                } else {
+                    Color::Yellow
+                }))
                 .ratio((score / 3.0).clamp(0.0, 1.0) as f64)
                 .label(format!(
                     "customer {score:.1}{} · {base}",
@@ -156,7 +167,9 @@ impl AgentView {
             Some((_, c)) => {
                 let mut v = vec![Line::from(Span::styled(
                     c.headline.clone(),
-                    Style::default().add_modifier(Modifier::BOLD).fg(Color::Cyan),
+                    Style::default()
+                        .add_modifier(Modifier::BOLD)
+                        .fg(Color::Cyan),
                 ))];
                 if let Some(x) = &c.example {
                     v.push(Line::from(Span::styled(
@@ -170,7 +183,10 @@ impl AgentView {
                 )));
                 v
             }
-            None => vec![Line::from(Span::styled("no cue", Style::default().fg(Color::DarkGray)))],
+            None => vec![Line::from(Span::styled(
+                "no cue",
+                Style::default().fg(Color::DarkGray),
+            ))],
         };
         f.render_widget(
             Paragraph::new(cue_lines)
@@ -184,16 +200,24 @@ impl AgentView {
             .iter()
             .skip(self.transcript.len().saturating_sub(space))
             .map(|(t, who, text)| {
-                let color = if *who == Speaker::Agent { Color::Blue } else { Color::Red };
+                let color = if *who == Speaker::Agent {
+                    Color::Blue
+                } else {
+                    Color::Red
+                };
                 Line::from(vec![
-                    Span::styled(format!("{} ", clock(*t)), Style::default().fg(Color::DarkGray)),
+                    Span::styled(
+                        format!("{} ", clock(*t)),
+                        Style::default().fg(Color::DarkGray),
+                    ),
                     Span::styled(format!("{who}: "), Style::default().fg(color)),
                     Span::raw(text.clone()),
                 ])
             })
             .collect();
         f.render_widget(
-            Paragraph::new(lines).block(Block::default().borders(Borders::TOP).title(" transcript ")),
+            Paragraph::new(lines)
+                .block(Block::default().borders(Borders::TOP).title(" transcript ")),
             transcript,
         );
         let status = match &self.status {
@@ -211,14 +235,22 @@ impl AgentView {
                 format!(
                     "{} · {model} · lag {} · dropped {}",
                     devices.join(" + "),
-                    s.transcript_lag_s.map_or("-".into(), |l| format!("{l:.1} s")),
+                    s.transcript_lag_s
+                        .map_or("-".into(), |l| format!("{l:.1} s")),
                     s.dropped_samples
                 )
             }
             None => "starting…".into(),
         };
         let status = match &self.warning {
-            Some(w) if self.status.as_ref().is_some_and(|s| s.devices.iter().any(|d| !d.connected)) => w.clone(),
+            Some(w)
+                if self
+                    .status
+                    .as_ref()
+                    .is_some_and(|s| s.devices.iter().any(|d| !d.connected)) =>
+            {
+                w.clone()
+            }
             _ => status,
         };
         f.render_widget(
@@ -266,7 +298,8 @@ impl EventSink for Tui {
         let _ = self.terminal.draw(|f| view.draw(f, f.area()));
         while event::poll(std::time::Duration::ZERO).unwrap_or(false) {
             if let Ok(Key::Key(k)) = event::read() {
-                let ctrl_c = k.code == KeyCode::Char('c') && k.modifiers.contains(KeyModifiers::CONTROL);
+                let ctrl_c =
+                    k.code == KeyCode::Char('c') && k.modifiers.contains(KeyModifiers::CONTROL);
                 if ctrl_c || k.code == KeyCode::Char('q') {
                     self.stop = true;
                 }

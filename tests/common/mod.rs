@@ -107,6 +107,18 @@ pub fn sox(input: &Path, out: &Path, args: &[&str]) {
     assert!(status.success(), "sox failed on {}", input.display());
 }
 
+/// `sox IN [format args] OUT [effects]`: format options before the output, effects after.
+pub fn sox_fx(input: &Path, out: &Path, format: &[&str], effects: &[&str]) {
+    let status = Command::new("sox")
+        .arg(input)
+        .args(format)
+        .arg(out)
+        .args(effects)
+        .status()
+        .expect("sox is installed (see .ci/run)");
+    assert!(status.success(), "sox failed on {}", input.display());
+}
+
 /// Decode a whole file to planar f32.
 pub fn decode(path: &Path) -> (u32, Vec<Vec<f32>>) {
     let mut src = FileSource::open(path).unwrap();

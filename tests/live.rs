@@ -1,0 +1,386 @@
+//! `calmline live` against real sound devices: a private PulseAudio server (null sink, its
+//! monitor, a pipe source), real scenario calls played into it in real time.
+//!
+//! Each test starts its own server (scripts/pulse-server.sh) in a temporary folder.
+
+mod common;
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use common::*;
+use serde_json::Value;
+
+struct Pulse {
+    dir: tempfile::TempDir,
+    env: Vec<(String, String)>,
+}
+
+impl Pulse {
+    fn start() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/pulse-server.sh");
+        let o = Command::new("bash")
+            .arg(&script)
+            .arg("start")
+            .arg(dir.path())
+            .output()
+            .unwrap();
+        assert!(
+            o.status.success(),
+            "PulseAudio: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        let line = String::from_utf8_lossy(&o.stdout).to_string();
+        let env = line
+            .trim()
+            .trim_start_matches("export ")
+            .split_whitespace()
+            .filter_map(|kv| {
+                kv.split_once('=')
+                    .map(|(k, v)| (k.to_string(), v.to_string()))
+            })
+            .collect();
+        Self { dir, env }
+    }
+
+    fn cmd(&self, program: impl AsRef<std::ffi::OsStr>) -> Command {
+        let mut c = Command::new(program);
+        for (k, v) in &self.env {
+            c.env(k, v);
+        }
+        c
+    }
+
+    fn play(&self, wav: &Path, delay: Duration) -> Child {
+        std::thread::sleep(delay);
+        self.cmd("paplay")
+            .arg("--device=call_out")
+            .arg(wav)
+            .spawn()
+            .unwrap()
+    }
+
+    fn calmline(&self, args: &[&str]) -> Child {
+        self.cmd(env!("CARGO_BIN_EXE_calmline"))
+            .args(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap()
+    }
+}
+
+impl Drop for Pulse {
+    fn drop(&mut self) {
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/pulse-server.sh");
+        let _ = Command::new("bash")
+            .arg(script)
+            .arg("stop")
+            .arg(self.dir.path())
+            .status();
+    }
+}
+
+fn events(o: &Output) -> Vec<Value> {
+    String::from_utf8_lossy(&o.stdout)
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect()
+}
+
+fn of_type<'a>(ev: &'a [Value], t: &str) -> Vec<&'a Value> {
+    ev.iter().filter(|e| e["type"] == t).collect()
+}
+
+/// A stretch of a scenario call (from `from` s, `len` s long) as a WAV, and the time of its
+/// first angry customer turn in that stretch.
+fn excerpt(name: &str, from: f64, len: f64, dir: &Path) -> (PathBuf, Option<f64>) {
+    let out = dir.join(format!("{name}_{from}.wav"));
+    sox_fx(
+        &call(&format!("{name}.wav")),
+        &out,
+        &[],
+        &["trim", &from.to_string(), &len.to_string()],
+    );
+    let first = turns(&call(&format!("{name}.turns.csv")))
+        .into_iter()
+        .find(|t| t.escalated && t.start_s >= from)
+        .map(|t| t.start_s - from);
+    (out, first)
+}
+
+/// The live call clock lags the file by the time between capture start and playback start:
+/// estimated from the first speech in both.
+fn clock_offset(ev: &[Value], file: &Path) -> f64 {
+    let live_first = of_type(ev, "levels")
+        .iter()
+        .find(|l| l["active"] == true)
+        .map(|l| l["t_s"].as_f64().unwrap())
+        .expect("speech captured");
+    let r = calmline::review::review_file(file, &calmline::Config::default(), &|_| {}).unwrap();
+    let hop = r.timeline.hop_s as f64;
+    let file_first = r
+        .timeline
+        .speakers
+        .values()
+        .filter_map(|t| t.voiced.iter().position(|v| *v))
+        .min()
+        .unwrap() as f64
+        * hop;
+    live_first - file_first
+}
+
+#[test]
+fn escalating_call_from_a_stereo_monitor_gets_acknowledge_and_transcript() {
+    let pa = Pulse::start();
+    let tmp = tempfile::tempdir().unwrap();
+    let (wav, first_angry) = excerpt("scenario_escalating_a01", 10.0, 60.0, tmp.path());
+    let first_angry = first_angry.unwrap();
+    let rec = tmp.path().join("rec.wav");
+    let child = pa.calmline(&[
+        "live",
+        "--device",
+        "call_out.monitor",
+        "--ui",
+        "json",
+        "--duration",
+        "63",
+        "--record",
+        rec.to_str().unwrap(),
+        "--out",
+        tmp.path().to_str().unwrap(),
+    ]);
+    let mut player = pa.play(&wav, Duration::from_millis(1500));
+    let o = child.wait_with_output().unwrap();
+    let _ = player.wait();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let ev = events(&o);
+    let offset = clock_offset(&ev, &wav);
+    let ack = of_type(&ev, "cue")
+        .into_iter()
+        .find(|c| c["kind"] == "acknowledge")
+        .unwrap_or_else(|| panic!("no acknowledge cue: {:?}", of_type(&ev, "cue")));
+    let latency = ack["t_s"].as_f64().unwrap() - offset - first_angry;
+    let start = of_type(&ev, "episode_start")
+        .into_iter()
+        .find(|e| e["speaker"] == "customer")
+        .expect("customer episode");
+    println!(
+        "live stereo: acknowledge {latency:.2} s after the first angry turn began (episode confirmed at {:.2} s on the call clock, offset {offset:.2} s): {}",
+        start["t_s"].as_f64().unwrap(),
+        ack["evidence"]["sentence"]
+    );
+    assert!((0.0..=3.0).contains(&latency), "latency {latency}");
+    // Transcript lines arrive while the call runs, from both sides.
+    let tr = of_type(&ev, "transcript");
+    assert!(
+        tr.iter().any(|t| t["speaker"] == "agent") && tr.iter().any(|t| t["speaker"] == "customer"),
+        "{tr:?}"
+    );
+    let summary = of_type(&ev, "summary")[0]["summary"].clone();
+    println!("live stereo summary: {summary}");
+    assert_eq!(summary["dropped_samples"], 0);
+    assert!(summary["transcript_lag_p95_s"].as_f64().unwrap() < 3.0);
+    // Status lines carry the devices and health.
+    let st = of_type(&ev, "status");
+    assert!(st.len() >= 30 && st.iter().all(|s| s["devices"][0]["connected"] == true));
+    // The recording reviews to the same escalation.
+    let r = calmline::review::review_file(&rec, &calmline::Config::default(), &|_| {}).unwrap();
+    let rec_start = r
+        .episodes
+        .iter()
+        .find(|e| e.speaker == calmline::events::Speaker::Customer)
+        .unwrap()
+        .start_s;
+    let live_start = start["start_s"].as_f64().unwrap();
+    assert!(
+        (rec_start - live_start).abs() < 1.0,
+        "recording {rec_start} vs live {live_start}"
+    );
+    assert!(tmp.path().join("rec.json").is_file() && tmp.path().join("rec.html").is_file());
+}
+
+#[test]
+fn calm_call_gets_no_escalation_cues() {
+    let pa = Pulse::start();
+    let tmp = tempfile::tempdir().unwrap();
+    let (wav, _) = excerpt("scenario_calm_a01", 10.0, 60.0, tmp.path());
+    let child = pa.calmline(&[
+        "live",
+        "--device",
+        "call_out.monitor",
+        "--ui",
+        "json",
+        "--duration",
+        "62",
+        "--no-transcribe",
+    ]);
+    let mut player = pa.play(&wav, Duration::from_millis(1500));
+    let o = child.wait_with_output().unwrap();
+    let _ = player.wait();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let ev = events(&o);
+    let kinds: Vec<&Value> = of_type(&ev, "cue").iter().map(|c| &c["kind"]).collect();
+    println!("live calm: cues {kinds:?}");
+    for k in ["acknowledge", "lower_voice", "slow_down", "take_ownership"] {
+        assert!(!kinds.iter().any(|x| *x == k), "{k} on a calm call");
+    }
+    assert!(of_type(&ev, "alert").is_empty());
+    assert!(
+        of_type(&ev, "levels")
+            .iter()
+            .any(|l| l["speaker"] == "customer" && l["active"] == true)
+    );
+}
+
+#[test]
+fn two_devices_agent_pipe_and_customer_monitor() {
+    let pa = Pulse::start();
+    let tmp = tempfile::tempdir().unwrap();
+    let (wav, first_angry) = excerpt("scenario_escalating_a04", 10.0, 55.0, tmp.path());
+    // Customer channel into the sink, agent channel into the pipe source, both in real time.
+    let cust = tmp.path().join("customer.wav");
+    let agent_raw = tmp.path().join("agent.raw");
+    sox_fx(&wav, &cust, &[], &["remix", "2"]);
+    sox_fx(
+        &wav,
+        &agent_raw,
+        &["-t", "raw", "-e", "signed", "-b", "16"],
+        &["remix", "1"],
+    );
+    let child = pa.calmline(&[
+        "live",
+        "--agent-device",
+        "mic",
+        "--customer-device",
+        "call_out.monitor",
+        "--ui",
+        "json",
+        "--duration",
+        "57",
+        "--no-transcribe",
+    ]);
+    let fifo = pa.dir.path().join("mic.fifo");
+    let agent = std::fs::read(&agent_raw).unwrap();
+    std::thread::sleep(Duration::from_millis(1500));
+    let feeder = std::thread::spawn(move || {
+        let mut f = std::fs::OpenOptions::new().write(true).open(fifo).unwrap();
+        let t0 = Instant::now();
+        // 20 ms blocks at their real time: a pipe source has no clock of its own.
+        for (i, block) in agent.chunks(640).enumerate() {
+            let due = Duration::from_millis(20 * i as u64);
+            if let Some(w) = due.checked_sub(t0.elapsed()) {
+                std::thread::sleep(w);
+            }
+            if f.write_all(block).is_err() {
+                break;
+            }
+        }
+    });
+    let mut player = pa.play(&cust, Duration::ZERO);
+    let o = child.wait_with_output().unwrap();
+    let _ = player.wait();
+    let _ = feeder.join();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let ev = events(&o);
+    let conv = of_type(&ev, "conversation_summary")[0];
+    println!("two devices: {conv}");
+    let ratio = conv["talk_ratio_agent"].as_f64().unwrap();
+    assert!(
+        (0.3..0.7).contains(&ratio),
+        "both sides heard: talk ratio {ratio}"
+    );
+    let st = of_type(&ev, "status");
+    assert_eq!(st.last().unwrap()["devices"].as_array().unwrap().len(), 2);
+    let ack = of_type(&ev, "cue")
+        .into_iter()
+        .find(|c| c["kind"] == "acknowledge");
+    let start = of_type(&ev, "episode_start")
+        .into_iter()
+        .find(|e| e["speaker"] == "customer");
+    println!(
+        "two devices: acknowledge {:?}, first angry turn at {first_angry:?} in the file",
+        ack.map(|a| &a["t_s"])
+    );
+    assert!(
+        ack.is_some() && start.is_some(),
+        "escalation seen through two devices"
+    );
+    println!(
+        "two devices: drift {} ppm, corrections {}",
+        st.last().unwrap()["drift_ppm"],
+        st.last().unwrap()["drift_corrections"]
+    );
+}
+
+#[test]
+fn device_loss_is_reported_and_capture_resumes() {
+    let pa = Pulse::start();
+    let tmp = tempfile::tempdir().unwrap();
+    let (wav, _) = excerpt("scenario_calm_a04", 0.0, 30.0, tmp.path());
+    let child = pa.calmline(&[
+        "live",
+        "--device",
+        "call_out.monitor",
+        "--ui",
+        "json",
+        "--duration",
+        "25",
+        "--no-transcribe",
+    ]);
+    let mut player = pa.play(&wav, Duration::from_millis(1500));
+    // Pull the device out from under it, then bring it back.
+    std::thread::sleep(Duration::from_secs(8));
+    let _ = player.kill();
+    let _ = player.wait();
+    let o = pa
+        .cmd("pactl")
+        .args(["unload-module", "module-null-sink"])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    std::thread::sleep(Duration::from_secs(4));
+    let o = pa
+        .cmd("pactl")
+        .args([
+            "load-module",
+            "module-null-sink",
+            "sink_name=call_out",
+            "rate=16000",
+            "channels=2",
+        ])
+        .output()
+        .unwrap();
+    assert!(o.status.success());
+    let mut player = pa.play(&wav, Duration::from_millis(500));
+    let o = child.wait_with_output().unwrap();
+    let _ = player.kill();
+    let _ = player.wait();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let ev = events(&o);
+    let warnings: Vec<String> = of_type(&ev, "warning")
+        .iter()
+        .map(|w| w["message"].as_str().unwrap().to_string())
+        .collect();
+    println!("device loss: {warnings:?}");
+    assert!(
+        warnings
+            .iter()
+            .any(|w| w.contains("stopped delivering audio")),
+        "{warnings:?}"
+    );
+    assert!(
+        warnings.iter().any(|w| w.contains("is back")),
+        "{warnings:?}"
+    );
+    // The call clock kept running through the loss, and the analysis so far was kept.
+    let summary = &of_type(&ev, "summary")[0]["summary"];
+    let dur = summary["duration_s"].as_f64().unwrap();
+    assert!(dur > 20.0, "duration {dur}");
+    let status = of_type(&ev, "status");
+    assert!(status.iter().any(|s| s["devices"][0]["connected"] == false));
+    assert_eq!(status.last().unwrap()["devices"][0]["connected"], true);
+}
