@@ -3,6 +3,8 @@
 #   cmake: builds whisper.cpp (through whisper-rs).
 #   sox + libsox-fmt-all: the tests convert real recordings to mu-law, A-law, MP3, OGG, FLAC.
 #   espeak-ng: the redaction test has a synthetic voice read numbers aloud.
+#   libasound2-dev + pkg-config: cpal's ALSA host; pulseaudio, pulseaudio-utils,
+#   libasound2-plugins: a real (headless) sound server and ALSA's pulse plugin for live capture.
 set -euo pipefail
 need=()
 command -v cmake >/dev/null 2>&1 || need+=(cmake)
@@ -10,6 +12,11 @@ command -v c++ >/dev/null 2>&1 || need+=(g++)
 command -v sox >/dev/null 2>&1 || need+=(sox)
 dpkg -s libsox-fmt-all >/dev/null 2>&1 || need+=(libsox-fmt-all)
 command -v espeak-ng >/dev/null 2>&1 || need+=(espeak-ng)
+command -v pkg-config >/dev/null 2>&1 || need+=(pkg-config)
+dpkg -s libasound2-dev >/dev/null 2>&1 || need+=(libasound2-dev)
+dpkg -s libasound2-plugins >/dev/null 2>&1 || need+=(libasound2-plugins)
+command -v pulseaudio >/dev/null 2>&1 || need+=(pulseaudio)
+command -v paplay >/dev/null 2>&1 || need+=(pulseaudio-utils)
 if [ ${#need[@]} -gt 0 ]; then
     echo "installing: ${need[*]}" >&2
     SUDO=""

@@ -1,0 +1,188 @@
+//! Snapshot of the agent's terminal view (ratatui's test backend): a small terminal beside a
+//! softphone, mid-call, with an escalated customer and a cue on screen.
+
+use calmline::events::{
+    BaselineValues, Because, Cue, CueKind, DeviceStatus, Event, EventBody, Levels, Speaker, Status,
+    TranscriptSegment,
+};
+use calmline::ui::AgentView;
+use ratatui::Terminal;
+use ratatui::backend::TestBackend;
+
+fn ev(t_s: f64, body: EventBody) -> Event {
+    Event { t_s, body }
+}
+
+fn seg(speaker: Speaker, t: f64, text: &str) -> EventBody {
+    EventBody::Transcript(TranscriptSegment {
+        speaker,
+        start_s: t,
+        end_s: t + 2.0,
+        text: text.into(),
+        words: Vec::new(),
+        avg_logprob: -0.2,
+        no_speech_prob: 0.0,
+    })
+}
+
+fn render(view: &AgentView, w: u16, h: u16) -> String {
+    let mut term = Terminal::new(TestBackend::new(w, h)).unwrap();
+    term.draw(|f| view.draw(f, f.area())).unwrap();
+    let buf = term.backend().buffer().clone();
+    (0..h)
+        .map(|y| {
+            (0..w)
+                .map(|x| buf[(x, y)].symbol().to_string())
+                .collect::<String>()
+                .trim_end()
+                .to_string()
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+fn scripted() -> AgentView {
+    let mut v = AgentView {
+        cue_display_s: 6.0,
+        ..Default::default()
+    };
+    let events = vec![
+        ev(
+            30.0,
+            EventBody::Baseline {
+                speaker: Speaker::Customer,
+                baseline: BaselineValues {
+                    loudness_db: -41.0,
+                    pitch_hz: 148.0,
+                    tilt_db: -14.0,
+                    pace_sps: 4.2,
+                    voiced_s: 5.0,
+                },
+            },
+        ),
+        ev(
+            52.0,
+            seg(Speaker::Agent, 50.0, "Let me check that order for you."),
+        ),
+        ev(
+            55.0,
+            seg(
+                Speaker::Customer,
+                53.0,
+                "This is the third time I have called!",
+            ),
+        ),
+        ev(
+            55.1,
+            EventBody::Levels(Levels {
+                speaker: Speaker::Agent,
+                loudness_db: -44.0,
+                pitch_hz: None,
+                voiced: false,
+                active: false,
+                escalation: 0.0,
+                escalated: false,
+                over_baseline: None,
+            }),
+        ),
+        ev(
+            55.1,
+            EventBody::Levels(Levels {
+                speaker: Speaker::Customer,
+                loudness_db: -28.0,
+                pitch_hz: Some(210.0),
+                voiced: true,
+                active: true,
+                escalation: 1.6,
+                escalated: true,
+                over_baseline: None,
+            }),
+        ),
+        ev(
+            55.2,
+            EventBody::Cue(Cue {
+                kind: CueKind::Acknowledge,
+                headline: "Acknowledge how they feel.".into(),
+                example: Some("I can see why this is frustrating.".into()),
+                priority: 4,
+                evidence: Because {
+                    figures: Default::default(),
+                    moments: vec![54.9],
+                    sentence: "customer +9.0 dB, +5.0 semitones over baseline".into(),
+                },
+            }),
+        ),
+        ev(
+            56.0,
+            EventBody::Status(Status {
+                devices: vec![DeviceStatus {
+                    name: "call_out.monitor".into(),
+                    carries: "agent+customer".into(),
+                    connected: true,
+                }],
+                dropped_samples: 0,
+                drift_ppm: 0.0,
+                drift_corrections: 0,
+                transcript_lag_s: Some(0.7),
+                transcripts_skipped: 0,
+                model: Some("models/ggml-tiny.en-q8_0.bin".into()),
+            }),
+        ),
+    ];
+    for e in &events {
+        v.apply(e);
+    }
+    v
+}
+
+const EXPECTED: &str = include_str!("snapshots/agent_view_60x16.txt");
+
+#[test]
+fn agent_view_mid_call() {
+    let got = render(&scripted(), 60, 16);
+    if std::env::var("CALMLINE_UPDATE_SNAPSHOTS").is_ok() {
+        std::fs::write(
+            concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/tests/snapshots/agent_view_60x16.txt"
+            ),
+            format!("{got}\n"),
+        )
+        .unwrap();
+    }
+    assert_eq!(got, EXPECTED.trim_end_matches('\n'), "\n{got}");
+}
+
+#[test]
+fn cue_leaves_the_screen_after_its_display_time() {
+    let mut v = scripted();
+    v.apply(&ev(
+        60.0,
+        EventBody::Levels(Levels {
+            speaker: Speaker::Customer,
+            loudness_db: -40.0,
+            pitch_hz: None,
+            voiced: false,
+            active: false,
+            escalation: 0.4,
+            escalated: false,
+            over_baseline: None,
+        }),
+    ));
+    assert!(v.cue.is_some(), "still within 6 s");
+    v.apply(&ev(
+        62.0,
+        EventBody::Levels(Levels {
+            speaker: Speaker::Customer,
+            loudness_db: -40.0,
+            pitch_hz: None,
+            voiced: false,
+            active: false,
+            escalation: 0.4,
+            escalated: false,
+            over_baseline: None,
+        }),
+    ));
+    assert!(v.cue.is_none());
+    assert!(render(&v, 60, 16).contains("no cue"));
+}
