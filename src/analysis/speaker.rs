@@ -18,8 +18,11 @@ struct Params {
     dead_zones: Devs,
     weights: Devs,
     alpha: f32,
+    fast_alpha: f32,
     start: f32,
     start_hops: u32,
+    fast_start: f32,
+    fast_start_hops: u32,
     end: f32,
     end_hops: u32,
     silence_hold_hops: u32,
@@ -64,6 +67,11 @@ pub struct SpeakerState {
     baseline: Baseline,
     score: f32,
     ema: Devs,
+    /// The deviations smoothed over a much shorter time, for the outburst path.
+    fast_ema: Devs,
+    fast_score: f32,
+    fast_hops: u32,
+    fast_since: f64,
     escalated: bool,
     above_hops: u32,
     above_since: f64,
@@ -110,8 +118,11 @@ impl SpeakerState {
                     e.pace_weight,
                 ],
                 alpha: (HOP_S as f32 / e.smoothing_s).min(1.0),
+                fast_alpha: (HOP_S as f32 / e.fast_smoothing_s).min(1.0),
                 start: e.start,
                 start_hops: hops(e.start_hold_s),
+                fast_start: e.fast_start,
+                fast_start_hops: hops(e.fast_start_hold_s),
                 end: e.end,
                 end_hops: hops(e.end_hold_s),
                 silence_hold_hops: hops(e.silence_hold_s),
@@ -124,6 +135,10 @@ impl SpeakerState {
             ),
             score: 0.0,
             ema: [0.0; 4],
+            fast_ema: [0.0; 4],
+            fast_score: 0.0,
+            fast_hops: 0,
+            fast_since: 0.0,
             escalated: false,
             above_hops: 0,
             above_since: 0.0,
@@ -194,7 +209,11 @@ impl SpeakerState {
                 for d in &mut self.ema {
                     *d *= self.p.silence_decay;
                 }
-                self.score = self.combine();
+                for d in &mut self.fast_ema {
+                    *d *= self.p.silence_decay;
+                }
+                self.score = self.combine(&self.ema);
+                self.fast_score = self.combine(&self.fast_ema);
             }
         }
         self.hysteresis(t_s, voiced.is_some(), sink);
@@ -224,8 +243,10 @@ impl SpeakerState {
             for i in 0..4 {
                 let d = devs[i].clamp(-CLIP[i], CLIP[i]);
                 self.ema[i] += self.p.alpha * (d - self.ema[i]);
+                self.fast_ema[i] += self.p.fast_alpha * (d - self.fast_ema[i]);
             }
-            self.score = self.combine();
+            self.score = self.combine(&self.ema);
+            self.fast_score = self.combine(&self.fast_ema);
             if self.episode.is_some() && self.score >= self.p.end {
                 for (h, d) in self.episode_devs.0.iter_mut().zip(devs) {
                     h.add(d);
@@ -248,10 +269,10 @@ impl SpeakerState {
 
     /// The score from the smoothed deviations: each shrunk by its dead zone, in units, clamped
     /// to [-1, 3] (so no single signal dominates), weighted and summed.
-    fn combine(&self) -> f32 {
+    fn combine(&self, ema: &Devs) -> f32 {
         (0..4)
             .map(|i| {
-                let x = self.ema[i];
+                let x = ema[i];
                 let beyond = x.signum() * (x.abs() - self.p.dead_zones[i]).max(0.0);
                 self.p.weights[i] * (beyond / self.p.units[i]).clamp(-1.0, 3.0)
             })
@@ -269,29 +290,57 @@ impl SpeakerState {
                     }
                     self.above_hops += 1;
                 }
-                if self.above_hops >= self.p.start_hops {
-                    self.escalated = true;
-                    self.below_hops = 0;
-                    self.episodes += 1;
-                    self.episode = Some(EpisodeAcc {
-                        start_s: self.above_since,
-                        peak: self.score,
-                        peak_s: t_s,
-                    });
-                    self.episode_devs.clear();
-                    let dur = (t_s - self.above_since) as f32;
-                    sink(Event {
-                        t_s,
-                        body: EventBody::EpisodeStart {
-                            speaker: self.speaker,
-                            start_s: self.above_since,
-                            evidence: self
-                                .evidence(self.ema, dur.max(self.p.alpha.recip() * HOP_S as f32)),
-                        },
-                    });
-                }
             } else {
                 self.above_hops = 0;
+            }
+            // The outburst path: the lightly smoothed score far over the threshold for a short
+            // hold of voiced speech (a shout is clear within a syllable or two).
+            if self.fast_score >= self.p.fast_start {
+                if voiced {
+                    if self.fast_hops == 0 {
+                        self.fast_since = hop_start;
+                    }
+                    self.fast_hops += 1;
+                }
+            } else {
+                self.fast_hops = 0;
+            }
+            let slow = self.above_hops >= self.p.start_hops;
+            let fast = self.fast_hops >= self.p.fast_start_hops;
+            if slow || fast {
+                // Dated from the earlier of the two crossings; the evidence is the smoothing
+                // that confirmed it.
+                let (devs, alpha) = if slow {
+                    (self.ema, self.p.alpha)
+                } else {
+                    (self.fast_ema, self.p.fast_alpha)
+                };
+                let mut since = f64::INFINITY;
+                if self.above_hops > 0 {
+                    since = self.above_since;
+                }
+                if self.fast_hops > 0 {
+                    since = since.min(self.fast_since);
+                }
+                self.above_since = since;
+                self.escalated = true;
+                self.below_hops = 0;
+                self.episodes += 1;
+                self.episode = Some(EpisodeAcc {
+                    start_s: since,
+                    peak: self.score,
+                    peak_s: t_s,
+                });
+                self.episode_devs.clear();
+                let dur = ((t_s - since) as f32).max(alpha.recip() * HOP_S as f32);
+                sink(Event {
+                    t_s,
+                    body: EventBody::EpisodeStart {
+                        speaker: self.speaker,
+                        start_s: since,
+                        evidence: self.evidence(devs, dur),
+                    },
+                });
             }
         } else {
             self.peak = self.peak.max(self.score);
@@ -330,6 +379,7 @@ impl SpeakerState {
     ) {
         self.escalated = false;
         self.above_hops = 0;
+        self.fast_hops = 0;
         let Some(ep) = self.episode.take() else {
             return;
         };
@@ -473,5 +523,47 @@ mod tests {
             ev.iter()
                 .all(|e| !matches!(e.body, EventBody::EpisodeStart { .. }))
         );
+    }
+
+    fn first_start(ev: &[Event]) -> Option<f64> {
+        ev.iter().find_map(|e| match e.body {
+            EventBody::EpisodeStart { .. } => Some(e.t_s),
+            _ => None,
+        })
+    }
+
+    #[test]
+    fn a_shout_is_confirmed_within_a_fifth_of_a_second() {
+        let cfg = Config::default();
+        let mut s = SpeakerState::new(Speaker::Customer, &cfg);
+        let (mut t, mut ev) = (0.0, Vec::new());
+        run(&mut s, 10.0, frame(-30.0, 150.0), &mut t, &mut ev);
+        let onset = t;
+        // +18 dB and +7 semitones: a shout.
+        run(&mut s, 1.0, frame(-12.0, 225.0), &mut t, &mut ev);
+        let confirmed = first_start(&ev).expect("episode start");
+        assert!(confirmed - onset <= 0.2, "{:.2} s", confirmed - onset);
+        // The slow path alone would have needed longer: the fast path did this.
+        let mut slow_cfg = cfg.clone();
+        slow_cfg.escalation.fast_start = 100.0;
+        let mut s = SpeakerState::new(Speaker::Customer, &slow_cfg);
+        let (mut t, mut ev) = (0.0, Vec::new());
+        run(&mut s, 10.0, frame(-30.0, 150.0), &mut t, &mut ev);
+        run(&mut s, 1.0, frame(-12.0, 225.0), &mut t, &mut ev);
+        assert!(first_start(&ev).expect("slow start") - onset > 0.3);
+    }
+
+    #[test]
+    fn one_emphatic_syllable_is_not_an_episode() {
+        let cfg = Config::default();
+        let mut s = SpeakerState::new(Speaker::Customer, &cfg);
+        let (mut t, mut ev) = (0.0, Vec::new());
+        run(&mut s, 10.0, frame(-30.0, 150.0), &mut t, &mut ev);
+        for _ in 0..5 {
+            // 60 ms as loud and high as a shout, then back to normal speech.
+            run(&mut s, 0.06, frame(-12.0, 225.0), &mut t, &mut ev);
+            run(&mut s, 2.0, frame(-30.0, 150.0), &mut t, &mut ev);
+        }
+        assert_eq!(first_start(&ev), None);
     }
 }
