@@ -569,4 +569,8 @@ pub struct DeviceStatus {
     pub carries: String,
     /// Delivering audio now.
     pub connected: bool,
+    /// How long audio waits in the device and sound server before calmline gets it (ms), as
+    /// the host reports it.
+    #[serde(default)]
+    pub delay_ms: Option<f32>,
 }

@@ -119,6 +119,7 @@ fn scripted() -> AgentView {
                     name: "call_out.monitor".into(),
                     carries: "agent+customer".into(),
                     connected: true,
+                    delay_ms: Some(40.0),
                 }],
                 dropped_samples: 0,
                 drift_ppm: 0.0,

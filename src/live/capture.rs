@@ -20,6 +20,9 @@ pub struct Health {
     pub captured: AtomicU64,
     /// The device reported an error that stopped the stream (unplugged, server gone).
     pub lost: AtomicBool,
+    /// How long the latest period waited in the device and sound server before the callback
+    /// (microseconds, as the host reports it; 0 when it does not).
+    pub delay_us: AtomicU64,
 }
 
 /// The callback side: converts and pushes. Separate from cpal so it can be tested (and its
@@ -30,6 +33,14 @@ pub struct Pusher {
 }
 
 impl Pusher {
+    /// Record the host's delay of the period being pushed.
+    #[inline]
+    pub fn set_delay(&self, delay: std::time::Duration) {
+        self.health
+            .delay_us
+            .store(delay.as_micros() as u64, Ordering::Relaxed);
+    }
+
     /// Push interleaved samples; what does not fit is dropped and counted.
     #[inline]
     pub fn push<T>(&mut self, data: &[T])
@@ -107,7 +118,11 @@ where
     device
         .build_input_stream::<T, _, _>(
             config,
-            move |data: &[T], _| pusher.push(data),
+            move |data: &[T], info: &cpal::InputCallbackInfo| {
+                let ts = info.timestamp();
+                pusher.set_delay(ts.callback.duration_since(ts.capture));
+                pusher.push(data)
+            },
             move |err: cpal::Error| {
                 use cpal::ErrorKind as K;
                 // Xruns and reroutes are survivable; anything else means the stream is gone.

@@ -195,6 +195,17 @@ impl Input {
         rs.process(&self.scratch, frames, &mut self.out);
     }
 
+    /// The host's reported delay of the latest period (ms), when it reports one.
+    fn delay_ms(&self) -> Option<f32> {
+        let us = self
+            .capture
+            .as_ref()?
+            .health
+            .delay_us
+            .load(Ordering::Relaxed);
+        (us > 0).then_some(us as f32 / 1000.0)
+    }
+
     fn lost(&mut self) -> bool {
         let Some(c) = self.capture.as_ref() else {
             return true;
@@ -543,6 +554,7 @@ pub fn run(cfg: &Config, opts: LiveOptions, sink: &mut dyn EventSink) -> Result<
                         name: i.name.clone(),
                         carries: i.carries.clone(),
                         connected: *u,
+                        delay_ms: i.delay_ms(),
                     })
                     .collect(),
                 dropped_samples: summary.dropped_samples,
