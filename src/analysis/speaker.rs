@@ -121,7 +121,8 @@ impl SpeakerState {
                 fast_alpha: (HOP_S as f32 / e.fast_smoothing_s).min(1.0),
                 start: e.start,
                 start_hops: hops(e.start_hold_s),
-                fast_start: e.fast_start,
+                // Never below the ordinary threshold: raising `start` makes both paths stricter.
+                fast_start: e.fast_start.max(e.start),
                 fast_start_hops: hops(e.fast_start_hold_s),
                 end: e.end,
                 end_hops: hops(e.end_hold_s),
