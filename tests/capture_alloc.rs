@@ -34,6 +34,8 @@ fn pushing_from_the_callback_never_allocates() {
     let i16_block = vec![1000i16; 960];
     let before = ALLOCS.load(Ordering::SeqCst);
     for i in 0..5_000 {
+        // The callback also records the host's delay of each period.
+        pusher.set_delay(std::time::Duration::from_micros(40_000 + i));
         if i % 2 == 0 {
             pusher.push(&f32_block);
         } else {
@@ -46,6 +48,7 @@ fn pushing_from_the_callback_never_allocates() {
     }
     let allocs = ALLOCS.load(Ordering::SeqCst) - before;
     assert_eq!(allocs, 0, "the callback path allocated {allocs} times");
+    assert_eq!(health.delay_us.load(Ordering::Relaxed), 44_999);
     assert!(
         health.dropped.load(Ordering::Relaxed) > 0,
         "the test must exercise overflow too"
