@@ -101,8 +101,6 @@ pub struct Capture {
     pub channels: usize,
     /// Device name.
     pub name: String,
-    /// When the stream started.
-    pub opened: std::time::Instant,
 }
 
 fn build<T>(
@@ -199,7 +197,6 @@ impl Capture {
             rate,
             channels,
             name: name.to_string(),
-            opened: std::time::Instant::now(),
         })
     }
 }

@@ -112,6 +112,9 @@ struct Input {
     /// When the device last delivered audio (a stalled device counts as lost).
     last_data: Instant,
     last_count: u64,
+    /// When the device first delivered audio, and how many samples it had then: the rate check
+    /// starts there (a monitor of an idle sink delivers nothing until something plays).
+    first_data: Option<(Instant, u64)>,
 }
 
 /// A device that delivers nothing for this long is treated as lost (some backends stall rather
@@ -138,6 +141,7 @@ impl Input {
             carries: carries.into(),
             last_data: Instant::now(),
             last_count: 0,
+            first_data: None,
         };
         me.attach(capture)?;
         Ok(me)
@@ -162,6 +166,7 @@ impl Input {
         self.capture = Some(c);
         self.last_data = Instant::now();
         self.last_count = 0;
+        self.first_data = None;
         Ok(())
     }
 
@@ -212,6 +217,9 @@ impl Input {
         };
         let count = c.health.captured.load(Ordering::Relaxed);
         if count != self.last_count {
+            if self.first_data.is_none() {
+                self.first_data = Some((Instant::now(), count));
+            }
             self.last_count = count;
             self.last_data = Instant::now();
         }
@@ -520,13 +528,14 @@ pub fn run(cfg: &Config, opts: LiveOptions, sink: &mut dyn EventSink) -> Result<
             // Audio lost before it reaches us (server overruns) shows as a device delivering
             // less than real time.
             for input in &inputs {
-                if let (Some(c), Some(_), true) = (
+                if let (Some(c), Some(_), Some((first, at_first)), true) = (
                     &input.capture,
                     started,
+                    input.first_data,
                     input.last_data.elapsed() < Duration::from_millis(500),
                 ) {
-                    let secs = c.opened.elapsed().as_secs_f64();
-                    let got = c.health.captured.load(Ordering::Relaxed) as f64
+                    let secs = first.elapsed().as_secs_f64();
+                    let got = (c.health.captured.load(Ordering::Relaxed) - at_first) as f64
                         / (c.rate as f64 * c.channels as f64);
                     if secs > 5.0 && got < 0.9 * secs && !under_warned {
                         under_warned = true;
