@@ -384,3 +384,76 @@ fn device_loss_is_reported_and_capture_resumes() {
     assert!(status.iter().any(|s| s["devices"][0]["connected"] == false));
     assert_eq!(status.last().unwrap()["devices"][0]["connected"], true);
 }
+
+/// `--remember` writes the device flags into the user configuration file (keeping what was in
+/// it); a plain `calmline live` then captures from the remembered device.
+#[test]
+fn remembered_devices_are_used_next_time() {
+    let pa = Pulse::start();
+    let tmp = tempfile::tempdir().unwrap();
+    let conf = tmp.path().join("calmline").join("config.toml");
+    std::fs::create_dir_all(conf.parent().unwrap()).unwrap();
+    std::fs::write(
+        &conf,
+        "# my settings\n[conversation]\nmin_silence_s = 4.0\n",
+    )
+    .unwrap();
+    let (wav, _) = excerpt("scenario_escalating_a01", 0.0, 8.0, tmp.path());
+    let live = |args: &[&str]| {
+        let child = pa
+            .cmd(env!("CARGO_BIN_EXE_calmline"))
+            .env("CALMLINE_CONFIG", &conf)
+            .args(["live", "--ui", "json", "--no-transcribe", "--duration", "2"])
+            .args(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut player = pa.play(&wav, Duration::from_millis(500));
+        let o = child.wait_with_output().unwrap();
+        let _ = player.kill();
+        let _ = player.wait();
+        o
+    };
+
+    // Nothing to remember without device flags: refused before the call.
+    let o = pa
+        .cmd(env!("CARGO_BIN_EXE_calmline"))
+        .env("CALMLINE_CONFIG", &conf)
+        .args(["live", "--remember", "--no-transcribe"])
+        .output()
+        .unwrap();
+    assert!(!o.status.success());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("--remember needs"));
+
+    let o = live(&[
+        "--device",
+        "call_out.monitor",
+        "--customer-channel",
+        "left",
+        "--remember",
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let text = std::fs::read_to_string(&conf).unwrap();
+    println!("remembered:\n{text}");
+    assert!(text.contains("# my settings") && text.contains("min_silence_s = 4.0"));
+    assert!(text.contains("device = \"call_out.monitor\""), "{text}");
+    assert!(text.contains("customer = \"left\""), "{text}");
+    assert!(
+        calmline::Config::load(&conf).unwrap().channels.customer == calmline::config::Side::Left
+    );
+
+    // No flags: the remembered device, not the server's default source.
+    let st = pa
+        .cmd("pactl")
+        .args(["set-default-source", "mic"])
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let o = live(&[]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let ev = events(&o);
+    let status = of_type(&ev, "status");
+    let name = status[0]["devices"][0]["name"].as_str().unwrap();
+    assert!(name.contains("call_out.monitor"), "{name}");
+}

@@ -57,6 +57,11 @@ fn nonempty(s: &str) -> Option<String> {
 }
 
 pub(super) fn run(args: LiveArgs) -> anyhow::Result<ExitCode> {
+    if args.remember && args.device.is_none() && args.agent_device.is_none() {
+        anyhow::bail!(
+            "--remember needs the devices to remember: --device, or --agent-device and --customer-device"
+        );
+    }
     let mut cfg = resolve_config(args.config.as_ref(), args.customer_channel.as_deref())?;
     if let Some(m) = &args.model {
         cfg.transcribe.model = m.clone();
@@ -169,5 +174,58 @@ pub(super) fn run(args: LiveArgs) -> anyhow::Result<ExitCode> {
             html.display()
         );
     }
+    if args.remember {
+        let path = remember(&args)?;
+        eprintln!("remembered the devices in {}", path.display());
+    }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Write the device flags of this (successful) call into the user configuration file, keeping
+/// everything else in it (comments too), and only if the result is a valid configuration.
+fn remember(args: &LiveArgs) -> anyhow::Result<std::path::PathBuf> {
+    use toml_edit::{DocumentMut, Item, Table, value};
+    let path = super::user_config_path()
+        .context("no place for the user configuration: set CALMLINE_CONFIG or HOME")?;
+    let text = match std::fs::read_to_string(&path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
+        Err(e) => return Err(e).with_context(|| format!("cannot read {}", path.display())),
+    };
+    let mut doc: DocumentMut = text
+        .parse()
+        .with_context(|| format!("{}: not valid TOML", path.display()))?;
+    fn table<'a>(
+        doc: &'a mut DocumentMut,
+        name: &str,
+        path: &std::path::Path,
+    ) -> anyhow::Result<&'a mut Table> {
+        doc.entry(name)
+            .or_insert(Item::Table(Table::new()))
+            .as_table_mut()
+            .with_context(|| format!("{}: [{name}] is not a table", path.display()))
+    }
+    let live = table(&mut doc, "live", &path)?;
+    // Exactly one layout is remembered: the other's keys are cleared.
+    let (device, agent, customer) = match (&args.device, &args.agent_device, &args.customer_device)
+    {
+        (Some(d), _, _) => (d.as_str(), "", ""),
+        (None, Some(a), Some(c)) => ("", a.as_str(), c.as_str()),
+        _ => unreachable!("checked before the call"),
+    };
+    live["device"] = value(device);
+    live["agent_device"] = value(agent);
+    live["customer_device"] = value(customer);
+    if let Some(side) = &args.customer_channel {
+        table(&mut doc, "channels", &path)?["customer"] = value(side.as_str());
+    }
+    let new = doc.to_string();
+    crate::Config::from_layers(Some((&path, &new)))
+        .with_context(|| format!("not remembered: {} would not be valid", path.display()))?;
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    }
+    crate::report::write::write_all_or_nothing(&[(path.clone(), new.into_bytes())])
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    Ok(path)
 }

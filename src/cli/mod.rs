@@ -80,9 +80,14 @@ pub struct LiveArgs {
     /// The whisper.cpp model (default: [transcribe] model in the config).
     #[arg(long)]
     pub model: Option<PathBuf>,
-    /// A TOML file overriding settings of the built-in configuration.
+    /// A TOML file overriding settings of the built-in configuration (default: the user
+    /// configuration file, if there is one).
     #[arg(long)]
     pub config: Option<PathBuf>,
+    /// After the call, remember the devices and customer channel given as flags in the user
+    /// configuration file, so that a plain `calmline live` uses them next time.
+    #[arg(long)]
+    pub remember: bool,
 }
 
 /// `calmline model ...`
@@ -162,7 +167,8 @@ pub struct ReviewArgs {
 
 /// Settings for a run: the config file layered on the defaults, then command-line overrides.
 pub fn resolve_config(path: Option<&PathBuf>, customer: Option<&str>) -> Result<Config> {
-    let mut cfg = match path {
+    let user = user_config_path().filter(|p| p.is_file());
+    let mut cfg = match path.or(user.as_ref()) {
         Some(p) => Config::load(p)?,
         None => Config::default(),
     };
@@ -170,6 +176,21 @@ pub fn resolve_config(path: Option<&PathBuf>, customer: Option<&str>) -> Result<
         cfg.channels.customer = side.parse::<Side>()?;
     }
     Ok(cfg)
+}
+
+/// The user configuration file, read when no `--config` is given: `$CALMLINE_CONFIG`, else
+/// `$XDG_CONFIG_HOME/calmline/config.toml`, else `~/.config/calmline/config.toml`.
+pub fn user_config_path() -> Option<PathBuf> {
+    let var = |k: &str| {
+        std::env::var_os(k)
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+    };
+    var("CALMLINE_CONFIG").or_else(|| {
+        var("XDG_CONFIG_HOME")
+            .or_else(|| var("HOME").map(|h| h.join(".config")))
+            .map(|d| d.join("calmline").join("config.toml"))
+    })
 }
 
 /// Entry point used by `main.rs`.
