@@ -60,6 +60,36 @@ impl DevHists {
     }
 }
 
+/// Voiced hops in a row with the score over a threshold, and when the run began.
+#[derive(Debug, Clone, Copy, Default)]
+struct Hold {
+    hops: u32,
+    since: f64,
+}
+
+impl Hold {
+    /// Unvoiced hops neither count nor break the run; a hop under the threshold ends it.
+    fn track(&mut self, above: bool, voiced: bool, hop_start: f64) {
+        if !above {
+            self.hops = 0;
+        } else if voiced {
+            if self.hops == 0 {
+                self.since = hop_start;
+            }
+            self.hops += 1;
+        }
+    }
+
+    /// When the current run began (infinity when there is none).
+    fn since(&self) -> f64 {
+        if self.hops > 0 {
+            self.since
+        } else {
+            f64::INFINITY
+        }
+    }
+}
+
 /// Escalation tracking for one speaker.
 pub struct SpeakerState {
     speaker: Speaker,
@@ -70,11 +100,9 @@ pub struct SpeakerState {
     /// The deviations smoothed over a much shorter time, for the outburst path.
     fast_ema: Devs,
     fast_score: f32,
-    fast_hops: u32,
-    fast_since: f64,
+    fast_hold: Hold,
     escalated: bool,
-    above_hops: u32,
-    above_since: f64,
+    hold: Hold,
     below_hops: u32,
     below_since: f64,
     silent_hops: u32,
@@ -138,11 +166,9 @@ impl SpeakerState {
             ema: [0.0; 4],
             fast_ema: [0.0; 4],
             fast_score: 0.0,
-            fast_hops: 0,
-            fast_since: 0.0,
+            fast_hold: Hold::default(),
             escalated: false,
-            above_hops: 0,
-            above_since: 0.0,
+            hold: Hold::default(),
             below_hops: 0,
             below_since: 0.0,
             silent_hops: 0,
@@ -284,30 +310,14 @@ impl SpeakerState {
         let hop_start = t_s - HOP_S;
         if !self.escalated {
             // The start hold counts voiced hops: the score must stay high while they speak.
-            if self.score >= self.p.start {
-                if voiced {
-                    if self.above_hops == 0 {
-                        self.above_since = hop_start;
-                    }
-                    self.above_hops += 1;
-                }
-            } else {
-                self.above_hops = 0;
-            }
+            self.hold
+                .track(self.score >= self.p.start, voiced, hop_start);
             // The outburst path: the lightly smoothed score far over the threshold for a short
             // hold of voiced speech (a shout is clear within a syllable or two).
-            if self.fast_score >= self.p.fast_start {
-                if voiced {
-                    if self.fast_hops == 0 {
-                        self.fast_since = hop_start;
-                    }
-                    self.fast_hops += 1;
-                }
-            } else {
-                self.fast_hops = 0;
-            }
-            let slow = self.above_hops >= self.p.start_hops;
-            let fast = self.fast_hops >= self.p.fast_start_hops;
+            self.fast_hold
+                .track(self.fast_score >= self.p.fast_start, voiced, hop_start);
+            let slow = self.hold.hops >= self.p.start_hops;
+            let fast = self.fast_hold.hops >= self.p.fast_start_hops;
             if slow || fast {
                 // Dated from the earlier of the two crossings; the evidence is the smoothing
                 // that confirmed it.
@@ -316,14 +326,7 @@ impl SpeakerState {
                 } else {
                     (self.fast_ema, self.p.fast_alpha)
                 };
-                let mut since = f64::INFINITY;
-                if self.above_hops > 0 {
-                    since = self.above_since;
-                }
-                if self.fast_hops > 0 {
-                    since = since.min(self.fast_since);
-                }
-                self.above_since = since;
+                let since = self.hold.since().min(self.fast_hold.since());
                 self.escalated = true;
                 self.below_hops = 0;
                 self.episodes += 1;
@@ -379,8 +382,8 @@ impl SpeakerState {
         sink: &mut impl FnMut(Event),
     ) {
         self.escalated = false;
-        self.above_hops = 0;
-        self.fast_hops = 0;
+        self.hold = Hold::default();
+        self.fast_hold = Hold::default();
         let Some(ep) = self.episode.take() else {
             return;
         };
