@@ -271,10 +271,31 @@ pub struct Transcribe {
     pub queue: usize,
     pub max_lag_s: f32,
     pub audio_ctx_margin: i32,
-    pub fallback: bool,
+    pub max_compression_ratio: f32,
+    pub max_syllables_per_s: f32,
+    pub fallback: Vec<FallbackStep>,
+    pub live_fallback_steps: usize,
     pub no_speech_thold: f32,
     pub logprob_thold: f32,
     pub drop_logprob: f32,
+}
+
+/// One fallback decode (`[transcribe] fallback`).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FallbackStep {
+    /// Encoder context beyond the utterance, in frames of 20 ms (-1: the full 30 s window).
+    pub ctx_margin: i32,
+    /// Beam width (1: greedy).
+    #[serde(default = "one")]
+    pub beam: u8,
+    /// Sampling temperature (0: deterministic).
+    #[serde(default)]
+    pub temperature: f32,
+}
+
+fn one() -> u8 {
+    1
 }
 
 #[allow(missing_docs)]
@@ -353,6 +374,23 @@ impl Config {
         // The pitch window is 40 ms at 8 kHz; lags beyond ~2/3 of it are unreliable.
         if p.min_hz < 50.0 {
             return Err(format!("pitch.min_hz ({}) must be at least 50", p.min_hz));
+        }
+        let t = &self.transcribe;
+        for (i, f) in t.fallback.iter().enumerate() {
+            if !(1..=8).contains(&f.beam)
+                || !(0.0..=1.0).contains(&f.temperature)
+                || f.ctx_margin < -1
+            {
+                return Err(format!(
+                    "transcribe.fallback[{i}]: beam must be 1-8, temperature 0-1 and ctx_margin -1 or more"
+                ));
+            }
+        }
+        if !(t.max_compression_ratio > 1.0 && t.max_syllables_per_s > 0.0) {
+            return Err(
+                "transcribe.max_compression_ratio must be over 1 and max_syllables_per_s over 0"
+                    .into(),
+            );
         }
         let e = &self.escalation;
         if e.end >= e.start {

@@ -227,6 +227,24 @@ pub struct TranscriptSegment {
     pub avg_logprob: f32,
     /// Whisper's probability that the audio held no speech.
     pub no_speech_prob: f32,
+    /// Present when the recogniser's first decode failed a guard and it decoded again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fallback: Option<Fallback>,
+    /// Extra copies of a phrase repeated back to back, more than the audio could hold, were
+    /// removed from this segment's text (the recogniser looped and no fallback decode fixed it).
+    #[serde(default)]
+    pub repaired: bool,
+}
+
+/// Why and how a segment was decoded again.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Fallback {
+    /// What was wrong with the first decode ("a 6-word phrase repeated 4.5 times back to back").
+    pub reason: String,
+    /// Decodes made in all, the first included.
+    pub decodes: u32,
+    /// The decode kept ("greedy, 12.2 s context").
+    pub kept: String,
 }
 
 /// One word with its timing.

@@ -22,6 +22,8 @@ fn seg(speaker: Speaker, t: f64, text: &str) -> EventBody {
         words: Vec::new(),
         avg_logprob: -0.2,
         no_speech_prob: 0.0,
+        fallback: None,
+        repaired: false,
     })
 }
 

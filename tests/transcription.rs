@@ -200,6 +200,7 @@ fn live_worker_degrades_by_skipping_and_says_so() {
             start_s: i as f64 * 4.0,
             samples: speech.clone(),
             voiced_s: 2.0,
+            speech_s: 3.0,
         });
     }
     live.finish();

@@ -84,6 +84,8 @@ impl Script {
             words: Vec::new(),
             avg_logprob: -0.2,
             no_speech_prob: 0.0,
+            fallback: None,
+            repaired: false,
         };
         self.send(EventBody::Transcript(seg));
     }

@@ -260,7 +260,10 @@ impl Analyzer {
             }
         }
         if seg.speaker == Speaker::Agent {
-            // Near-identical sentences: share of shared words over the larger sentence.
+            // Near-identical sentences: share of shared words over the larger sentence. Only
+            // earlier utterances count: a sentence twice within one segment is a recogniser
+            // loop far more often than a real repeat, so it is neither flagged nor compared.
+            let mut this_segment: Vec<(f64, Vec<String>)> = Vec::new();
             for sentence in seg.text.split(['.', '?', '!']) {
                 let sw = p.words(sentence);
                 if sw.len() < self.repeat_min_words {
@@ -272,15 +275,18 @@ impl Analyzer {
                     let common = set.intersection(&pset).count() as f32;
                     common / set.len().max(pset.len()) as f32 >= self.repeat_similarity
                 });
-                if let Some((t, _)) = earlier {
+                if let Some((t, _)) = earlier
+                    && !this_segment.iter().any(|(_, prev)| *prev == sw)
+                {
                     found(
                         PhraseKind::RepeatedLine,
                         sw.join(" "),
                         Some(format!("{t:.1}")),
                     );
                 }
-                self.agent_sentences.push((seg.start_s, sw));
+                this_segment.push((seg.start_s, sw));
             }
+            self.agent_sentences.extend(this_segment);
         }
         out
     }
@@ -299,6 +305,8 @@ mod tests {
             words: Vec::new(),
             avg_logprob: -0.2,
             no_speech_prob: 0.0,
+            fallback: None,
+            repaired: false,
         }
     }
 
@@ -452,5 +460,32 @@ mod tests {
             .iter()
             .all(|k| *k != PhraseKind::RepeatedLine)
         );
+    }
+
+    #[test]
+    fn a_sentence_twice_in_one_segment_is_not_a_repeated_line() {
+        let mut a = Analyzer::new(&Config::default());
+        // A recogniser loop inside one utterance: not something the agent said twice.
+        let k = kinds(
+            &mut a,
+            seg(
+                Speaker::Agent,
+                8.0,
+                "Yes, what can I help you? Yes, what can I help you?",
+            ),
+        );
+        assert!(!k.contains(&PhraseKind::RepeatedLine), "{k:?}");
+        // Said again in a later utterance: a repeat, flagged once.
+        let r = a.analyse(&seg(
+            Speaker::Agent,
+            40.0,
+            "Yes, what can I help you? Yes, what can I help you?",
+        ));
+        let reps: Vec<_> = r
+            .iter()
+            .filter(|p| p.kind == PhraseKind::RepeatedLine)
+            .collect();
+        assert_eq!(reps.len(), 1, "{r:?}");
+        assert_eq!(reps[0].detail.as_deref(), Some("8.0"));
     }
 }

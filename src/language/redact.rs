@@ -276,6 +276,8 @@ mod tests {
             ],
             avg_logprob: -0.2,
             no_speech_prob: 0.0,
+            fallback: None,
+            repaired: false,
         };
         r.segment(&mut seg);
         assert_eq!(seg.text, "It's [card].");

@@ -7,10 +7,11 @@ use whisper_rs::{
     FullParams, SamplingStrategy, WhisperContext, WhisperContextParameters, WhisperState,
 };
 
+use super::guard::{self, Failure, Limits, Verdict};
 use super::segmenter::Utterance;
 use crate::config::{Config, Transcribe};
 use crate::error::{Error, Result};
-use crate::events::{TranscriptSegment, Word};
+use crate::events::{Fallback, TranscriptSegment, Word};
 use crate::language::Redactor;
 
 /// Where a configured model path points: an absolute path as is; a relative one is looked up in
@@ -108,6 +109,7 @@ impl Model {
             cfg: cfg.transcribe.clone(),
             redactor: cfg.privacy.redact.then(|| Redactor::new(cfg.phrase_set())),
             threads: threads.max(1),
+            fallback_steps: cfg.transcribe.fallback.len(),
         })
     }
 }
@@ -119,6 +121,7 @@ pub struct Session {
     cfg: Transcribe,
     redactor: Option<Redactor>,
     threads: usize,
+    fallback_steps: usize,
 }
 
 impl Drop for Session {
@@ -136,12 +139,93 @@ impl Drop for Session {
 /// Whisper's encoder sees 50 frames per second of audio (30 s = 1500).
 const CTX_PER_S: f64 = 50.0;
 
+/// The encoder's full window: 30 s of audio.
+pub const FULL_CTX: i32 = 1500;
+
+/// How one decoding pass of an utterance runs.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Attempt {
+    /// Encoder audio context in frames (50 per second of audio); [`FULL_CTX`] is the model's
+    /// whole 30 s window, as it was trained.
+    pub audio_ctx: i32,
+    /// Beam width; 1 is greedy decoding.
+    pub beam: u8,
+    /// Sampling temperature (0: the most likely token each step).
+    pub temperature: f32,
+}
+
+impl Attempt {
+    /// A short label for reports and benches ("greedy ctx 275", "beam 5 ctx 1500", ...).
+    pub fn label(&self) -> String {
+        let how = if self.beam > 1 {
+            format!("beam {}", self.beam)
+        } else if self.temperature > 0.0 {
+            format!("t={:.1}", self.temperature)
+        } else {
+            "greedy".into()
+        };
+        if self.audio_ctx >= FULL_CTX {
+            format!("{how}, 30 s context")
+        } else {
+            format!("{how}, {:.1} s context", self.audio_ctx as f64 / CTX_PER_S)
+        }
+    }
+}
+
+/// What one decoding pass produced, before any guard looked at it.
+#[derive(Debug, Clone)]
+pub struct Candidate {
+    /// How it was decoded.
+    pub attempt: Attempt,
+    /// The segments (one per utterance in practice), not yet filtered or redacted.
+    pub segments: Vec<TranscriptSegment>,
+    /// Text tokens decoded.
+    pub tokens: usize,
+    /// Whether the decode stopped by itself (end of text or of the audio), not cut off by the
+    /// token budget.
+    pub ended: bool,
+    /// Mean token log-probability over all segments.
+    pub avg_logprob: f32,
+    /// Whisper's no-speech probability.
+    pub no_speech: f32,
+}
+
+impl Candidate {
+    /// All segments' text, space-joined.
+    pub fn text(&self) -> String {
+        let t: Vec<&str> = self.segments.iter().map(|s| s.text.as_str()).collect();
+        t.join(" ")
+    }
+}
+
 impl Session {
-    /// Transcribe one utterance. Segments that look invented (high no-speech probability with
-    /// low confidence, or very low confidence) are dropped.
-    pub fn transcribe(&mut self, u: &Utterance) -> Result<Vec<TranscriptSegment>> {
+    /// The first pass for an utterance of `dur` seconds: greedy, with the encoder's audio
+    /// context sized to the utterance plus the configured margin.
+    pub fn first_attempt(&self, dur: f64) -> Attempt {
+        let audio_ctx = if self.cfg.audio_ctx_margin >= 0 {
+            ((dur * CTX_PER_S).ceil() as i32 + self.cfg.audio_ctx_margin).min(FULL_CTX)
+        } else {
+            FULL_CTX
+        };
+        Attempt {
+            audio_ctx,
+            beam: 1,
+            temperature: 0.0,
+        }
+    }
+
+    /// Decode one utterance once, as `attempt` says.
+    pub fn decode(&mut self, u: &Utterance, attempt: &Attempt) -> Result<Candidate> {
         let dur = u.samples.len() as f64 / 16000.0;
-        let mut params = FullParams::new(SamplingStrategy::Greedy { best_of: 1 });
+        let strategy = if attempt.beam > 1 {
+            SamplingStrategy::BeamSearch {
+                beam_size: attempt.beam as i32,
+                patience: -1.0,
+            }
+        } else {
+            SamplingStrategy::Greedy { best_of: 1 }
+        };
+        let mut params = FullParams::new(strategy);
         params.set_n_threads(self.threads as i32);
         params.set_translate(false);
         let lang = if self.model.english_only {
@@ -161,18 +245,14 @@ impl Session {
         // An utterance is one segment: whisper's own segmentation of short padded audio tends to
         // repeat the last sentence. A token budget of speech rate x duration bounds runaways.
         params.set_single_segment(true);
-        params.set_max_tokens((dur * 8.0).ceil() as i32 + 16);
-        // One pass, no temperature fallback: fallback can multiply latency.
-        params.set_temperature(0.0);
-        params.set_temperature_inc(if self.cfg.fallback { 0.2 } else { 0.0 });
+        let budget = token_budget(dur);
+        params.set_max_tokens(budget);
+        // Exactly one pass per call: the fallback is decided here, not inside whisper.cpp.
+        params.set_temperature(attempt.temperature);
+        params.set_temperature_inc(0.0);
         params.set_no_speech_thold(self.cfg.no_speech_thold);
         params.set_logprob_thold(self.cfg.logprob_thold);
-        // Size the encoder's audio context to the utterance instead of 30 s (several times
-        // faster for short turns); a margin keeps the end of the audio in view.
-        if self.cfg.audio_ctx_margin >= 0 {
-            let ctx = ((dur * CTX_PER_S).ceil() as i32 + self.cfg.audio_ctx_margin).min(1500);
-            params.set_audio_ctx(ctx);
-        }
+        params.set_audio_ctx(attempt.audio_ctx.clamp(1, FULL_CTX));
         // whisper.cpp needs at least 1 s of audio; pad short utterances with silence.
         let mut padded;
         let audio: &[f32] = if u.samples.len() < 16_000 + 1600 {
@@ -191,11 +271,15 @@ impl Session {
             message: format!("transcription failed: {e}"),
         })?;
         let eot = self.model.ctx.token_eot();
-        let mut out = Vec::new();
+        let mut segments = Vec::new();
+        let (mut all_logprob, mut all_tokens) = (0.0f32, 0usize);
+        let mut all_ids = 0usize;
+        let mut no_speech_max = 0.0f32;
         for seg in state.as_iter() {
             let mut words: Vec<Word> = Vec::new();
             let mut logprob_sum = 0.0f32;
             let mut n_tokens = 0;
+            all_ids += seg.n_tokens().max(0) as usize;
             for i in 0..seg.n_tokens() {
                 let Some(tok) = seg.get_token(i) else {
                     continue;
@@ -237,19 +321,14 @@ impl Session {
                 .to_str_lossy()
                 .map(|s| s.trim().to_string())
                 .unwrap_or_default();
+            let no_speech = seg.no_speech_probability();
+            no_speech_max = no_speech_max.max(no_speech);
             if text.is_empty() || n_tokens == 0 {
                 continue;
             }
+            all_logprob += logprob_sum;
+            all_tokens += n_tokens;
             let avg_logprob = logprob_sum / n_tokens as f32;
-            let no_speech = seg.no_speech_probability();
-            // Invented text on silence or music: the model says "probably no speech" and is
-            // unsure of its words, or is very unsure whatever it says.
-            let invented = (no_speech > self.cfg.no_speech_thold
-                && avg_logprob < self.cfg.logprob_thold)
-                || avg_logprob < self.cfg.drop_logprob;
-            if invented {
-                continue;
-            }
             let t0 = u.start_s + seg.start_timestamp().max(0) as f64 * 0.01;
             let t1 = (u.start_s + seg.end_timestamp().max(0) as f64 * 0.01).min(u.end_s());
             for w in &mut words {
@@ -257,7 +336,7 @@ impl Session {
                 w.end_s = round_ms(w.end_s.clamp(t0, t1));
                 w.p = (w.p * 1000.0).round() / 1000.0;
             }
-            let mut seg = TranscriptSegment {
+            segments.push(TranscriptSegment {
                 speaker: u.speaker,
                 start_s: round_ms(t0),
                 end_s: round_ms(t1.max(t0)),
@@ -265,7 +344,122 @@ impl Session {
                 words,
                 avg_logprob: (avg_logprob * 1000.0).round() / 1000.0,
                 no_speech_prob: (no_speech * 1000.0).round() / 1000.0,
-            };
+                fallback: None,
+                repaired: false,
+            });
+        }
+        Ok(Candidate {
+            attempt: *attempt,
+            segments,
+            tokens: all_tokens,
+            // whisper.cpp stops at the budget with the budget's worth of tokens (timestamps
+            // included); anything shorter ended by itself.
+            ended: all_ids as i32 <= budget,
+            avg_logprob: if all_tokens > 0 {
+                all_logprob / all_tokens as f32
+            } else {
+                0.0
+            },
+            no_speech: no_speech_max,
+        })
+    }
+
+    /// Use at most the first `steps` fallback decodes of the configuration (live calls, where
+    /// every decode adds to the lag).
+    pub fn limit_fallback(&mut self, steps: usize) {
+        self.fallback_steps = steps.min(self.cfg.fallback.len());
+    }
+
+    /// The guards' thresholds.
+    pub fn limits(&self) -> Limits {
+        Limits {
+            max_compression_ratio: self.cfg.max_compression_ratio,
+            max_syllables_per_s: self.cfg.max_syllables_per_s,
+            min_avg_logprob: self.cfg.logprob_thold,
+        }
+    }
+
+    /// The decodes to try for an utterance of `dur` seconds, in order: the first pass, then the
+    /// configured fallback steps.
+    pub fn attempts(&self, dur: f64) -> Vec<Attempt> {
+        let first = self.first_attempt(dur);
+        let fallback = self.cfg.fallback[..self.fallback_steps]
+            .iter()
+            .map(|f| Attempt {
+                audio_ctx: if f.ctx_margin < 0 {
+                    FULL_CTX
+                } else {
+                    ((dur * CTX_PER_S).ceil() as i32 + f.ctx_margin).min(FULL_CTX)
+                },
+                beam: f.beam,
+                temperature: f.temperature,
+            });
+        std::iter::once(first).chain(fallback).collect()
+    }
+
+    /// Transcribe one utterance: decode it; when the decode fails a guard (a loop, the token
+    /// budget, too much text, too little confidence) and whisper does not call it silence,
+    /// decode again with each fallback step until one passes, and keep the best candidate. A
+    /// repetition the audio cannot hold is then collapsed (and the segment says so). Segments
+    /// that look invented (high no-speech probability with low confidence, or very low
+    /// confidence) are dropped; the rest are redacted.
+    pub fn transcribe(&mut self, u: &Utterance) -> Result<Vec<TranscriptSegment>> {
+        let dur = u.samples.len() as f64 / 16000.0;
+        let limits = self.limits();
+        let mut tried: Vec<(Candidate, Verdict)> = Vec::new();
+        for attempt in self.attempts(dur) {
+            let c = self.decode(u, &attempt)?;
+            let v = guard::check(&c.text(), c.ended, c.avg_logprob, u.speech_s, &limits);
+            // Whisper's own rule: no fallback for what it hears as silence (it is dropped below).
+            let silence = c.no_speech > self.cfg.no_speech_thold;
+            let done = v.ok() || (silence && tried.is_empty());
+            tried.push((c, v));
+            if done {
+                break;
+            }
+        }
+        let ranked: Vec<(Verdict, f32)> = tried
+            .iter()
+            .map(|(c, v)| (v.clone(), c.avg_logprob))
+            .collect();
+        let best = guard::choose(&ranked).unwrap_or(0);
+        let fallback = (tried.len() > 1).then(|| Fallback {
+            reason: tried[0]
+                .1
+                .failures
+                .iter()
+                .map(Failure::describe)
+                .collect::<Vec<_>>()
+                .join("; "),
+            decodes: tried.len() as u32,
+            kept: tried[best].0.attempt.label(),
+        });
+        let chosen = tried.swap_remove(best).0;
+        let mut out = Vec::new();
+        for mut seg in chosen.segments {
+            // Invented text on silence or music: the model says "probably no speech" and is
+            // unsure of its words, or is very unsure whatever it says.
+            let invented = (seg.no_speech_prob > self.cfg.no_speech_thold
+                && seg.avg_logprob < self.cfg.logprob_thold)
+                || seg.avg_logprob < self.cfg.drop_logprob;
+            if invented {
+                continue;
+            }
+            // The last line of defence: a loop no decode avoided.
+            if guard::repair(&mut seg.words, u.speech_s, &limits).is_some() {
+                seg.text = seg
+                    .words
+                    .iter()
+                    .map(|w| w.word.as_str())
+                    .collect::<Vec<_>>()
+                    .join(" ");
+                seg.end_s = seg
+                    .words
+                    .last()
+                    .map_or(seg.end_s, |w| w.end_s.max(seg.start_s));
+                seg.repaired = true;
+            }
+            seg.fallback = fallback.clone();
             // Personal numbers never leave the recogniser unredacted.
             if let Some(r) = &self.redactor {
                 r.segment(&mut seg);
@@ -276,32 +470,10 @@ impl Session {
     }
 }
 
-/// Remove a phrase repeated back to back at the end of a segment ("Dogs are sitting by the door.
-/// Dogs are sitting by the door. Dogs are"), keeping its first occurrence. Returns whether
-/// anything was removed.
-pub fn collapse_repeats(words: &mut Vec<Word>) -> bool {
-    let key = |w: &Word| {
-        w.word
-            .chars()
-            .filter(|c| c.is_alphanumeric())
-            .flat_map(char::to_lowercase)
-            .collect::<String>()
-    };
-    let k: Vec<String> = words.iter().map(key).collect();
-    let n = k.len();
-    // The shortest period p (3+ words) such that everything from some point s on repeats with
-    // period p, covering at least two copies: keep up to the end of the first copy.
-    for p in 3..=n / 2 {
-        let mut s = n - p;
-        while s > 0 && k[s - 1] == k[s - 1 + p] {
-            s -= 1;
-        }
-        if n - s >= 2 * p {
-            words.truncate(s + p);
-            return true;
-        }
-    }
-    false
+/// Most tokens a decode of `dur` seconds may produce: a fast speaker's rate with room to spare,
+/// so a runaway stops instead of filling the text context.
+fn token_budget(dur: f64) -> i32 {
+    (dur * 8.0).ceil() as i32 + 16
 }
 
 fn round_ms(t: f64) -> f64 {
@@ -430,52 +602,4 @@ pub fn validate(path: &Path) -> Result<()> {
         return Err(bad("it has no tensors".into()));
     }
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn ws(text: &str) -> Vec<Word> {
-        text.split_whitespace()
-            .enumerate()
-            .map(|(i, w)| Word {
-                word: w.into(),
-                start_s: i as f64,
-                end_s: i as f64 + 0.5,
-                p: 0.9,
-            })
-            .collect()
-    }
-
-    fn collapsed(text: &str) -> String {
-        let mut w = ws(text);
-        collapse_repeats(&mut w);
-        w.iter()
-            .map(|w| w.word.as_str())
-            .collect::<Vec<_>>()
-            .join(" ")
-    }
-
-    #[test]
-    fn repeated_sentences_are_collapsed() {
-        assert_eq!(
-            collapsed(
-                "Dogs are sitting by the door. Dogs are sitting by the door. Dogs are sitting by the door."
-            ),
-            "Dogs are sitting by the door."
-        );
-        assert_eq!(
-            collapsed("Kids are talking by the door. Kids are talking by the door. Kids are"),
-            "Kids are talking by the door."
-        );
-        // Ordinary speech with repeated words is untouched.
-        for keep in [
-            "press 1 to accept, press 2 to reject",
-            "no no no I said the blue one",
-            "the leader has left the conference",
-        ] {
-            assert_eq!(collapsed(keep), keep);
-        }
-    }
 }

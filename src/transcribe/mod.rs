@@ -6,6 +6,7 @@
 
 pub mod engine;
 pub mod fetch;
+pub mod guard;
 pub mod import;
 pub mod segmenter;
 pub mod wer;
@@ -16,7 +17,7 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, Sender, TrySendError, bounded, unbounded};
 
-pub use engine::{Model, Session};
+pub use engine::{Attempt, Candidate, Model, Session};
 pub use segmenter::{Segmenter, Utterance};
 
 use crate::config::Config;
@@ -102,6 +103,8 @@ impl LiveTranscriber {
     /// Start the worker on `model`.
     pub fn start(model: &Model, cfg: &Config) -> Result<Self> {
         let mut session = model.session(cfg, cfg.transcribe.live_threads)?;
+        // Every fallback decode adds its time to the lag of the text (and of what queues behind).
+        session.limit_fallback(cfg.transcribe.live_fallback_steps);
         let cfg = &cfg.transcribe;
         let (jobs, rx) = bounded::<Job>(cfg.queue.max(1));
         let (event_tx, events) = unbounded();

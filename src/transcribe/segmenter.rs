@@ -20,6 +20,9 @@ pub struct Utterance {
     pub samples: Vec<f32>,
     /// Seconds of voiced speech in it (for gating).
     pub voiced_s: f32,
+    /// Seconds of speech in it (voice activity, pauses and pre-roll excluded): how much text the
+    /// audio can hold.
+    pub speech_s: f32,
 }
 
 impl Utterance {
@@ -120,7 +123,8 @@ impl Segmenter {
     fn finish_current(&mut self, keep_hops: usize) -> Option<Utterance> {
         let mut c = self.current.take()?;
         c.samples.truncate(keep_hops * HOP);
-        self.emit(c.start_hop, c.samples, c.voiced_hops)
+        c.activity.truncate(keep_hops);
+        self.emit(c.start_hop, c.samples, c.voiced_hops, &c.activity)
     }
 
     /// Too long: cut at the middle of the longest pause in the last third, or at the end.
@@ -162,10 +166,16 @@ impl Segmenter {
         if c.activity.iter().all(|a| !a) {
             self.current = None;
         }
-        self.emit(head.start_hop, head.samples, voiced_head)
+        self.emit(head.start_hop, head.samples, voiced_head, &head.activity)
     }
 
-    fn emit(&self, start_hop: u64, samples: Vec<f32>, voiced_hops: u32) -> Option<Utterance> {
+    fn emit(
+        &self,
+        start_hop: u64,
+        samples: Vec<f32>,
+        voiced_hops: u32,
+        activity: &[bool],
+    ) -> Option<Utterance> {
         // Coughs, clicks and single syllables are not worth the recogniser's time (and invite
         // invented text).
         (voiced_hops >= self.min_voiced_hops && !samples.is_empty()).then_some(Utterance {
@@ -173,6 +183,7 @@ impl Segmenter {
             start_s: start_hop as f64 * HOP_S,
             samples,
             voiced_s: voiced_hops as f32 * HOP_S as f32,
+            speech_s: activity.iter().filter(|a| **a).count() as f32 * HOP_S as f32,
         })
     }
 }
