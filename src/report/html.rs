@@ -541,9 +541,27 @@ pub fn render(review: &Review) -> String {
                 let escalated = review.episodes.iter().any(|e| {
                     e.speaker == seg.speaker && seg.start_s < e.end_s && seg.end_s > e.start_s
                 });
+                // What the recogniser had to correct, for QA to weigh the line.
+                let mut mark = String::new();
+                if let Some(f) = &seg.fallback {
+                    let _ = write!(
+                        mark,
+                        r#" <span class="note" title="first decode: {}; kept: {}, {} decodes">{}</span>"#,
+                        esc(&f.reason),
+                        esc(&f.kept),
+                        f.decodes,
+                        if seg.repaired {
+                            "[repeats removed]"
+                        } else {
+                            "[re-decoded]"
+                        }
+                    );
+                } else if seg.repaired {
+                    mark.push_str(r#" <span class="note">[repeats removed]</span>"#);
+                }
                 let _ = write!(
                     o,
-                    r#"<tr id="seg-{i}"{}><td class="t">{}</td><td class="who" style="color:{}">{}</td><td>{}</td></tr>"#,
+                    r#"<tr id="seg-{i}"{}><td class="t">{}</td><td class="who" style="color:{}">{}</td><td>{}{mark}</td></tr>"#,
                     if escalated { r#" class="esc""# } else { "" },
                     clock(seg.start_s),
                     color(seg.speaker),
@@ -554,7 +572,7 @@ pub fn render(review: &Review) -> String {
             for c in cues {
                 cue_row(&mut o, c);
             }
-            o.push_str("</tbody></table><p class=\"legend\">Shaded lines were said during an escalation episode; cue lines show what the agent saw, and when.</p>");
+            o.push_str("</tbody></table><p class=\"legend\">Shaded lines were said during an escalation episode; cue lines show what the agent saw, and when. [re-decoded]: the recogniser's first attempt failed a check (hover for why) and the line is from a second decode; [repeats removed]: a phrase the recogniser repeated more often than the speech allows was cut to one copy.</p>");
         }
     }
     o.push_str("</section>");

@@ -9,7 +9,7 @@ use whisper_rs::{
 
 use super::guard::{self, Failure, Limits, Verdict};
 use super::segmenter::Utterance;
-use crate::config::{Config, Transcribe};
+use crate::config::{Config, FallbackStep, Transcribe};
 use crate::error::{Error, Result};
 use crate::events::{Fallback, TranscriptSegment, Word};
 use crate::language::Redactor;
@@ -109,7 +109,8 @@ impl Model {
             cfg: cfg.transcribe.clone(),
             redactor: cfg.privacy.redact.then(|| Redactor::new(cfg.phrase_set())),
             threads: threads.max(1),
-            fallback_steps: cfg.transcribe.fallback.len(),
+            fallback: cfg.transcribe.fallback.clone(),
+            retry_unsure: true,
         })
     }
 }
@@ -121,7 +122,8 @@ pub struct Session {
     cfg: Transcribe,
     redactor: Option<Redactor>,
     threads: usize,
-    fallback_steps: usize,
+    fallback: Vec<FallbackStep>,
+    retry_unsure: bool,
 }
 
 impl Drop for Session {
@@ -262,10 +264,21 @@ impl Session {
         } else {
             &u.samples
         };
-        let state = self
-            .state
-            .as_mut()
-            .expect("a session owns its state until dropped");
+        // whisper.cpp's beam search gives different text for the same audio depending on what
+        // the state decoded before (measured: four decodes, four texts); a new state per beam
+        // decode (about 20 ms) makes it reproducible and leaves the greedy state as it was.
+        let mut beam_state;
+        let state = if attempt.beam > 1 {
+            beam_state = self.model.ctx.create_state().map_err(|e| Error::Decode {
+                path: self.model.path.clone(),
+                message: format!("cannot allocate a recogniser state: {e}"),
+            })?;
+            &mut beam_state
+        } else {
+            self.state
+                .as_mut()
+                .expect("a session owns its state until dropped")
+        };
         state.full(params, audio).map_err(|e| Error::Decode {
             path: self.model.path.clone(),
             message: format!("transcription failed: {e}"),
@@ -364,10 +377,11 @@ impl Session {
         })
     }
 
-    /// Use at most the first `steps` fallback decodes of the configuration (live calls, where
-    /// every decode adds to the lag).
-    pub fn limit_fallback(&mut self, steps: usize) {
-        self.fallback_steps = steps.min(self.cfg.fallback.len());
+    /// Decode live utterances: the live fallback steps, and no second decode for low confidence
+    /// alone (every decode adds to the lag of the text and of what waits behind it).
+    pub fn for_live(&mut self) {
+        self.fallback = self.cfg.live_fallback.clone();
+        self.retry_unsure = self.cfg.live_fallback_low_confidence;
     }
 
     /// The guards' thresholds.
@@ -383,17 +397,15 @@ impl Session {
     /// configured fallback steps.
     pub fn attempts(&self, dur: f64) -> Vec<Attempt> {
         let first = self.first_attempt(dur);
-        let fallback = self.cfg.fallback[..self.fallback_steps]
-            .iter()
-            .map(|f| Attempt {
-                audio_ctx: if f.ctx_margin < 0 {
-                    FULL_CTX
-                } else {
-                    ((dur * CTX_PER_S).ceil() as i32 + f.ctx_margin).min(FULL_CTX)
-                },
-                beam: f.beam,
-                temperature: f.temperature,
-            });
+        let fallback = self.fallback.iter().map(|f| Attempt {
+            audio_ctx: if f.ctx_margin < 0 {
+                FULL_CTX
+            } else {
+                ((dur * CTX_PER_S).ceil() as i32 + f.ctx_margin).min(FULL_CTX)
+            },
+            beam: f.beam,
+            temperature: f.temperature,
+        });
         std::iter::once(first).chain(fallback).collect()
     }
 
@@ -409,7 +421,10 @@ impl Session {
         let mut tried: Vec<(Candidate, Verdict)> = Vec::new();
         for attempt in self.attempts(dur) {
             let c = self.decode(u, &attempt)?;
-            let v = guard::check(&c.text(), c.ended, c.avg_logprob, u.speech_s, &limits);
+            let mut v = guard::check(&c.text(), c.ended, c.avg_logprob, u.speech_s, &limits);
+            if !self.retry_unsure {
+                v.failures.retain(|f| !matches!(f, Failure::Unsure(_)));
+            }
             // Whisper's own rule: no fallback for what it hears as silence (it is dropped below).
             let silence = c.no_speech > self.cfg.no_speech_thold;
             let done = v.ok() || (silence && tried.is_empty());
@@ -418,11 +433,8 @@ impl Session {
                 break;
             }
         }
-        let ranked: Vec<(Verdict, f32)> = tried
-            .iter()
-            .map(|(c, v)| (v.clone(), c.avg_logprob))
-            .collect();
-        let best = guard::choose(&ranked).unwrap_or(0);
+        let verdicts: Vec<Verdict> = tried.iter().map(|(_, v)| v.clone()).collect();
+        let best = guard::choose(&verdicts).unwrap_or(0);
         let fallback = (tried.len() > 1).then(|| Fallback {
             reason: tried[0]
                 .1

@@ -252,21 +252,16 @@ pub fn check(text: &str, ended: bool, avg_logprob: f32, speech_s: f32, limits: &
     Verdict { failures }
 }
 
-/// The candidate to keep, given each one's verdict and mean log-probability, in the order they
-/// were decoded: the first sound one; if none is sound, the least severe failure, then the most
-/// confident. (A loop is often the most confident text of all, so severity comes first.)
-pub fn choose(verdicts: &[(Verdict, f32)]) -> Option<usize> {
-    if let Some(i) = verdicts.iter().position(|(v, _)| v.ok()) {
+/// The candidate to keep, given each one's verdict, in the order they were decoded: the first
+/// sound one; if none is sound, the least severe failure, the earliest among equals. A fallback
+/// replaces the first decode only when the guards find it strictly better: confidence alone does
+/// not decide (a loop is often the most confident text of all, and on a short, unclear
+/// utterance a 30 s beam search invents fluent sentences with better log-probabilities).
+pub fn choose(verdicts: &[Verdict]) -> Option<usize> {
+    if let Some(i) = verdicts.iter().position(Verdict::ok) {
         return Some(i);
     }
-    (0..verdicts.len()).min_by(|&a, &b| {
-        let (va, la) = &verdicts[a];
-        let (vb, lb) = &verdicts[b];
-        va.severity()
-            .cmp(&vb.severity())
-            .then(lb.total_cmp(la))
-            .then(a.cmp(&b))
-    })
+    (0..verdicts.len()).min_by_key(|&i| (verdicts[i].severity(), i))
 }
 
 /// The last guard: drop the extra copies of a repetition the audio cannot contain (a loop of
@@ -439,26 +434,25 @@ mod tests {
                 Failure::CutOff,
             ],
         };
+        let cut_off = Verdict {
+            failures: vec![Failure::CutOff],
+        };
         let unsure = Verdict {
             failures: vec![Failure::Unsure(-1.2)],
         };
-        // A confident loop first, a sound decode after it: the sound one.
-        assert_eq!(
-            choose(&[(looped.clone(), -0.08), (sound.clone(), -0.3)]),
-            Some(1)
-        );
+        // A loop first, a sound decode after it: the sound one.
+        assert_eq!(choose(&[looped.clone(), sound.clone()]), Some(1));
         // Two sound ones: the earlier (cheaper, already decided) one.
-        assert_eq!(choose(&[(sound.clone(), -0.5), (sound, -0.2)]), Some(0));
-        // Nothing sound: an unsure decode beats a confident loop.
+        assert_eq!(choose(&[sound.clone(), sound.clone()]), Some(0));
+        // Nothing sound: an unsure decode beats a loop, a cut-off one an unsure one.
+        assert_eq!(choose(&[looped.clone(), unsure.clone()]), Some(1));
         assert_eq!(
-            choose(&[(looped.clone(), -0.05), (unsure.clone(), -1.2)]),
+            choose(&[cut_off.clone(), unsure.clone(), looped.clone()]),
             Some(1)
         );
-        // Same severity: the more confident.
-        assert_eq!(
-            choose(&[(unsure.clone(), -1.4), (unsure, -1.1), (looped, -0.1)]),
-            Some(1)
-        );
+        // Equally bad: the first decode stays (a fallback must be strictly better).
+        assert_eq!(choose(&[unsure.clone(), unsure]), Some(0));
+        assert_eq!(choose(&[looped.clone(), looped]), Some(0));
         assert_eq!(choose(&[]), None);
     }
 

@@ -103,8 +103,7 @@ impl LiveTranscriber {
     /// Start the worker on `model`.
     pub fn start(model: &Model, cfg: &Config) -> Result<Self> {
         let mut session = model.session(cfg, cfg.transcribe.live_threads)?;
-        // Every fallback decode adds its time to the lag of the text (and of what queues behind).
-        session.limit_fallback(cfg.transcribe.live_fallback_steps);
+        session.for_live();
         let cfg = &cfg.transcribe;
         let (jobs, rx) = bounded::<Job>(cfg.queue.max(1));
         let (event_tx, events) = unbounded();
