@@ -7,7 +7,11 @@
 //! - live mode: the SpokenWOZ call played in real time through the pipeline and the live worker
 //!   (one recogniser thread, bounded queue): lag from the end of each transcribed stretch of
 //!   speech to its text, p50/p95, in the first and second half of the call (it must not grow),
-//!   and how many utterances were skipped. `CALMLINE_LIVE_REPEAT=N` plays the call N times.
+//!   and how many utterances were skipped. `CALMLINE_LIVE_REPEAT=N` plays the call N times;
+//! - the guards against invented text (`-- guards` for these alone): WER, segments decoded
+//!   again, repaired and still looping, and speed, on all 160 RAVDESS clips at 16 kHz and as
+//!   8 kHz mu-law, and on asr + telephony, for the first pass alone, with the wider-context
+//!   fallback, and with the 30 s beam search too (the default); and the time of the checks.
 //!
 //! Needs models/ggml-tiny.en.bin (scripts/install-model.sh); the q8_0 figures also need the
 //! CTranslate2 download cached by that script.
@@ -21,7 +25,7 @@ use calmline::config::Side;
 use calmline::events::EventBody;
 use calmline::pipeline::{Pipeline, channel_map};
 use calmline::review::{ReviewOptions, review_file_with};
-use calmline::transcribe::{LiveTranscriber, Model, import, wer};
+use calmline::transcribe::{LiveTranscriber, Model, guard, import, wer};
 
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -181,6 +185,147 @@ fn live_lag(model: &Model) {
     );
 }
 
+/// CPU seconds this process has used (user + system), from /proc (Linux): steadier than the wall
+/// clock on a shared machine. `None` elsewhere.
+fn cpu_s() -> Option<f64> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // Fields after the command name (which is in parentheses and may hold spaces).
+    let rest = &stat[stat.rfind(')')? + 2..];
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let ticks: f64 = f.get(11)?.parse::<f64>().ok()? + f.get(12)?.parse::<f64>().ok()?;
+    Some(ticks / 100.0)
+}
+
+/// One labelled set: (file, reference transcript), from transcripts.tsv or RAVDESS's labels.csv.
+fn labelled(set: &str) -> Vec<(PathBuf, String)> {
+    let dir = data(set);
+    if dir.join("labels.csv").is_file() {
+        let t = std::fs::read_to_string(dir.join("labels.csv")).unwrap();
+        t.lines()
+            .skip(1)
+            .map(|l| {
+                let f: Vec<&str> = l.split(',').collect();
+                (dir.join(f[0]), f[5].to_string())
+            })
+            .collect()
+    } else {
+        let t = std::fs::read_to_string(dir.join("transcripts.tsv")).unwrap();
+        t.lines()
+            .skip(1)
+            .filter_map(|l| l.split_once('\t'))
+            .map(|(f, r)| (dir.join(f), r.to_string()))
+            .collect()
+    }
+}
+
+/// What the guards cost and buy. Every variant reviews the same files: the first pass alone (a
+/// loop is then only collapsed by the last guard), plus the wider-context greedy decode, plus the
+/// 30 s beam search (the default). Also the time of the checks themselves.
+fn guards(model: &Model) {
+    let tmp = std::env::temp_dir().join("calmline-bench-mulaw");
+    std::fs::create_dir_all(&tmp).unwrap();
+    let ravdess = labelled("emotion/ravdess");
+    let mulaw: Vec<(PathBuf, String)> = ravdess
+        .iter()
+        .enumerate()
+        .map(|(i, (p, r))| {
+            let out = tmp.join(format!("{i}.wav"));
+            let ok = std::process::Command::new("sox")
+                .arg(p)
+                .args(["-D", "-r", "8000", "-e", "mu-law"])
+                .arg(&out)
+                .status()
+                .is_ok_and(|s| s.success());
+            assert!(
+                ok,
+                "sox is needed for the mu-law set (scripts/install-deps.sh)"
+            );
+            (out, r.clone())
+        })
+        .collect();
+    let mut read = labelled("asr");
+    read.extend(labelled("telephony"));
+    let sets: [(&str, &[(PathBuf, String)]); 3] = [
+        ("RAVDESS 160 clips, 16 kHz", &ravdess),
+        ("RAVDESS 160 clips, 8 kHz mu-law", &mulaw),
+        ("asr + telephony, 48 files", &read),
+    ];
+    let default = Config::default();
+    let variants: Vec<(&str, Vec<calmline::config::FallbackStep>)> = vec![
+        ("first pass + last guard", Vec::new()),
+        ("+ wider context", default.transcribe.fallback[..1].to_vec()),
+        (
+            "+ 30 s beam 5 (default)",
+            default.transcribe.fallback.clone(),
+        ),
+    ];
+    let mut texts: Vec<String> = Vec::new();
+    for (set, files) in sets {
+        for (label, steps) in &variants {
+            let mut cfg = Config::default();
+            cfg.transcribe.fallback = steps.clone();
+            let (mut audio, mut secs, mut edits, mut words) = (0.0, 0.0, 0, 0);
+            let (mut segs, mut again, mut repaired, mut loops) = (0, 0, 0, 0);
+            let cpu0 = cpu_s();
+            for (path, reference) in files {
+                let start = Instant::now();
+                let r = review_file_with(
+                    path,
+                    &cfg,
+                    ReviewOptions {
+                        model: Some(model),
+                        workers: 2,
+                    },
+                    &|_| {},
+                )
+                .unwrap();
+                secs += start.elapsed().as_secs_f64();
+                audio += r.duration_s;
+                let t = r.transcript.unwrap_or_default();
+                for s in &t {
+                    segs += 1;
+                    again += s.fallback.is_some() as usize;
+                    repaired += s.repaired as usize;
+                    let k = guard::keys(&s.text);
+                    loops += guard::find_repeat(&k).is_some_and(|r| r.period >= 3) as usize;
+                    texts.push(s.text.clone());
+                }
+                let hyp: Vec<&str> = t.iter().map(|s| s.text.as_str()).collect();
+                let (rn, hn) = (wer::normalise(reference), wer::normalise(&hyp.join(" ")));
+                edits += wer::edits(&rn, &hn);
+                words += rn.len();
+            }
+            let cpu = cpu_s().zip(cpu0).map_or(f64::NAN, |(b, a)| b - a);
+            println!(
+                "guards   {set:<32} {label:<26} WER {:>5.2}%, {again:>2} of {segs} segments decoded again, {repaired:>2} repaired, {loops} looped; {:>5.1}x real time, {:.3} CPU s per s of audio",
+                100.0 * edits as f64 / words.max(1) as f64,
+                audio / secs,
+                cpu / audio
+            );
+        }
+    }
+    let _ = std::fs::remove_dir_all(&tmp);
+    // The checks themselves, on every segment text seen above plus a long loop.
+    texts.push("Dogs are sitting by the door. ".repeat(6));
+    let limits = guard::Limits {
+        max_compression_ratio: default.transcribe.max_compression_ratio,
+        max_syllables_per_s: default.transcribe.max_syllables_per_s,
+        min_avg_logprob: default.transcribe.logprob_thold,
+    };
+    let rounds = 200;
+    let start = Instant::now();
+    for _ in 0..rounds {
+        for t in &texts {
+            std::hint::black_box(guard::check(t, true, -0.3, 2.0, &limits));
+        }
+    }
+    let per = start.elapsed().as_secs_f64() / (rounds * texts.len()) as f64;
+    println!(
+        "guards   checks on one decoded segment (loop search, zlib ratio, syllables): {:.1} us",
+        per * 1e6
+    );
+}
+
 fn main() {
     let quick = std::env::args().all(|a| a != "--bench");
     let f16 = root().join("models/ggml-tiny.en.bin");
@@ -218,18 +363,32 @@ fn main() {
         "calmline transcription benches ({} cores)\n",
         std::thread::available_parallelism().map_or(1, |n| n.get())
     );
-    review_speed("tiny.en f16", &model);
+    // The default model is the q8_0 import; the installed models/ggml-tiny.en-q8_0.bin is used
+    // for it, else it is imported here from the cached CTranslate2 download.
+    let installed = root().join("models/ggml-tiny.en-q8_0.bin");
     let ct2 = std::env::var("HOME")
         .map(|h| Path::new(&h).join(".cache/calmline/tiny.en-ct2"))
         .ok();
-    if let Some(dir) = ct2.filter(|d| d.join("model.bin").is_file()) {
-        let tmp = std::env::temp_dir().join("calmline-bench-tiny.en-q8_0.bin");
+    let tmp = std::env::temp_dir().join("calmline-bench-tiny.en-q8_0.bin");
+    let q8 = if installed.is_file() {
+        Some(Model::load(&installed).unwrap())
+    } else if let Some(dir) = ct2.filter(|d| d.join("model.bin").is_file()) {
         import::import(&dir, &tmp, import::Quantization::Q8_0).unwrap();
-        let q8 = Model::load(&tmp).unwrap();
-        review_speed("tiny.en q8_0 (model import)", &q8);
-        live_lag(&q8);
-        let _ = std::fs::remove_file(&tmp);
+        Some(Model::load(&tmp).unwrap())
     } else {
-        live_lag(&model);
+        None
+    };
+    let default = q8.as_ref().unwrap_or(&model);
+    if std::env::args().any(|a| a == "guards") {
+        // `cargo bench --bench transcription -- guards`: only the guard figures (about 6 min).
+        guards(default);
+        return;
     }
+    review_speed("tiny.en f16", &model);
+    if let Some(q8) = &q8 {
+        review_speed("tiny.en q8_0", q8);
+    }
+    live_lag(default);
+    guards(default);
+    let _ = std::fs::remove_file(&tmp);
 }

@@ -377,14 +377,19 @@ impl Config {
             return Err(format!("pitch.min_hz ({}) must be at least 50", p.min_hz));
         }
         let t = &self.transcribe;
-        for (i, f) in t.fallback.iter().enumerate() {
-            if !(1..=8).contains(&f.beam)
-                || !(0.0..=1.0).contains(&f.temperature)
-                || f.ctx_margin < -1
-            {
-                return Err(format!(
-                    "transcribe.fallback[{i}]: beam must be 1-8, temperature 0-1 and ctx_margin -1 or more"
-                ));
+        for (name, steps) in [
+            ("fallback", &t.fallback),
+            ("live_fallback", &t.live_fallback),
+        ] {
+            for (i, f) in steps.iter().enumerate() {
+                if !(1..=8).contains(&f.beam)
+                    || !(0.0..=1.0).contains(&f.temperature)
+                    || f.ctx_margin < -1
+                {
+                    return Err(format!(
+                        "transcribe.{name}[{i}]: beam must be 1-8, temperature 0-1 and ctx_margin -1 or more"
+                    ));
+                }
             }
         }
         if !(t.max_compression_ratio > 1.0 && t.max_syllables_per_s > 0.0) {
@@ -493,5 +498,42 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("escalation.end"), "{e}");
+    }
+
+    #[test]
+    fn fallback_steps_are_read_and_checked() {
+        let c = Config::from_layers(Some((
+            Path::new("f.toml"),
+            "[transcribe]\nfallback = [{ ctx_margin = -1, beam = 3 }]\n",
+        )))
+        .unwrap();
+        assert_eq!(
+            c.transcribe.fallback,
+            [FallbackStep {
+                ctx_margin: -1,
+                beam: 3,
+                temperature: 0.0
+            }]
+        );
+        for bad in [
+            "fallback = [{ ctx_margin = 500, beam = 0 }]",
+            "live_fallback = [{ ctx_margin = -2 }]",
+            "fallback = [{ ctx_margin = 500, temperature = 1.5 }]",
+        ] {
+            let e = Config::from_layers(Some((
+                Path::new("f.toml"),
+                &format!("[transcribe]\n{bad}\n"),
+            )))
+            .unwrap_err()
+            .to_string();
+            assert!(e.contains("f.toml") && e.contains("fallback"), "{bad}: {e}");
+        }
+        let e = Config::from_layers(Some((
+            Path::new("f.toml"),
+            "[transcribe]\nfallback = [{ margin = 500 }]\n",
+        )))
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("margin"), "{e}");
     }
 }

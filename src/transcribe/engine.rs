@@ -154,6 +154,10 @@ pub struct Attempt {
     pub beam: u8,
     /// Sampling temperature (0: the most likely token each step).
     pub temperature: f32,
+    /// End the decode as soon as its tokens repeat back to back (see
+    /// [`guard::token_loop`]): a first pass that will be decoded again anyway stops wasting
+    /// time on the copies.
+    pub stop_loops: bool,
 }
 
 impl Attempt {
@@ -213,6 +217,9 @@ impl Session {
             audio_ctx,
             beam: 1,
             temperature: 0.0,
+            // Only worth it (and only safe) when a fallback decode follows: a stopped loop
+            // has two copies, which the last guard alone would not always collapse.
+            stop_loops: !self.fallback.is_empty(),
         }
     }
 
@@ -255,6 +262,19 @@ impl Session {
         params.set_no_speech_thold(self.cfg.no_speech_thold);
         params.set_logprob_thold(self.cfg.logprob_thold);
         params.set_audio_ctx(attempt.audio_ctx.clamp(1, FULL_CTX));
+        if attempt.stop_loops {
+            // SAFETY: the callback only reads the `n_tokens` token records and writes the
+            // vocabulary-sized logits array whisper.cpp passes to it; the user data is two
+            // numbers carried in the pointer's value, never dereferenced.
+            unsafe {
+                params.set_filter_logits_callback(Some(stop_loop_logits));
+                params.set_filter_logits_callback_user_data(pack_vocab(
+                    self.model.ctx.token_eot(),
+                    self.model.ctx.n_vocab(),
+                )
+                    as *mut std::ffi::c_void);
+            }
+        }
         // whisper.cpp needs at least 1 s of audio; pad short utterances with silence.
         let mut padded;
         let audio: &[f32] = if u.samples.len() < 16_000 + 1600 {
@@ -405,6 +425,7 @@ impl Session {
             },
             beam: f.beam,
             temperature: f.temperature,
+            stop_loops: false,
         });
         std::iter::once(first).chain(fallback).collect()
     }
@@ -480,6 +501,53 @@ impl Session {
         }
         Ok(out)
     }
+}
+
+/// whisper.cpp's logits filter for [`Attempt::stop_loops`]: once the text tokens decoded so far
+/// end in a back-to-back repeat, only end-of-text may follow.
+unsafe extern "C" fn stop_loop_logits(
+    _ctx: *mut whisper_rs::WhisperSysContext,
+    _state: *mut whisper_rs::WhisperSysState,
+    tokens: *const whisper_rs::WhisperTokenData,
+    n_tokens: std::ffi::c_int,
+    logits: *mut f32,
+    user_data: *mut std::ffi::c_void,
+) {
+    if tokens.is_null() || logits.is_null() || n_tokens <= 0 {
+        return;
+    }
+    let (eot, n_vocab) = unpack_vocab(user_data as usize);
+    // SAFETY: whisper.cpp passes its current sequence (n_tokens records) and the logits of
+    // the whole vocabulary for this decoder; both outlive the call.
+    let seq = unsafe { std::slice::from_raw_parts(tokens, n_tokens as usize) };
+    let mut text = [0i32; 256];
+    let mut n = 0;
+    for t in seq.iter().filter(|t| t.id < eot) {
+        if n == text.len() {
+            return;
+        }
+        text[n] = t.id;
+        n += 1;
+    }
+    if n_vocab > eot && guard::token_loop(&text[..n]) {
+        // SAFETY: `logits` holds `n_vocab` values (see above).
+        let l = unsafe { std::slice::from_raw_parts_mut(logits, n_vocab as usize) };
+        for (i, v) in l.iter_mut().enumerate() {
+            if i as i32 != eot {
+                *v = f32::NEG_INFINITY;
+            }
+        }
+    }
+}
+
+/// The end-of-text id and the vocabulary size, packed into the callback's user-data pointer
+/// value (both are below 2^20), so no pointer has to outlive anything.
+fn pack_vocab(eot: i32, n_vocab: i32) -> usize {
+    ((n_vocab as usize) << 20) | eot as usize
+}
+
+fn unpack_vocab(v: usize) -> (i32, i32) {
+    ((v & 0xF_FFFF) as i32, (v >> 20) as i32)
 }
 
 /// Most tokens a decode of `dur` seconds may produce: a fast speaker's rate with room to spare,

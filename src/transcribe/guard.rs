@@ -137,6 +137,24 @@ pub fn find_repeat(keys: &[String]) -> Option<Repeat> {
     best
 }
 
+/// Whether a decoder's text tokens so far end in a loop: the last 3+ tokens repeat the ones just
+/// before them, or the last 1-2 tokens have come four times in a row. Checked after every token
+/// (cheap: quadratic in a few dozen tokens), so a loop is caught when its second copy is done.
+pub fn token_loop(ids: &[i32]) -> bool {
+    let n = ids.len();
+    for unit in 1..=n / 2 {
+        let copies = if unit >= 3 { 2 } else { 4 };
+        if unit * copies > n {
+            continue;
+        }
+        let last = &ids[n - unit..];
+        if (1..copies).all(|c| &ids[n - (c + 1) * unit..n - c * unit] == last) {
+            return true;
+        }
+    }
+    false
+}
+
 /// zlib compression ratio of the text's bytes (whisper's `compression_ratio`): about 1-1.5 for
 /// speech, over 2.4 for a loop of any length worth worrying about.
 pub fn compression_ratio(text: &str) -> f32 {
@@ -349,6 +367,31 @@ mod tests {
         ] {
             assert_eq!(find_repeat(&ks(t)), None, "{t}");
         }
+    }
+
+    #[test]
+    fn token_loops_are_caught_when_the_second_copy_completes() {
+        // "Dogs are sitting by the door." as seven tokens, then again.
+        let copy = [21367, 389, 5586, 416, 262, 3420, 13];
+        let mut ids = copy.to_vec();
+        assert!(!token_loop(&ids));
+        for (i, &t) in copy.iter().enumerate() {
+            ids.push(t);
+            assert_eq!(
+                token_loop(&ids),
+                i == copy.len() - 1,
+                "after {} tokens",
+                i + 1
+            );
+        }
+        // Two-token units need four copies ("Bye. Bye. Bye. Bye."); "no, no, no" is not a loop.
+        assert!(!token_loop(&[50, 13, 50, 13, 50, 13]));
+        assert!(token_loop(&[50, 13, 50, 13, 50, 13, 50, 13]));
+        assert!(!token_loop(&[7, 7, 7]));
+        assert!(token_loop(&[7, 7, 7, 7]));
+        assert!(!token_loop(&[]));
+        // "press 1 to accept, press 2 to reject": no back-to-back copy.
+        assert!(!token_loop(&[1, 2, 3, 4, 5, 1, 6, 3, 7]));
     }
 
     #[test]
