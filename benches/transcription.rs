@@ -11,7 +11,8 @@
 //! - the guards against invented text (`-- guards` for these alone): WER, segments decoded
 //!   again, repaired and still looping, and speed, on all 160 RAVDESS clips at 16 kHz and as
 //!   8 kHz mu-law, and on asr + telephony, for the first pass alone, with the wider-context
-//!   fallback, and with the 30 s beam search too (the default); and the time of the checks.
+//!   fallback, and with the 30 s greedy and beam decodes too (the default); and the time of the
+//!   checks.
 //!
 //! Needs models/ggml-tiny.en.bin (scripts/install-model.sh); the q8_0 figures also need the
 //! CTranslate2 download cached by that script.
@@ -255,7 +256,7 @@ fn guards(model: &Model) {
         ("first pass + last guard", Vec::new()),
         ("+ wider context", default.transcribe.fallback[..1].to_vec()),
         (
-            "+ 30 s beam 5 (default)",
+            "+ 30 s greedy, then beam 5 (default)",
             default.transcribe.fallback.clone(),
         ),
     ];

@@ -301,9 +301,15 @@ fn spoken_and_written_numbers_are_redacted_in_every_output() {
         .output()
         .unwrap();
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
-    let text = v["transcript"].to_string();
-    assert!(
-        text.chars().filter(char::is_ascii_digit).count() >= 6,
-        "{text}"
-    );
+    let text: String = v["transcript"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["text"].as_str().unwrap())
+        .collect();
+    // 24 digits were read out. A digit string is not a loop to the guards, yet it must not run
+    // away either ("4-1-1-1-1-1-..." to the token budget, 48 digits, before the fallback
+    // decoded it again on the whole window).
+    let digits = text.chars().filter(char::is_ascii_digit).count();
+    assert!((20..=32).contains(&digits), "{digits} digits: {text}");
 }

@@ -20,6 +20,8 @@ pub struct Redactor {
 #[derive(Debug, Clone, Copy, PartialEq)]
 enum Tok {
     Digits(usize, bool),
+    /// Digits read one at a time ("4-1-1-1", or a lone "4"): counted like spoken digits.
+    Read(usize),
     Spoken,
     Email,
     Other,
@@ -48,6 +50,11 @@ impl Redactor {
             && t.chars()
                 .all(|c| c.is_ascii_digit() || matches!(c, '-' | '.' | '+' | '(' | ')' | '/'))
         {
+            // "4-1-1-1" or "4": digits read out one at a time, which the recogniser writes
+            // this way when a caller reads a number aloud.
+            if t.split('-').all(|g| g.len() == 1) {
+                return Tok::Read(digits);
+            }
             return Tok::Digits(digits, t.starts_with('+') || t.starts_with('0'));
         }
         if self.digit_words.contains(&t.to_lowercase()) {
@@ -66,6 +73,7 @@ impl Redactor {
                     plus_or_zero |= i == 0 && *p;
                 }
                 Tok::Spoken => spoken += 1,
+                Tok::Read(n) => spoken += n,
                 _ => {}
             }
         }
@@ -123,9 +131,11 @@ impl Redactor {
                     }
                     out.push((start, i, "[email]"));
                 }
-                Tok::Digits(..) | Tok::Spoken => {
+                Tok::Digits(..) | Tok::Read(_) | Tok::Spoken => {
                     let start = i;
-                    while i < kinds.len() && matches!(kinds[i], Tok::Digits(..) | Tok::Spoken) {
+                    while i < kinds.len()
+                        && matches!(kinds[i], Tok::Digits(..) | Tok::Read(_) | Tok::Spoken)
+                    {
                         i += 1;
                     }
                     if let Some(tag) = self.tag(&kinds[start..i]) {
@@ -237,6 +247,12 @@ mod tests {
             r.text("my PIN is four five six seven."),
             "my PIN is [number]."
         );
+        // Digits read one at a time, as the recogniser writes them.
+        assert_eq!(
+            r.text("My card number is 4-1-1-1-1"),
+            "My card number is [number]"
+        );
+        assert_eq!(r.text("the code is 1 2 3 4."), "the code is [number].");
     }
 
     #[test]

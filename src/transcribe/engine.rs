@@ -48,6 +48,36 @@ pub struct Model {
     /// Recogniser states not in use: creating one allocates its buffers (tens of MB), so
     /// reviews of many short files reuse them.
     idle: Arc<Mutex<Vec<WhisperState>>>,
+    /// What the loop filter needs of the vocabulary.
+    vocab: Arc<Vocab>,
+}
+
+/// The vocabulary as the loop filter sees it.
+struct Vocab {
+    /// End of text: the first special token (text tokens come before it).
+    eot: i32,
+    /// Tokens in the model (the logits' length).
+    n_vocab: i32,
+    /// Per text token: whether it holds a letter (digits and punctuation repeat in real speech).
+    wordy: Vec<bool>,
+}
+
+impl Vocab {
+    fn of(ctx: &WhisperContext) -> Self {
+        let eot = ctx.token_eot();
+        let wordy = (0..eot.max(0))
+            .map(|id| {
+                ctx.token_to_bytes(id)
+                    .map(|b| b.iter().any(u8::is_ascii_alphabetic) || b.iter().any(|&c| c >= 0x80))
+                    .unwrap_or(true)
+            })
+            .collect();
+        Self {
+            eot,
+            n_vocab: ctx.n_vocab(),
+            wordy,
+        }
+    }
 }
 
 impl Model {
@@ -79,11 +109,13 @@ impl Model {
             ),
         })?;
         let english_only = !ctx.is_multilingual();
+        let vocab = Arc::new(Vocab::of(&ctx));
         Ok(Self {
             ctx: Arc::new(ctx),
             path: path.to_path_buf(),
             english_only,
             idle: Arc::new(Mutex::new(Vec::new())),
+            vocab,
         })
     }
 
@@ -264,15 +296,14 @@ impl Session {
         params.set_audio_ctx(attempt.audio_ctx.clamp(1, FULL_CTX));
         if attempt.stop_loops {
             // SAFETY: the callback only reads the `n_tokens` token records and writes the
-            // vocabulary-sized logits array whisper.cpp passes to it; the user data is two
-            // numbers carried in the pointer's value, never dereferenced.
+            // vocabulary-sized logits array whisper.cpp passes to it; the user data points to
+            // this model's `Vocab`, which `self.model` keeps alive (and unchanged) for the
+            // whole decode below.
             unsafe {
                 params.set_filter_logits_callback(Some(stop_loop_logits));
-                params.set_filter_logits_callback_user_data(pack_vocab(
-                    self.model.ctx.token_eot(),
-                    self.model.ctx.n_vocab(),
-                )
-                    as *mut std::ffi::c_void);
+                params.set_filter_logits_callback_user_data(
+                    Arc::as_ptr(&self.model.vocab) as *mut std::ffi::c_void
+                );
             }
         }
         // whisper.cpp needs at least 1 s of audio; pad short utterances with silence.
@@ -513,10 +544,12 @@ unsafe extern "C" fn stop_loop_logits(
     logits: *mut f32,
     user_data: *mut std::ffi::c_void,
 ) {
-    if tokens.is_null() || logits.is_null() || n_tokens <= 0 {
+    if tokens.is_null() || logits.is_null() || n_tokens <= 0 || user_data.is_null() {
         return;
     }
-    let (eot, n_vocab) = unpack_vocab(user_data as usize);
+    // SAFETY: `decode` passes a pointer to the model's `Vocab`, alive for the decode.
+    let vocab = unsafe { &*(user_data as *const Vocab) };
+    let (eot, n_vocab) = (vocab.eot, vocab.n_vocab);
     // SAFETY: whisper.cpp passes its current sequence (n_tokens records) and the logits of
     // the whole vocabulary for this decoder; both outlive the call.
     let seq = unsafe { std::slice::from_raw_parts(tokens, n_tokens as usize) };
@@ -529,7 +562,8 @@ unsafe extern "C" fn stop_loop_logits(
         text[n] = t.id;
         n += 1;
     }
-    if n_vocab > eot && guard::token_loop(&text[..n]) {
+    let wordy = |t: i32| vocab.wordy.get(t as usize).copied().unwrap_or(true);
+    if n_vocab > eot && guard::token_loop(&text[..n], wordy) {
         // SAFETY: `logits` holds `n_vocab` values (see above).
         let l = unsafe { std::slice::from_raw_parts_mut(logits, n_vocab as usize) };
         for (i, v) in l.iter_mut().enumerate() {
@@ -538,16 +572,6 @@ unsafe extern "C" fn stop_loop_logits(
             }
         }
     }
-}
-
-/// The end-of-text id and the vocabulary size, packed into the callback's user-data pointer
-/// value (both are below 2^20), so no pointer has to outlive anything.
-fn pack_vocab(eot: i32, n_vocab: i32) -> usize {
-    ((n_vocab as usize) << 20) | eot as usize
-}
-
-fn unpack_vocab(v: usize) -> (i32, i32) {
-    ((v & 0xF_FFFF) as i32, (v >> 20) as i32)
 }
 
 /// Most tokens a decode of `dur` seconds may produce: a fast speaker's rate with room to spare,

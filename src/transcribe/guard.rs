@@ -93,15 +93,30 @@ pub fn keys(text: &str) -> Vec<String> {
         .collect()
 }
 
+/// Whether a word key is a number as said or written ("4111", "one", "oh"): digit strings repeat
+/// in real speech (card 4111 1111 1111 1111, "one one one"), so a repeat made only of them is
+/// never called a loop here; a runaway of digits is caught by the syllable budget instead.
+pub fn is_number(key: &str) -> bool {
+    const SAID: [&str; 12] = [
+        "zero", "oh", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine",
+        "double",
+    ];
+    key.chars().all(|c| c.is_ascii_digit()) || SAID.contains(&key)
+}
+
 /// The longest back-to-back repetition in `keys` that counts as a loop: a phrase of 3+ words
 /// said twice in a row, 2 words three times, or 1 word four times ("no no no" is speech; "bye bye
-/// bye bye" from a recogniser is a loop). Ties go to the earliest, then the shortest period.
+/// bye bye" from a recogniser is a loop). A phrase of numbers only is not a loop (see
+/// [`is_number`]). Ties go to the earliest, then the shortest period.
 pub fn find_repeat(keys: &[String]) -> Option<Repeat> {
     let n = keys.len();
     let mut best: Option<Repeat> = None;
     for start in 0..n {
         for period in 1..=(n - start) / 2 {
             let unit = &keys[start..start + period];
+            if unit.iter().all(|k| is_number(k)) {
+                continue;
+            }
             let mut copies = 1;
             while start + (copies + 1) * period <= n
                 && keys[start + copies * period..start + (copies + 1) * period] == *unit
@@ -140,7 +155,9 @@ pub fn find_repeat(keys: &[String]) -> Option<Repeat> {
 /// Whether a decoder's text tokens so far end in a loop: the last 3+ tokens repeat the ones just
 /// before them, or the last 1-2 tokens have come four times in a row. Checked after every token
 /// (cheap: quadratic in a few dozen tokens), so a loop is caught when its second copy is done.
-pub fn token_loop(ids: &[i32]) -> bool {
+/// `wordy` says whether a token holds a letter: a repeat of digits and punctuation only is not a
+/// loop.
+pub fn token_loop(ids: &[i32], wordy: impl Fn(i32) -> bool) -> bool {
     let n = ids.len();
     for unit in 1..=n / 2 {
         let copies = if unit >= 3 { 2 } else { 4 };
@@ -148,6 +165,10 @@ pub fn token_loop(ids: &[i32]) -> bool {
             continue;
         }
         let last = &ids[n - unit..];
+        // Digits and punctuation repeat in real speech ("4-1-1-1-1"); a loop has words.
+        if !last.iter().any(|&t| wordy(t)) {
+            continue;
+        }
         if (1..copies).all(|c| &ids[n - (c + 1) * unit..n - c * unit] == last) {
             return true;
         }
@@ -363,6 +384,10 @@ mod tests {
             "the leader has left the conference",
             "one two three four five six",
             "very very very good",
+            // Numbers read out repeat legitimately.
+            "my card number is 4 1 1 1, 1 1 1 1, 1 1 1 1, 1 1 1 1",
+            "4111 1111 1111 1111",
+            "the code is one one one one",
             "",
         ] {
             assert_eq!(find_repeat(&ks(t)), None, "{t}");
@@ -373,25 +398,32 @@ mod tests {
     fn token_loops_are_caught_when_the_second_copy_completes() {
         // "Dogs are sitting by the door." as seven tokens, then again.
         let copy = [21367, 389, 5586, 416, 262, 3420, 13];
+        let wordy = |t: i32| t != 13 && t != 16;
         let mut ids = copy.to_vec();
-        assert!(!token_loop(&ids));
+        assert!(!token_loop(&ids, wordy));
         for (i, &t) in copy.iter().enumerate() {
             ids.push(t);
             assert_eq!(
-                token_loop(&ids),
+                token_loop(&ids, wordy),
                 i == copy.len() - 1,
                 "after {} tokens",
                 i + 1
             );
         }
         // Two-token units need four copies ("Bye. Bye. Bye. Bye."); "no, no, no" is not a loop.
-        assert!(!token_loop(&[50, 13, 50, 13, 50, 13]));
-        assert!(token_loop(&[50, 13, 50, 13, 50, 13, 50, 13]));
-        assert!(!token_loop(&[7, 7, 7]));
-        assert!(token_loop(&[7, 7, 7, 7]));
-        assert!(!token_loop(&[]));
+        assert!(!token_loop(&[50, 13, 50, 13, 50, 13], wordy));
+        assert!(token_loop(&[50, 13, 50, 13, 50, 13, 50, 13], wordy));
+        assert!(!token_loop(&[7, 7, 7], wordy));
+        assert!(token_loop(&[7, 7, 7, 7], wordy));
+        assert!(!token_loop(&[], wordy));
         // "press 1 to accept, press 2 to reject": no back-to-back copy.
-        assert!(!token_loop(&[1, 2, 3, 4, 5, 1, 6, 3, 7]));
+        assert!(!token_loop(&[1, 2, 3, 4, 5, 1, 6, 3, 7], wordy));
+        // A card number read digit by digit ("4-1-1-1-1-1"): tokens "1" and "-" (here 16 and
+        // 13) repeat, but nothing with a letter does, so the decode goes on.
+        assert!(!token_loop(
+            &[19, 16, 13, 16, 13, 16, 13, 16, 13, 16],
+            wordy
+        ));
     }
 
     #[test]
