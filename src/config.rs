@@ -67,6 +67,7 @@ pub struct Config {
     pub live: Live,
     pub coach: Coach,
     pub alerts: Alerts,
+    pub hub: Hub,
     pub cues: std::collections::BTreeMap<String, CueText>,
     pub language: Language,
     pub phrases: std::collections::BTreeMap<String, PhraseSet>,
@@ -80,6 +81,23 @@ pub struct Live {
     pub device: String,
     pub agent_device: String,
     pub customer_device: String,
+}
+
+/// `[hub]`: the supervisors' hub, and how monitors report to it.
+#[allow(missing_docs)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Hub {
+    pub bind: String,
+    pub db: String,
+    pub retention_days: u32,
+    pub silent_after_s: f64,
+    pub max_batch_bytes: usize,
+    pub max_event_bytes: usize,
+    pub session_hours: u32,
+    pub url: String,
+    pub level_interval_s: f64,
+    pub outbox: String,
 }
 
 #[allow(missing_docs)]
@@ -397,6 +415,24 @@ impl Config {
                 "transcribe.max_compression_ratio must be over 1 and max_syllables_per_s over 0"
                     .into(),
             );
+        }
+        let h = &self.hub;
+        if h.bind.parse::<std::net::SocketAddr>().is_err() {
+            return Err(format!(
+                "hub.bind ({:?}) must be an address and port, e.g. \"127.0.0.1:7878\"",
+                h.bind
+            ));
+        }
+        let finite = h.silent_after_s.is_finite() && h.level_interval_s.is_finite();
+        if !finite
+            || h.silent_after_s < 2.0
+            || h.level_interval_s <= 0.0
+            || h.retention_days == 0
+            || h.session_hours == 0
+            || h.max_event_bytes < 1024
+            || h.max_batch_bytes < h.max_event_bytes
+        {
+            return Err("hub: silent_after_s must be 2 or more, level_interval_s over 0, retention_days and session_hours 1 or more, max_event_bytes 1024 or more and max_batch_bytes at least max_event_bytes".into());
         }
         let e = &self.escalation;
         if e.end >= e.start {

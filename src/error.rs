@@ -41,6 +41,14 @@ pub enum Error {
     /// A setting given on the command line or in code is out of range.
     #[error("{0}")]
     Invalid(String),
+    /// The hub's database failed.
+    #[error("store {path}: {message}")]
+    Store {
+        /// The SQLite file.
+        path: PathBuf,
+        /// What SQLite said.
+        message: String,
+    },
     /// Writing an output file failed; no partial file is left behind.
     #[error("cannot write {path}: {source}")]
     Write {

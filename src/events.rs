@@ -123,6 +123,16 @@ pub enum EventBody {
         /// Plain-language description.
         message: String,
     },
+    /// A live call began (the first event a monitor sends its hub).
+    CallStart {
+        /// The agent on the call, as the monitor names them.
+        agent: String,
+    },
+    /// A live call ended.
+    CallEnd {
+        /// Its length (s).
+        duration_s: f64,
+    },
 }
 
 /// Per-speaker measurements over one timeline step.
@@ -527,6 +537,9 @@ pub enum AlertKind {
     NotResolving,
     /// Silence on both sides for a long time.
     LongHold,
+    /// Raised by the hub: a monitor stopped delivering audio or events mid-call, so the call is
+    /// no longer analysed.
+    StationSilent,
 }
 
 impl AlertKind {
@@ -538,8 +551,19 @@ impl AlertKind {
             AlertKind::AbusiveCaller => "abusive_caller",
             AlertKind::NotResolving => "not_resolving",
             AlertKind::LongHold => "long_hold",
+            AlertKind::StationSilent => "station_silent",
         }
     }
+
+    /// Every kind, in the playbook's order.
+    pub const ALL: [AlertKind; 6] = [
+        AlertKind::EscalatedCall,
+        AlertKind::ManagerRequest,
+        AlertKind::AbusiveCaller,
+        AlertKind::NotResolving,
+        AlertKind::LongHold,
+        AlertKind::StationSilent,
+    ];
 }
 
 /// A floor alert for supervisors.
@@ -591,4 +615,22 @@ pub struct DeviceStatus {
     /// the host reports it.
     #[serde(default)]
     pub delay_ms: Option<f32>,
+}
+
+/// One event of one live call on its way from a monitor to the hub. `id` is unique per event
+/// (the call's id and the event's number in it), so the hub can acknowledge exactly what it has
+/// stored and ignore what it already has when the monitor sends it again.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Envelope {
+    /// `CALL/SEQ`.
+    pub id: String,
+    /// The call (chosen by the monitor when the call starts).
+    pub call: String,
+    /// The event's number within the call, from 0.
+    pub seq: u64,
+    /// Wall-clock time the monitor emitted it (ms since the Unix epoch).
+    pub sent_ms: i64,
+    /// The event.
+    pub event: Event,
 }

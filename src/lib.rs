@@ -14,6 +14,7 @@ pub mod config;
 pub mod dsp;
 pub mod error;
 pub mod events;
+pub mod hub;
 pub mod language;
 pub mod live;
 pub mod pipeline;
@@ -21,6 +22,7 @@ pub mod report;
 pub mod review;
 pub mod transcribe;
 pub mod ui;
+pub mod uplink;
 
 pub use config::Config;
 pub use error::{Error, Result};

@@ -52,6 +52,27 @@ pub(super) fn devices() -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// The chosen view, plus the hub connection when there is one: the live loop knows neither.
+struct ToHub {
+    view: Box<dyn EventSink>,
+    uplink: Option<crate::uplink::Uplink>,
+}
+
+impl EventSink for ToHub {
+    fn event(&mut self, e: &crate::events::Event) {
+        self.view.event(e);
+        if let Some(u) = self.uplink.as_mut() {
+            u.event(e);
+        }
+    }
+    fn tick(&mut self) {
+        self.view.tick();
+    }
+    fn wants_stop(&self) -> bool {
+        self.view.wants_stop()
+    }
+}
+
 fn nonempty(s: &str) -> Option<String> {
     (!s.is_empty()).then(|| s.to_string())
 }
@@ -68,6 +89,11 @@ pub(super) fn run(args: LiveArgs) -> anyhow::Result<ExitCode> {
     }
     // Flags first, then the devices remembered in the config, then the default input.
     let layout = match (&args.device, &args.agent_device, &args.customer_device) {
+        _ if args.file.is_some() => Layout::File {
+            path: args.file.clone().unwrap_or_default(),
+            customer: cfg.channels.customer,
+            speed: args.speed,
+        },
         (Some(d), _, _) => Layout::Stereo {
             device: Some(d.clone()),
             customer: cfg.channels.customer,
@@ -106,11 +132,52 @@ pub(super) fn run(args: LiveArgs) -> anyhow::Result<ExitCode> {
     } else {
         Ui::Json
     });
-    let mut sink: Box<dyn EventSink> = match ui {
+    // The hub connection starts before the view, so a bad setting fails before the call.
+    let hub_url = args
+        .hub
+        .clone()
+        .or_else(|| nonempty(&cfg.hub.url))
+        .map(|u| u.trim_end_matches('/').to_string());
+    let uplink = match &hub_url {
+        Some(url) => {
+            if !(url.starts_with("http://") || url.starts_with("https://")) {
+                anyhow::bail!("--hub {url:?}: expected a URL such as http://hub.example:7878");
+            }
+            let token = args
+                .token
+                .clone()
+                .or_else(|| std::env::var("CALMLINE_HUB_TOKEN").ok())
+                .filter(|t| !t.trim().is_empty())
+                .context("--hub needs the station's --token (or CALMLINE_HUB_TOKEN); an admin creates one with `calmline hub token add NAME`")?;
+            let agent = args
+                .agent
+                .clone()
+                .or_else(|| std::env::var("USER").ok())
+                .unwrap_or_else(|| "agent".into());
+            let outbox = if cfg.hub.outbox.is_empty() {
+                super::hub::data_dir().join("outbox")
+            } else {
+                std::path::PathBuf::from(&cfg.hub.outbox)
+            };
+            Some(crate::uplink::Uplink::start(
+                crate::uplink::UplinkOptions {
+                    url: url.clone(),
+                    token,
+                    agent,
+                    outbox,
+                    share_agent_metrics: cfg.alerts.share_agent_metrics,
+                    level_interval_s: cfg.hub.level_interval_s,
+                },
+            )?)
+        }
+        None => None,
+    };
+    let view: Box<dyn EventSink> = match ui {
         Ui::Json => Box::new(crate::ui::JsonLines(std::io::stdout())),
         Ui::Plain => Box::new(crate::ui::Plain(std::io::stdout())),
         Ui::Tui => Box::new(crate::ui::Tui::start(cfg.coach.display_s as f64)),
     };
+    let mut sink = ToHub { view, uplink };
     let opts = LiveOptions {
         layout,
         model: model.clone(),
@@ -118,13 +185,26 @@ pub(super) fn run(args: LiveArgs) -> anyhow::Result<ExitCode> {
         duration: args.duration,
         stop,
     };
-    let summary = live::run(&cfg, opts, sink.as_mut());
-    drop(sink); // restores the terminal before anything is printed
+    let summary = live::run(&cfg, opts, &mut sink);
+    let ToHub { view, uplink } = sink;
+    drop(view); // restores the terminal before anything is printed
+    let sent = uplink.map(|u| {
+        let d = summary.as_ref().map(|s| s.duration_s).unwrap_or(0.0);
+        u.finish(d, std::time::Duration::from_secs(10))
+    });
+    if let (Some(s), Some(url)) = (&sent, &hub_url)
+        && s.pending > 0
+    {
+        eprintln!(
+            "calmline: {} event(s) not yet acknowledged by {url}; they wait in the outbox and go with the next call",
+            s.pending
+        );
+    }
     let summary = summary?;
     match ui {
         Ui::Json => println!(
             "{}",
-            serde_json::json!({"type": "summary", "t_s": summary.duration_s, "summary": summary})
+            serde_json::json!({"type": "summary", "t_s": summary.duration_s, "summary": summary, "hub": sent})
         ),
         _ => {
             println!(

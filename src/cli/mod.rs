@@ -1,5 +1,6 @@
 //! Command line: parse arguments, resolve settings, then call library code.
 
+mod hub;
 mod live;
 mod model;
 mod review;
@@ -34,6 +35,80 @@ pub enum Command {
     Devices,
     /// Coach a live call: capture both sides from sound devices, show cues as they happen.
     Live(LiveArgs),
+    /// The supervisors' hub: the server monitors report to and the floor view in a browser;
+    /// `hub token ...` and `hub user ...` manage who may connect.
+    Hub(HubArgs),
+}
+
+/// Arguments of `hub`.
+#[derive(Debug, clap::Args)]
+pub struct HubArgs {
+    /// Manage stations or supervisors instead of serving.
+    #[command(subcommand)]
+    pub command: Option<HubCommand>,
+    /// Address to listen on (default from the config: 127.0.0.1:7878, loopback only).
+    #[arg(long, global = true)]
+    pub bind: Option<String>,
+    /// The SQLite store (default from the config: hub.sqlite in ~/.local/share/calmline).
+    #[arg(long, global = true)]
+    pub db: Option<PathBuf>,
+    /// A TOML file overriding settings of the built-in configuration.
+    #[arg(long, global = true)]
+    pub config: Option<PathBuf>,
+}
+
+/// `calmline hub ...` management commands.
+#[derive(Debug, Subcommand)]
+pub enum HubCommand {
+    /// Station tokens (one per agent's monitor).
+    #[command(subcommand)]
+    Token(TokenCommand),
+    /// Supervisor accounts.
+    #[command(subcommand)]
+    User(UserCommand),
+}
+
+/// `calmline hub token ...`
+#[derive(Debug, Subcommand)]
+pub enum TokenCommand {
+    /// Create a station and print its token (shown once; only its hash is stored).
+    Add {
+        /// Station name (usually the agent's desk or login).
+        name: String,
+        /// The station's team (supervisors see their teams' calls).
+        #[arg(long, default_value = "default")]
+        team: String,
+    },
+    /// List stations.
+    List,
+    /// Revoke a station's token: the hub refuses it from now on.
+    Revoke {
+        /// Station name.
+        name: String,
+    },
+}
+
+/// `calmline hub user ...`
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Add a supervisor (or change one); the password is read from standard input.
+    Add {
+        /// Login name.
+        name: String,
+        /// Team(s) whose calls they see (repeat or comma-separate).
+        #[arg(long, value_delimiter = ',')]
+        team: Vec<String>,
+        /// Sees every team and the hub's counters.
+        #[arg(long)]
+        admin: bool,
+    },
+    /// List supervisors.
+    List,
+    /// Remove a supervisor (and end their sessions).
+    Remove {
+        /// Login name.
+        name: String,
+    },
 }
 
 /// Views of a live call.
@@ -88,6 +163,22 @@ pub struct LiveArgs {
     /// configuration file, so that a plain `calmline live` uses them next time.
     #[arg(long)]
     pub remember: bool,
+    /// Play a stereo recording through the live pipeline on the wall clock instead of capturing
+    /// (training, demos, testing a hub without sound devices).
+    #[arg(long, conflicts_with_all = ["device", "agent_device", "customer_device", "remember"])]
+    pub file: Option<PathBuf>,
+    /// Playback speed of --file (1 = real time).
+    #[arg(long, default_value_t = 1.0, requires = "file")]
+    pub speed: f64,
+    /// Report the call to this hub (e.g. http://hub.example:7878); default from [hub] url.
+    #[arg(long)]
+    pub hub: Option<String>,
+    /// The station token for the hub (`calmline hub token add`); default $CALMLINE_HUB_TOKEN.
+    #[arg(long)]
+    pub token: Option<String>,
+    /// The agent's name as supervisors see it (default: the user name).
+    #[arg(long)]
+    pub agent: Option<String>,
 }
 
 /// `calmline model ...`
@@ -201,6 +292,7 @@ pub fn main() -> ExitCode {
         Command::Model(cmd) => model::run(cmd),
         Command::Devices => live::devices(),
         Command::Live(args) => live::run(args),
+        Command::Hub(args) => hub::run(args),
     };
     match result {
         Ok(code) => code,

@@ -631,6 +631,7 @@ impl Coach {
             AlertKind::NotResolving => ("Escalation not resolving", 2),
             AlertKind::EscalatedCall => ("Customer escalated", 3),
             AlertKind::LongHold => ("Long hold: nobody speaking", 4),
+            AlertKind::StationSilent => ("Monitor stopped: call not analysed", 2),
         };
         out(Event {
             t_s: t,

@@ -54,6 +54,85 @@ pub enum Layout {
         /// Customer audio.
         customer: Option<String>,
     },
+    /// A stereo recording played on the wall clock as if it came from the devices (training,
+    /// demos, and testing the hub without sound devices).
+    File {
+        /// The recording (one speaker per channel).
+        path: PathBuf,
+        /// Which channel is the customer.
+        customer: Side,
+        /// Playback speed (1 = real time).
+        speed: f64,
+    },
+}
+
+/// A recording fed to the live loop at the pace of the wall clock (times `speed`).
+struct FilePlayer {
+    name: String,
+    src: crate::audio::FileSource,
+    resampler: StreamResampler,
+    block: Vec<Vec<f32>>,
+    out: Vec<Vec<f32>>,
+    speed: f64,
+    start: Instant,
+    /// 16 kHz frames handed to the loop so far.
+    fed: u64,
+    done: bool,
+}
+
+impl FilePlayer {
+    fn open(path: &std::path::Path, speed: f64) -> Result<Self> {
+        use crate::audio::Source;
+        if !(speed > 0.0 && speed <= 100.0) {
+            return Err(Error::Invalid(format!(
+                "--speed must be over 0 and at most 100, not {speed}"
+            )));
+        }
+        let src = crate::audio::FileSource::open(path)?;
+        if src.channels() != 2 {
+            return Err(Error::Unsupported {
+                path: path.to_path_buf(),
+                message: format!(
+                    "has {} channel(s): a live call needs one speaker per channel (a stereo recording)",
+                    src.channels()
+                ),
+            });
+        }
+        let resampler = StreamResampler::new(src.sample_rate(), ANALYSIS_RATE, 2)?;
+        Ok(Self {
+            name: path.display().to_string(),
+            src,
+            resampler,
+            block: vec![Vec::new(), Vec::new()],
+            out: vec![Vec::new(), Vec::new()],
+            speed,
+            start: Instant::now(),
+            fed: 0,
+            done: false,
+        })
+    }
+
+    /// Hand the loop what the wall clock says has been "captured" by now.
+    fn pump(&mut self, queues: &mut [VecDeque<f32>; 2]) -> Result<()> {
+        use crate::audio::Source;
+        let due = (self.start.elapsed().as_secs_f64() * self.speed * ANALYSIS_RATE as f64) as u64;
+        while !self.done && self.fed < due {
+            let n = self.src.read(&mut self.block)?;
+            if n == 0 {
+                self.resampler.flush(&mut self.out);
+                self.done = true;
+            } else {
+                self.resampler.process(&self.block, n, &mut self.out);
+            }
+            let got = self.out[0].len().min(self.out[1].len());
+            for (q, o) in queues.iter_mut().zip(self.out.iter_mut()) {
+                q.extend(o.drain(..got));
+                o.clear();
+            }
+            self.fed += got as u64;
+        }
+        Ok(())
+    }
 }
 
 /// How to run a live call.
@@ -252,6 +331,11 @@ pub fn run(cfg: &Config, opts: LiveOptions, sink: &mut dyn EventSink) -> Result<
             ],
             vec![Speaker::Agent, Speaker::Customer],
         ),
+        Layout::File { customer, .. } => (Vec::new(), channel_map(2, *customer)?),
+    };
+    let mut player = match &opts.layout {
+        Layout::File { path, speed, .. } => Some(FilePlayer::open(path, *speed)?),
+        _ => None,
     };
     let mut pipeline = Pipeline::new(cfg, speakers.clone(), ANALYSIS_RATE)?.with_utterances(cfg);
     let mut coach = Coach::new(cfg);
@@ -345,7 +429,13 @@ pub fn run(cfg: &Config, opts: LiveOptions, sink: &mut dyn EventSink) -> Result<
         {
             break;
         }
-        // 1. Drain the devices, reopen lost ones.
+        // 1. Drain the devices, reopen lost ones (or play the recording on).
+        if let Some(p) = player.as_mut() {
+            p.pump(&mut queues)?;
+            if p.done && queues.iter().all(|q| q.is_empty()) {
+                break;
+            }
+        }
         for input in inputs.iter_mut() {
             if input.lost() {
                 if input.capture.take().is_some() {
@@ -431,7 +521,7 @@ pub fn run(cfg: &Config, opts: LiveOptions, sink: &mut dyn EventSink) -> Result<
                 queues[slot].extend(std::iter::repeat_n(0.0, gap));
             }
         }
-        if !live[0] && !live[1] {
+        if !live[0] && !live[1] && player.is_none() {
             // Nothing captured at all: keep the clock running on silence.
             let due = (started.map_or(0.0, |s| s.elapsed().as_secs_f64()) * ANALYSIS_RATE as f64)
                 as usize;
@@ -565,6 +655,12 @@ pub fn run(cfg: &Config, opts: LiveOptions, sink: &mut dyn EventSink) -> Result<
                         connected: *u,
                         delay_ms: i.delay_ms(),
                     })
+                    .chain(player.as_ref().map(|p| DeviceStatus {
+                        name: p.name.clone(),
+                        carries: "agent+customer".into(),
+                        connected: true,
+                        delay_ms: None,
+                    }))
                     .collect(),
                 dropped_samples: summary.dropped_samples,
                 drift_ppm: summary.drift_ppm,

@@ -289,6 +289,8 @@ impl ReviewBuilder {
             }
             EventBody::ConversationSummary(s) => self.summary = Some(s.clone()),
             EventBody::Warning { message } => r.warnings.push(message.clone()),
+            // Live-call bookkeeping for the hub; a report has its own duration.
+            EventBody::CallStart { .. } | EventBody::CallEnd { .. } => {}
             EventBody::EpisodeStart {
                 speaker, start_s, ..
             } => {

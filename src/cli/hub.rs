@@ -1,0 +1,137 @@
+//! `calmline hub`: serve the floor, or manage stations and supervisors.
+
+use std::io::{IsTerminal, Read};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+
+use super::{HubArgs, HubCommand, TokenCommand, UserCommand, resolve_config};
+use crate::hub::{HubOptions, Store, auth};
+use crate::language::Redactor;
+
+/// calmline's data folder: `$XDG_DATA_HOME/calmline`, else `~/.local/share/calmline`.
+pub(super) fn data_dir() -> PathBuf {
+    std::env::var_os("XDG_DATA_HOME")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/share")))
+        .unwrap_or_else(|| PathBuf::from("."))
+        .join("calmline")
+}
+
+pub(super) fn run(args: HubArgs) -> anyhow::Result<ExitCode> {
+    let cfg = resolve_config(args.config.as_ref(), None)?;
+    let db = args.db.clone().unwrap_or_else(|| {
+        if cfg.hub.db.is_empty() {
+            data_dir().join("hub.sqlite")
+        } else {
+            PathBuf::from(&cfg.hub.db)
+        }
+    });
+    match args.command {
+        None => {
+            let bind = args.bind.as_deref().unwrap_or(&cfg.hub.bind);
+            let bind = bind.parse().with_context(|| {
+                format!("--bind {bind:?}: expected an address and port, e.g. 127.0.0.1:7878")
+            })?;
+            let h = &cfg.hub;
+            crate::hub::run(
+                HubOptions {
+                    bind,
+                    db,
+                    retention_days: h.retention_days,
+                    silent_after_s: h.silent_after_s,
+                    max_batch_bytes: h.max_batch_bytes,
+                    max_event_bytes: h.max_event_bytes,
+                    session_hours: h.session_hours,
+                },
+                Redactor::new(cfg.phrase_set()),
+            )?;
+        }
+        Some(HubCommand::Token(t)) => {
+            let store = Store::open(&db)?;
+            match t {
+                TokenCommand::Add { name, team } => {
+                    check_name(&name)?;
+                    check_name(&team)?;
+                    let token = auth::secret("clst_")?;
+                    store.add_station(&name, &team, &auth::digest(&token))?;
+                    eprintln!("station {name} (team {team}) added; its token (shown only now):");
+                    println!("{token}");
+                }
+                TokenCommand::List => {
+                    for s in store.stations()? {
+                        println!("{}\tteam {}", s.name, s.team);
+                    }
+                }
+                TokenCommand::Revoke { name } => {
+                    store.revoke_station(&name)?;
+                    eprintln!("station {name}: token revoked");
+                }
+            }
+        }
+        Some(HubCommand::User(u)) => {
+            let store = Store::open(&db)?;
+            match u {
+                UserCommand::Add { name, team, admin } => {
+                    check_name(&name)?;
+                    for t in &team {
+                        check_name(t)?;
+                    }
+                    if team.is_empty() && !admin {
+                        anyhow::bail!(
+                            "give the supervisor's --team (or --admin to see every team)"
+                        );
+                    }
+                    if std::io::stdin().is_terminal() {
+                        eprintln!("password for {name} (then Enter):");
+                    }
+                    let mut pw = String::new();
+                    std::io::stdin()
+                        .read_to_string(&mut pw)
+                        .context("cannot read the password from standard input")?;
+                    let pw = pw.lines().next().unwrap_or("").to_string();
+                    if pw.chars().count() < 8 {
+                        anyhow::bail!("the password must have at least 8 characters");
+                    }
+                    store.put_user(&name, &team, admin, &auth::hash_password(&pw)?)?;
+                    eprintln!(
+                        "supervisor {name} saved ({})",
+                        if admin {
+                            "admin, all teams".to_string()
+                        } else {
+                            format!("teams {}", team.join(", "))
+                        }
+                    );
+                }
+                UserCommand::List => {
+                    for u in store.users()? {
+                        println!(
+                            "{}\t{}{}",
+                            u.name,
+                            u.teams.join(","),
+                            if u.admin { "\tadmin" } else { "" }
+                        );
+                    }
+                }
+                UserCommand::Remove { name } => {
+                    store.remove_user(&name)?;
+                    eprintln!("supervisor {name} removed");
+                }
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Names and teams: 1-64 letters, digits, `.`, `_`, `-` (they appear in URLs, CSV and logs).
+fn check_name(s: &str) -> anyhow::Result<()> {
+    let ok = (1..=64).contains(&s.len())
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'));
+    if !ok {
+        anyhow::bail!("{s:?}: names and teams are 1-64 letters, digits, '.', '_' or '-'");
+    }
+    Ok(())
+}

@@ -1,0 +1,958 @@
+//! The hub's HTTP server (axum on tokio): the monitors' ingest endpoint, the supervisors' pages,
+//! their JSON API and the live stream (Server-Sent Events).
+//!
+//! Writes of monitor events go to one writer thread, which commits every batch that arrived
+//! meanwhile in one transaction and only then acknowledges them: an acknowledged event survives
+//! a hub crash, and an id seen before is acknowledged again but stored once.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{Path as UrlPath, Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use serde::Deserialize;
+use tokio::sync::{broadcast, oneshot};
+
+use super::auth;
+use super::store::{AlertRow, CallRow, Changes, Filter, Station, Store, User, now_ms};
+use crate::error::{Error, Result};
+use crate::events::Envelope;
+use crate::language::Redactor;
+
+/// How the hub runs.
+#[derive(Debug, Clone)]
+pub struct HubOptions {
+    /// Address to listen on.
+    pub bind: SocketAddr,
+    /// The SQLite file.
+    pub db: PathBuf,
+    /// Calls, alerts and audit entries older than this many days are deleted.
+    pub retention_days: u32,
+    /// A call whose monitor sends nothing for this long is `station_silent`.
+    pub silent_after_s: f64,
+    /// Largest request body a monitor may send (bytes).
+    pub max_batch_bytes: usize,
+    /// Largest single event (bytes of JSON).
+    pub max_event_bytes: usize,
+    /// How long a supervisor's session lasts (hours).
+    pub session_hours: u32,
+}
+
+/// One update of the floor, for the pages whose user may see `team`.
+#[derive(Debug, Clone)]
+struct Update {
+    team: String,
+    json: String,
+}
+
+struct IngestJob {
+    batch: Vec<(Station, Envelope)>,
+    reply: oneshot::Sender<Result<Vec<Fate>>>,
+}
+
+/// What became of one event a monitor sent.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Fate {
+    Stored,
+    Duplicate,
+}
+
+struct Hub {
+    opts: HubOptions,
+    /// Reads and supervisors' writes (claims, resolves, logins); WAL lets it read while the
+    /// writer thread commits.
+    db: Mutex<Store>,
+    ingest: crossbeam_channel::Sender<IngestJob>,
+    floor: broadcast::Sender<Update>,
+    /// Refusals and duplicates by reason, flushed to the store's counters now and then.
+    counts: Mutex<HashMap<&'static str, i64>>,
+}
+
+type Shared = Arc<Hub>;
+
+impl Hub {
+    fn count(&self, what: &'static str, by: i64) {
+        *self
+            .counts
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .entry(what)
+            .or_default() += by;
+    }
+
+    fn db(&self) -> std::sync::MutexGuard<'_, Store> {
+        self.db.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn publish(&self, store: &Store, changes: &Changes) {
+        publish(&self.floor, store, changes);
+    }
+}
+
+fn publish(floor: &broadcast::Sender<Update>, store: &Store, changes: &Changes) {
+    for id in &changes.calls {
+        if let Ok(Some(c)) = store.call(id) {
+            let json = serde_json::json!({"type": "call", "call": c}).to_string();
+            let _ = floor.send(Update {
+                team: c.team.clone(),
+                json,
+            });
+        }
+    }
+    for id in &changes.alerts {
+        if let Ok(Some(a)) = store.alert(*id) {
+            let json = serde_json::json!({"type": "alert", "alert": a}).to_string();
+            let _ = floor.send(Update {
+                team: a.team.clone(),
+                json,
+            });
+        }
+    }
+}
+
+/// Run the hub until Ctrl-C (or SIGTERM).
+pub fn run(opts: HubOptions, redactor: Redactor) -> Result<()> {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Error::Invalid(format!("cannot start the hub's runtime: {e}")))?;
+    rt.block_on(serve(opts, redactor))
+}
+
+async fn serve(opts: HubOptions, redactor: Redactor) -> Result<()> {
+    let store = Store::open(&opts.db)?;
+    let writer_store = Store::open(&opts.db)?;
+    let (tx, rx) = crossbeam_channel::bounded::<IngestJob>(1024);
+    let (floor, _) = broadcast::channel(4096);
+    let hub = Arc::new(Hub {
+        opts: opts.clone(),
+        db: Mutex::new(store),
+        ingest: tx,
+        floor: floor.clone(),
+        counts: Mutex::new(HashMap::new()),
+    });
+    std::thread::Builder::new()
+        .name("hub-writer".into())
+        .spawn(move || writer(writer_store, rx, floor, redactor))
+        .map_err(|e| Error::Invalid(format!("cannot start the hub's writer: {e}")))?;
+    tokio::spawn(housekeeping(hub.clone()));
+
+    let app = Router::new()
+        .route("/healthz", get(|| async { "ok\n" }))
+        .route("/", get(floor_page))
+        .route("/login", get(login_page).post(login))
+        .route("/logout", post(logout))
+        .route("/api/ingest", post(ingest))
+        .route("/api/me", get(me))
+        .route("/api/floor", get(floor_state))
+        .route("/api/calls", get(calls))
+        .route("/api/alerts", get(alerts))
+        .route("/api/alerts/{id}/audit", get(alert_audit))
+        .route("/api/alerts/{id}/claim", post(claim))
+        .route("/api/alerts/{id}/unclaim", post(unclaim))
+        .route("/api/alerts/{id}/resolve", post(resolve))
+        .route("/api/stream", get(stream))
+        .route("/api/stats", get(stats))
+        .with_state(hub.clone());
+    let listener = tokio::net::TcpListener::bind(opts.bind)
+        .await
+        .map_err(|e| Error::Invalid(format!("cannot listen on {}: {e}", opts.bind)))?;
+    let addr = listener.local_addr().unwrap_or(opts.bind);
+    eprintln!(
+        "calmline hub: listening on http://{addr}/ (store {})",
+        opts.db.display()
+    );
+    axum::serve(listener, app)
+        .with_graceful_shutdown(async {
+            let ctrl_c = tokio::signal::ctrl_c();
+            #[cfg(unix)]
+            {
+                let mut term =
+                    tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+                        .expect("SIGTERM handler");
+                tokio::select! {
+                    _ = ctrl_c => {},
+                    _ = term.recv() => {},
+                }
+            }
+            #[cfg(not(unix))]
+            let _ = ctrl_c.await;
+        })
+        .await
+        .map_err(|e| Error::Invalid(format!("the hub's server stopped: {e}")))?;
+    flush_counts(&hub);
+    Ok(())
+}
+
+/// The writer thread: take every ingest job waiting, commit them in one transaction, answer
+/// each, then tell the pages.
+fn writer(
+    mut store: Store,
+    rx: crossbeam_channel::Receiver<IngestJob>,
+    floor: broadcast::Sender<Update>,
+    redactor: Redactor,
+) {
+    while let Ok(first) = rx.recv() {
+        let mut jobs = vec![first];
+        while jobs.len() < 256 {
+            match rx.try_recv() {
+                Ok(j) => jobs.push(j),
+                Err(_) => break,
+            }
+        }
+        let all: Vec<(Station, Envelope)> =
+            jobs.iter().flat_map(|j| j.batch.iter().cloned()).collect();
+        match store.ingest(&all, &redactor) {
+            Ok((fresh, changes)) => {
+                let mut at = 0;
+                for j in jobs {
+                    let n = j.batch.len();
+                    let fates = fresh[at..at + n]
+                        .iter()
+                        .map(|&f| if f { Fate::Stored } else { Fate::Duplicate })
+                        .collect();
+                    at += n;
+                    let _ = j.reply.send(Ok(fates));
+                }
+                publish(&floor, &store, &changes);
+            }
+            Err(e) => {
+                let msg = e.to_string();
+                for j in jobs {
+                    let _ = j.reply.send(Err(Error::Invalid(msg.clone())));
+                }
+            }
+        }
+    }
+}
+
+/// Once a second: calls whose monitor went quiet; once an hour: retention.
+async fn housekeeping(hub: Shared) {
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    let mut last_purge: Option<std::time::Instant> = None;
+    loop {
+        tick.tick().await;
+        let h = hub.clone();
+        let _ = tokio::task::spawn_blocking(move || {
+            let mut db = h.db();
+            let quiet_ms = (h.opts.silent_after_s * 1000.0) as i64;
+            if let Ok(ch) = db.mark_silent(quiet_ms) {
+                h.publish(&db, &ch);
+            }
+            drop(db);
+            flush_counts(&h);
+        })
+        .await;
+        if last_purge.is_none_or(|t| t.elapsed() > Duration::from_secs(3600)) {
+            last_purge = Some(std::time::Instant::now());
+            let h = hub.clone();
+            let _ = tokio::task::spawn_blocking(move || {
+                let days = h.opts.retention_days;
+                let _ = h.db().purge(days);
+            })
+            .await;
+        }
+    }
+}
+
+fn flush_counts(hub: &Hub) {
+    let counts: Vec<(&'static str, i64)> = hub
+        .counts
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .drain()
+        .collect();
+    if counts.is_empty() {
+        return;
+    }
+    let db = hub.db();
+    for (k, v) in counts {
+        let _ = db.count(k, v);
+    }
+}
+
+// ---- monitors ----
+
+fn plain(status: StatusCode, msg: impl Into<String>) -> Response {
+    (status, format!("{}\n", msg.into())).into_response()
+}
+
+fn json_response(status: StatusCode, v: serde_json::Value) -> Response {
+    (status, axum::Json(v)).into_response()
+}
+
+async fn ingest(State(hub): State<Shared>, headers: HeaderMap, body: Body) -> Response {
+    let token = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim)
+        .unwrap_or("");
+    if token.is_empty() {
+        hub.count("refused_no_token", 1);
+        return plain(
+            StatusCode::UNAUTHORIZED,
+            "no station token: send Authorization: Bearer TOKEN (see `calmline hub token add`)",
+        );
+    }
+    let hash = auth::digest(token);
+    let h = hub.clone();
+    let station = tokio::task::spawn_blocking(move || h.db().station_by_token(&hash))
+        .await
+        .ok()
+        .and_then(|r| r.ok())
+        .flatten();
+    let Some(station) = station else {
+        hub.count("refused_bad_token", 1);
+        return plain(StatusCode::UNAUTHORIZED, "unknown or revoked station token");
+    };
+    let bytes = match axum::body::to_bytes(body, hub.opts.max_batch_bytes).await {
+        Ok(b) => b,
+        Err(_) => {
+            hub.count("refused_oversized", 1);
+            return plain(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                format!(
+                    "request body over {} bytes: send fewer events per request",
+                    hub.opts.max_batch_bytes
+                ),
+            );
+        }
+    };
+    #[derive(Deserialize)]
+    struct Batch {
+        events: Vec<serde_json::Value>,
+    }
+    let batch: Batch = match serde_json::from_slice(&bytes) {
+        Ok(b) => b,
+        Err(e) => {
+            hub.count("refused_malformed", 1);
+            return plain(
+                StatusCode::BAD_REQUEST,
+                format!("not a batch of events ({{\"events\": [...]}}): {e}"),
+            );
+        }
+    };
+    let mut rejected = Vec::new();
+    let mut good: Vec<(Station, Envelope)> = Vec::new();
+    for v in batch.events {
+        let id = v
+            .get("id")
+            .and_then(|i| i.as_str())
+            .unwrap_or("")
+            .to_string();
+        let size = v.to_string().len();
+        if size > hub.opts.max_event_bytes {
+            hub.count("rejected_oversized_event", 1);
+            rejected.push(serde_json::json!({"id": id, "reason": format!("event of {size} bytes, over {}", hub.opts.max_event_bytes)}));
+            continue;
+        }
+        match serde_json::from_value::<Envelope>(v) {
+            Ok(e) if valid_call_id(&e.call) && e.id == format!("{}/{}", e.call, e.seq) => {
+                good.push((station.clone(), e))
+            }
+            Ok(_) => {
+                hub.count("rejected_malformed_event", 1);
+                rejected.push(serde_json::json!({"id": id, "reason": "id must be CALL/SEQ, CALL 1-64 of [A-Za-z0-9_-]"}));
+            }
+            Err(e) => {
+                hub.count("rejected_malformed_event", 1);
+                rejected.push(serde_json::json!({"id": id, "reason": e.to_string()}));
+            }
+        }
+    }
+    // A call belongs to the station that started it: another station's token cannot add to it.
+    if !good.is_empty() {
+        let calls: Vec<String> = {
+            let mut c: Vec<String> = good.iter().map(|(_, e)| e.call.clone()).collect();
+            c.sort();
+            c.dedup();
+            c
+        };
+        let h = hub.clone();
+        let name = station.name.clone();
+        let foreign: Vec<String> = tokio::task::spawn_blocking(move || {
+            let db = h.db();
+            calls
+                .into_iter()
+                .filter(|c| {
+                    db.call(c)
+                        .ok()
+                        .flatten()
+                        .is_some_and(|row| row.station != name)
+                })
+                .collect()
+        })
+        .await
+        .unwrap_or_default();
+        if !foreign.is_empty() {
+            good.retain(|(_, e)| {
+                let bad = foreign.contains(&e.call);
+                if bad {
+                    hub.count("rejected_foreign_call", 1);
+                    rejected.push(serde_json::json!({"id": e.id, "reason": "this call belongs to another station"}));
+                }
+                !bad
+            });
+        }
+    }
+    let ids: Vec<String> = good.iter().map(|(_, e)| e.id.clone()).collect();
+    let fates = if good.is_empty() {
+        Vec::new()
+    } else {
+        let (tx, rx) = oneshot::channel();
+        if hub
+            .ingest
+            .send(IngestJob {
+                batch: good,
+                reply: tx,
+            })
+            .is_err()
+        {
+            return plain(StatusCode::SERVICE_UNAVAILABLE, "the hub's store is closed");
+        }
+        match rx.await {
+            Ok(Ok(f)) => f,
+            Ok(Err(e)) => {
+                return plain(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    format!("not stored, send again: {e}"),
+                );
+            }
+            Err(_) => return plain(StatusCode::SERVICE_UNAVAILABLE, "not stored, send again"),
+        }
+    };
+    let dups = fates.iter().filter(|f| **f == Fate::Duplicate).count();
+    if dups > 0 {
+        hub.count("duplicates_ignored", dups as i64);
+    }
+    hub.count("events_stored", (fates.len() - dups) as i64);
+    json_response(
+        StatusCode::OK,
+        serde_json::json!({"acked": ids, "duplicates": dups, "rejected": rejected}),
+    )
+}
+
+/// A call id a monitor may choose: 1-64 characters of letters, digits, `-` and `_`.
+pub fn valid_call_id(s: &str) -> bool {
+    (1..=64).contains(&s.len())
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+}
+
+// ---- supervisors: sessions ----
+
+const COOKIE: &str = "calmline_session";
+
+fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|kv| kv.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v)
+}
+
+/// The signed-in supervisor and their CSRF token.
+async fn session(hub: &Shared, headers: &HeaderMap) -> Option<(User, String)> {
+    let id = cookie(headers, COOKIE)?.to_string();
+    let h = hub.clone();
+    tokio::task::spawn_blocking(move || h.db().session(&auth::digest(&id)))
+        .await
+        .ok()?
+        .ok()?
+}
+
+/// A state-changing request must carry the session's CSRF token in `X-CSRF-Token` (a page
+/// of another site cannot read it, so cannot forge the request).
+async fn session_for_write(hub: &Shared, headers: &HeaderMap) -> Result<User, Response> {
+    let Some((user, csrf)) = session(hub, headers).await else {
+        return Err(plain(StatusCode::UNAUTHORIZED, "sign in at /login"));
+    };
+    let sent = headers
+        .get("x-csrf-token")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    if !auth::same(sent, &csrf) {
+        hub.count("refused_csrf", 1);
+        return Err(plain(
+            StatusCode::FORBIDDEN,
+            "missing or wrong X-CSRF-Token",
+        ));
+    }
+    Ok(user)
+}
+
+async fn login_page(Query(q): Query<HashMap<String, String>>) -> Html<String> {
+    let error = if q.contains_key("failed") {
+        r#"<p class="error" role="alert">Wrong name or password.</p>"#
+    } else {
+        ""
+    };
+    Html(super::page::LOGIN.replace("{{error}}", error))
+}
+
+#[derive(Deserialize)]
+struct LoginForm {
+    username: String,
+    password: String,
+}
+
+async fn login(
+    State(hub): State<Shared>,
+    headers: HeaderMap,
+    axum::Form(f): axum::Form<LoginForm>,
+) -> Response {
+    // A form posted from another site is refused (login CSRF).
+    if let (Some(origin), Some(host)) = (
+        headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()),
+        headers.get(header::HOST).and_then(|v| v.to_str().ok()),
+    ) && origin != "null"
+        && origin.split("://").nth(1) != Some(host)
+    {
+        hub.count("refused_csrf", 1);
+        return plain(StatusCode::FORBIDDEN, "login form posted from another site");
+    }
+    let h = hub.clone();
+    let hours = hub.opts.session_hours;
+    let result = tokio::task::spawn_blocking(move || -> Result<Option<String>> {
+        let db = h.db();
+        let Some((user, hash)) = db.user(&f.username)? else {
+            // The same work as a real check, so a wrong name and a wrong password look alike.
+            let _ = auth::check_password(&f.password, "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHRzYWx0$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA");
+            db.audit(&f.username, "login_failed", None)?;
+            return Ok(None);
+        };
+        if !auth::check_password(&f.password, &hash) {
+            db.audit(&user.name, "login_failed", None)?;
+            return Ok(None);
+        }
+        let id = auth::secret("clss_")?;
+        let csrf = auth::secret("")?;
+        db.add_session(
+            &auth::digest(&id),
+            &user.name,
+            &csrf,
+            now_ms() + hours as i64 * 3_600_000,
+        )?;
+        db.audit(&user.name, "login", None)?;
+        Ok(Some(id))
+    })
+    .await;
+    match result {
+        Ok(Ok(Some(id))) => {
+            let mut r = Redirect::to("/").into_response();
+            let c = format!(
+                "{COOKIE}={id}; Path=/; HttpOnly; SameSite=Strict; Max-Age={}",
+                hours as u64 * 3600
+            );
+            if let Ok(v) = HeaderValue::from_str(&c) {
+                r.headers_mut().insert(header::SET_COOKIE, v);
+            }
+            r
+        }
+        Ok(Ok(None)) => {
+            hub.count("login_failed", 1);
+            Redirect::to("/login?failed").into_response()
+        }
+        _ => plain(StatusCode::INTERNAL_SERVER_ERROR, "the store failed"),
+    }
+}
+
+async fn logout(State(hub): State<Shared>, headers: HeaderMap) -> Response {
+    if let Some(id) = cookie(&headers, COOKIE).map(String::from) {
+        let h = hub.clone();
+        let _ = tokio::task::spawn_blocking(move || h.db().end_session(&auth::digest(&id))).await;
+    }
+    let mut r = Redirect::to("/login").into_response();
+    r.headers_mut().insert(
+        header::SET_COOKIE,
+        HeaderValue::from_static("calmline_session=; Path=/; Max-Age=0"),
+    );
+    r
+}
+
+// ---- supervisors: pages and API ----
+
+async fn floor_page(State(hub): State<Shared>, headers: HeaderMap) -> Response {
+    if session(&hub, &headers).await.is_none() {
+        return Redirect::to("/login").into_response();
+    }
+    Html(super::page::FLOOR).into_response()
+}
+
+async fn me(State(hub): State<Shared>, headers: HeaderMap) -> Response {
+    match session(&hub, &headers).await {
+        Some((u, csrf)) => json_response(
+            StatusCode::OK,
+            serde_json::json!({"name": u.name, "teams": u.teams, "admin": u.admin, "csrf": csrf}),
+        ),
+        None => plain(StatusCode::UNAUTHORIZED, "sign in at /login"),
+    }
+}
+
+/// What the floor view starts from: the active calls and the alerts not yet resolved.
+async fn floor_state(State(hub): State<Shared>, headers: HeaderMap) -> Response {
+    let Some((user, _)) = session(&hub, &headers).await else {
+        return plain(StatusCode::UNAUTHORIZED, "sign in at /login");
+    };
+    let h = hub.clone();
+    let r = tokio::task::spawn_blocking(move || -> Result<(Vec<CallRow>, Vec<AlertRow>)> {
+        let db = h.db();
+        let calls = db.calls(&Filter {
+            active: Some(true),
+            ..Default::default()
+        })?;
+        let alerts = db.alerts(&Filter {
+            state: Some("active".into()),
+            ..Default::default()
+        })?;
+        Ok((calls, alerts))
+    })
+    .await;
+    match r {
+        Ok(Ok((calls, alerts))) => {
+            let calls: Vec<_> = calls.into_iter().filter(|c| user.sees(&c.team)).collect();
+            let alerts: Vec<_> = alerts.into_iter().filter(|a| user.sees(&a.team)).collect();
+            json_response(
+                StatusCode::OK,
+                serde_json::json!({"calls": calls, "alerts": alerts, "now_ms": now_ms()}),
+            )
+        }
+        _ => plain(StatusCode::INTERNAL_SERVER_ERROR, "the store failed"),
+    }
+}
+
+#[derive(Deserialize, Default)]
+struct ListQuery {
+    #[serde(flatten)]
+    filter: Filter,
+    format: Option<String>,
+}
+
+fn csv_field(s: &str) -> String {
+    // Quote always; a leading = + - @ would be a formula to a spreadsheet.
+    let s = if s.starts_with(['=', '+', '-', '@']) {
+        format!("'{s}")
+    } else {
+        s.to_string()
+    };
+    format!("\"{}\"", s.replace('"', "\"\""))
+}
+
+fn iso(ms: Option<i64>) -> String {
+    let Some(ms) = ms else {
+        return String::new();
+    };
+    let secs = ms.div_euclid(1000);
+    let days = secs.div_euclid(86_400);
+    let rem = secs.rem_euclid(86_400);
+    // Civil date from days (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + if m <= 2 { 1 } else { 0 };
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+async fn calls(
+    State(hub): State<Shared>,
+    headers: HeaderMap,
+    Query(q): Query<ListQuery>,
+) -> Response {
+    let Some((user, _)) = session(&hub, &headers).await else {
+        return plain(StatusCode::UNAUTHORIZED, "sign in at /login");
+    };
+    let h = hub.clone();
+    let f = q.filter.clone();
+    let Ok(Ok(rows)) = tokio::task::spawn_blocking(move || h.db().calls(&f)).await else {
+        return plain(StatusCode::INTERNAL_SERVER_ERROR, "the store failed");
+    };
+    let rows: Vec<CallRow> = rows.into_iter().filter(|c| user.sees(&c.team)).collect();
+    if q.format.as_deref() == Some("csv") {
+        let mut out = String::from(
+            "call,team,agent,station,started,ended,duration_s,peak_escalation,last_snippet\n",
+        );
+        for c in &rows {
+            out.push_str(&format!(
+                "{},{},{},{},{},{},{:.1},{:.2},{}\n",
+                csv_field(&c.id),
+                csv_field(&c.team),
+                csv_field(&c.agent),
+                csv_field(&c.station),
+                iso(Some(c.started_ms)),
+                iso(c.ended_ms),
+                c.duration_s,
+                c.peak,
+                csv_field(c.snippet.as_deref().unwrap_or(""))
+            ));
+        }
+        return csv(out, "calls.csv");
+    }
+    json_response(StatusCode::OK, serde_json::json!({ "calls": rows }))
+}
+
+fn csv(body: String, name: &str) -> Response {
+    let mut r = body.into_response();
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/csv; charset=utf-8"),
+    );
+    if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"{name}\"")) {
+        r.headers_mut().insert(header::CONTENT_DISPOSITION, v);
+    }
+    r
+}
+
+async fn alerts(
+    State(hub): State<Shared>,
+    headers: HeaderMap,
+    Query(q): Query<ListQuery>,
+) -> Response {
+    let Some((user, _)) = session(&hub, &headers).await else {
+        return plain(StatusCode::UNAUTHORIZED, "sign in at /login");
+    };
+    let h = hub.clone();
+    let f = q.filter.clone();
+    let Ok(Ok(rows)) = tokio::task::spawn_blocking(move || h.db().alerts(&f)).await else {
+        return plain(StatusCode::INTERNAL_SERVER_ERROR, "the store failed");
+    };
+    let rows: Vec<AlertRow> = rows.into_iter().filter(|a| user.sees(&a.team)).collect();
+    if q.format.as_deref() == Some("csv") {
+        let mut out = String::from(
+            "alert,call,team,agent,kind,state,opened,call_time_s,repeats,claimed_by,resolved_by,headline,reason,snippet,note\n",
+        );
+        for a in &rows {
+            out.push_str(&format!(
+                "{},{},{},{},{},{},{},{:.1},{},{},{},{},{},{},{}\n",
+                a.id,
+                csv_field(&a.call),
+                csv_field(&a.team),
+                csv_field(&a.agent),
+                a.kind,
+                a.state,
+                iso(Some(a.opened_ms)),
+                a.t_s,
+                a.repeats,
+                csv_field(a.claimed_by.as_deref().unwrap_or("")),
+                csv_field(a.resolved_by.as_deref().unwrap_or("")),
+                csv_field(&a.headline),
+                csv_field(&a.reason),
+                csv_field(a.snippet.as_deref().unwrap_or("")),
+                csv_field(a.note.as_deref().unwrap_or(""))
+            ));
+        }
+        return csv(out, "alerts.csv");
+    }
+    json_response(StatusCode::OK, serde_json::json!({ "alerts": rows }))
+}
+
+/// The alert, if it exists and `user` may see it.
+async fn visible_alert(hub: &Shared, user: &User, id: i64) -> Option<AlertRow> {
+    let h = hub.clone();
+    let a = tokio::task::spawn_blocking(move || h.db().alert(id))
+        .await
+        .ok()?
+        .ok()??;
+    user.sees(&a.team).then_some(a)
+}
+
+async fn alert_audit(
+    State(hub): State<Shared>,
+    headers: HeaderMap,
+    UrlPath(id): UrlPath<i64>,
+) -> Response {
+    let Some((user, _)) = session(&hub, &headers).await else {
+        return plain(StatusCode::UNAUTHORIZED, "sign in at /login");
+    };
+    if visible_alert(&hub, &user, id).await.is_none() {
+        return plain(StatusCode::NOT_FOUND, format!("no alert {id}"));
+    }
+    let h = hub.clone();
+    match tokio::task::spawn_blocking(move || h.db().audit_of(id)).await {
+        Ok(Ok(rows)) => json_response(StatusCode::OK, serde_json::json!({ "audit": rows })),
+        _ => plain(StatusCode::INTERNAL_SERVER_ERROR, "the store failed"),
+    }
+}
+
+#[derive(Deserialize, Default)]
+struct ResolveBody {
+    note: Option<String>,
+}
+
+enum Step {
+    Claim,
+    Unclaim,
+    Resolve(Option<String>),
+}
+
+async fn step(hub: Shared, headers: HeaderMap, id: i64, s: Step) -> Response {
+    let user = match session_for_write(&hub, &headers).await {
+        Ok(u) => u,
+        Err(r) => return r,
+    };
+    if visible_alert(&hub, &user, id).await.is_none() {
+        return plain(StatusCode::NOT_FOUND, format!("no alert {id}"));
+    }
+    let h = hub.clone();
+    let name = user.name.clone();
+    let r = tokio::task::spawn_blocking(move || {
+        let mut db = h.db();
+        let r = match s {
+            Step::Claim => db.claim(id, &name, true),
+            Step::Unclaim => db.claim(id, &name, false),
+            Step::Resolve(note) => {
+                let note = note
+                    .as_deref()
+                    .map(str::trim)
+                    .filter(|n| !n.is_empty())
+                    .map(|n| n.chars().take(2000).collect::<String>());
+                db.resolve(id, &name, note.as_deref())
+            }
+        };
+        if let Ok(Some(a)) = &r {
+            h.publish(
+                &db,
+                &Changes {
+                    calls: Vec::new(),
+                    alerts: vec![a.id],
+                },
+            );
+        }
+        r
+    })
+    .await;
+    match r {
+        Ok(Ok(Some(a))) => json_response(StatusCode::OK, serde_json::json!({ "alert": a })),
+        Ok(Ok(None)) => plain(StatusCode::NOT_FOUND, format!("no alert {id}")),
+        Ok(Err(Error::Invalid(m))) => plain(StatusCode::CONFLICT, m),
+        _ => plain(StatusCode::INTERNAL_SERVER_ERROR, "the store failed"),
+    }
+}
+
+async fn claim(
+    State(hub): State<Shared>,
+    headers: HeaderMap,
+    UrlPath(id): UrlPath<i64>,
+) -> Response {
+    step(hub, headers, id, Step::Claim).await
+}
+
+async fn unclaim(
+    State(hub): State<Shared>,
+    headers: HeaderMap,
+    UrlPath(id): UrlPath<i64>,
+) -> Response {
+    step(hub, headers, id, Step::Unclaim).await
+}
+
+async fn resolve(
+    State(hub): State<Shared>,
+    headers: HeaderMap,
+    UrlPath(id): UrlPath<i64>,
+    body: axum::body::Bytes,
+) -> Response {
+    let b: ResolveBody = if body.is_empty() {
+        ResolveBody::default()
+    } else {
+        match serde_json::from_slice(&body) {
+            Ok(b) => b,
+            Err(e) => {
+                return plain(
+                    StatusCode::BAD_REQUEST,
+                    format!("expected {{\"note\": \"...\"}}: {e}"),
+                );
+            }
+        }
+    };
+    step(hub, headers, id, Step::Resolve(b.note)).await
+}
+
+/// The live stream: every update of a call or alert the user may see, as Server-Sent Events.
+async fn stream(State(hub): State<Shared>, headers: HeaderMap) -> Response {
+    let Some((user, _)) = session(&hub, &headers).await else {
+        return plain(StatusCode::UNAUTHORIZED, "sign in at /login");
+    };
+    let rx = hub.floor.subscribe();
+    let s = futures_util::stream::unfold((rx, user), |(mut rx, user)| async move {
+        loop {
+            match rx.recv().await {
+                Ok(u) if user.sees(&u.team) => {
+                    let ev = SseEvent::default().data(u.json);
+                    return Some((Ok::<_, std::convert::Infallible>(ev), (rx, user)));
+                }
+                Ok(_) => continue,
+                // Too slow to keep up: tell the page to fetch the whole floor again.
+                Err(broadcast::error::RecvError::Lagged(_)) => {
+                    let ev = SseEvent::default().data(r#"{"type":"resync"}"#);
+                    return Some((Ok(ev), (rx, user)));
+                }
+                Err(broadcast::error::RecvError::Closed) => return None,
+            }
+        }
+    });
+    Sse::new(s)
+        .keep_alive(KeepAlive::new().interval(Duration::from_secs(10)))
+        .into_response()
+}
+
+/// Counters (refusals, duplicates, events stored) and stations: admins only.
+async fn stats(State(hub): State<Shared>, headers: HeaderMap) -> Response {
+    let Some((user, _)) = session(&hub, &headers).await else {
+        return plain(StatusCode::UNAUTHORIZED, "sign in at /login");
+    };
+    if !user.admin {
+        return plain(StatusCode::FORBIDDEN, "admins only");
+    }
+    flush_counts(&hub);
+    let h = hub.clone();
+    match tokio::task::spawn_blocking(move || {
+        let db = h.db();
+        Ok::<_, Error>((db.counters()?, db.stations()?))
+    })
+    .await
+    {
+        Ok(Ok((c, s))) => json_response(
+            StatusCode::OK,
+            serde_json::json!({"counters": c, "stations": s}),
+        ),
+        _ => plain(StatusCode::INTERNAL_SERVER_ERROR, "the store failed"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn call_ids_and_csv_are_safe() {
+        assert!(valid_call_id("2026-11-25_a1b2"));
+        assert!(!valid_call_id(""));
+        assert!(!valid_call_id("a/b"));
+        assert!(!valid_call_id(&"x".repeat(65)));
+        assert_eq!(csv_field("say \"hi\""), "\"say \"\"hi\"\"\"");
+        assert_eq!(csv_field("=SUM(A1)"), "\"'=SUM(A1)\"");
+        assert_eq!(iso(Some(1_795_564_800_000)), "2026-11-25T00:00:00Z");
+        assert_eq!(iso(None), "");
+    }
+}

@@ -1,0 +1,1117 @@
+//! The hub's store: SQLite in WAL mode. Stations, supervisors and their sessions, calls, every
+//! event a monitor delivered (by id, so a resent event is stored once), alerts with their
+//! lifecycle, and the audit trail.
+//!
+//! One writer thread owns the write connection and commits whole batches of monitor events in
+//! one transaction (see [`super::server`]); readers open their own connections (WAL lets them
+//! read while the writer writes).
+
+use std::path::{Path, PathBuf};
+
+use rusqlite::{Connection, OptionalExtension, params};
+use serde::Serialize;
+
+use crate::error::{Error, Result};
+use crate::events::{AlertKind, Envelope, EventBody, Speaker};
+use crate::language::Redactor;
+
+/// Points kept in a call's escalation trend (one per second of call: the last 4 minutes).
+const TREND_POINTS: usize = 240;
+
+/// The schema; `IF NOT EXISTS` throughout, so opening an existing store is a no-op.
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS stations(
+    name TEXT PRIMARY KEY, team TEXT NOT NULL, token_hash TEXT NOT NULL UNIQUE,
+    created_ms INTEGER NOT NULL, revoked_ms INTEGER);
+CREATE TABLE IF NOT EXISTS users(
+    name TEXT PRIMARY KEY, teams TEXT NOT NULL, admin INTEGER NOT NULL, pw_hash TEXT NOT NULL,
+    created_ms INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS sessions(
+    id_hash TEXT PRIMARY KEY, user TEXT NOT NULL, csrf TEXT NOT NULL, expires_ms INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS calls(
+    id TEXT PRIMARY KEY, station TEXT NOT NULL, team TEXT NOT NULL, agent TEXT NOT NULL,
+    started_ms INTEGER NOT NULL, ended_ms INTEGER, last_ms INTEGER NOT NULL,
+    duration_s REAL NOT NULL DEFAULT 0, level REAL NOT NULL DEFAULT 0,
+    peak REAL NOT NULL DEFAULT 0, escalated INTEGER NOT NULL DEFAULT 0,
+    escalated_since_ms INTEGER, trend TEXT NOT NULL DEFAULT '[]', snippet TEXT,
+    capturing INTEGER NOT NULL DEFAULT 1, silent INTEGER NOT NULL DEFAULT 0,
+    dropped_samples INTEGER NOT NULL DEFAULT 0);
+CREATE INDEX IF NOT EXISTS calls_started ON calls(started_ms);
+CREATE TABLE IF NOT EXISTS events(
+    id TEXT PRIMARY KEY, call TEXT NOT NULL, seq INTEGER NOT NULL, t_s REAL NOT NULL,
+    type TEXT NOT NULL, sent_ms INTEGER NOT NULL, received_ms INTEGER NOT NULL,
+    body TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS events_call ON events(call, seq);
+CREATE TABLE IF NOT EXISTS alerts(
+    id INTEGER PRIMARY KEY, call TEXT NOT NULL, event_id TEXT, kind TEXT NOT NULL,
+    headline TEXT NOT NULL, reason TEXT NOT NULL, snippet TEXT, priority INTEGER NOT NULL,
+    t_s REAL NOT NULL, opened_ms INTEGER NOT NULL, updated_ms INTEGER NOT NULL,
+    repeats INTEGER NOT NULL DEFAULT 0, state TEXT NOT NULL,
+    claimed_by TEXT, claimed_ms INTEGER, resolved_by TEXT, resolved_ms INTEGER, note TEXT);
+CREATE INDEX IF NOT EXISTS alerts_call_kind ON alerts(call, kind, state);
+CREATE INDEX IF NOT EXISTS alerts_opened ON alerts(opened_ms);
+CREATE TABLE IF NOT EXISTS audit(
+    id INTEGER PRIMARY KEY, at_ms INTEGER NOT NULL, actor TEXT NOT NULL, action TEXT NOT NULL,
+    alert INTEGER, call TEXT, detail TEXT);
+CREATE TABLE IF NOT EXISTS counters(name TEXT PRIMARY KEY, value INTEGER NOT NULL);
+";
+
+/// Milliseconds since the Unix epoch.
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+/// A station (one agent's monitor) as the hub knows it.
+#[derive(Debug, Clone, Serialize)]
+pub struct Station {
+    /// Its name.
+    pub name: String,
+    /// Its team.
+    pub team: String,
+    /// Revoked stations are refused.
+    pub revoked: bool,
+}
+
+/// A supervisor account.
+#[derive(Debug, Clone, Serialize)]
+pub struct User {
+    /// Login name.
+    pub name: String,
+    /// Teams whose calls they see.
+    pub teams: Vec<String>,
+    /// Sees every team and may manage the hub.
+    pub admin: bool,
+}
+
+impl User {
+    /// Whether this user may see a call of `team`.
+    pub fn sees(&self, team: &str) -> bool {
+        self.admin || self.teams.iter().any(|t| t == team)
+    }
+}
+
+/// A call as the floor view shows it.
+#[derive(Debug, Clone, Serialize)]
+pub struct CallRow {
+    /// The monitor's call id.
+    pub id: String,
+    /// Station name.
+    pub station: String,
+    /// Team.
+    pub team: String,
+    /// Agent name.
+    pub agent: String,
+    /// When the hub first heard of it (ms).
+    pub started_ms: i64,
+    /// When it ended (ms), if it has.
+    pub ended_ms: Option<i64>,
+    /// When the hub last heard from its monitor (ms).
+    pub last_ms: i64,
+    /// Call clock of the latest event (s).
+    pub duration_s: f64,
+    /// The customer's latest escalation score (1 = the start threshold).
+    pub level: f64,
+    /// The highest score so far.
+    pub peak: f64,
+    /// Inside an escalation episode now.
+    pub escalated: bool,
+    /// Since when (ms), if escalated.
+    pub escalated_since_ms: Option<i64>,
+    /// The customer's escalation score, about one point per second.
+    pub trend: Vec<f32>,
+    /// The latest thing the customer said (redacted).
+    pub snippet: Option<String>,
+    /// Every device of the monitor is delivering audio.
+    pub capturing: bool,
+    /// The monitor has gone quiet mid-call.
+    pub silent: bool,
+    /// Audio samples the monitor dropped.
+    pub dropped_samples: i64,
+}
+
+/// An alert with its lifecycle.
+#[derive(Debug, Clone, Serialize)]
+pub struct AlertRow {
+    /// Hub-wide id.
+    pub id: i64,
+    /// The call.
+    pub call: String,
+    /// The monitor's event id of the alert that opened it (none for hub-raised alerts).
+    pub event_id: Option<String>,
+    /// Kind (`escalated_call`, ...).
+    pub kind: String,
+    /// One line.
+    pub headline: String,
+    /// Why, in one sentence.
+    pub reason: String,
+    /// What the customer said around then.
+    pub snippet: Option<String>,
+    /// 1 is the most urgent.
+    pub priority: i64,
+    /// Call clock when raised (s).
+    pub t_s: f64,
+    /// Opened (ms).
+    pub opened_ms: i64,
+    /// Last raised again (ms).
+    pub updated_ms: i64,
+    /// How many times it was raised again while open.
+    pub repeats: i64,
+    /// `open`, `claimed` or `resolved`.
+    pub state: String,
+    /// Who claimed it.
+    pub claimed_by: Option<String>,
+    /// Who resolved it.
+    pub resolved_by: Option<String>,
+    /// Resolution note.
+    pub note: Option<String>,
+    /// The call's team and agent (joined in).
+    pub team: String,
+    /// See above.
+    pub agent: String,
+}
+
+/// One audit-trail entry.
+#[derive(Debug, Clone, Serialize)]
+pub struct AuditRow {
+    /// When (ms).
+    pub at_ms: i64,
+    /// Who: a supervisor's name, `station:NAME`, or `hub`.
+    pub actor: String,
+    /// `raised`, `repeated`, `claimed`, `unclaimed`, `resolved`, `login`, ...
+    pub action: String,
+    /// The alert concerned.
+    pub alert: Option<i64>,
+    /// The call concerned.
+    pub call: Option<String>,
+    /// Details (a note).
+    pub detail: Option<String>,
+}
+
+/// What a committed batch changed, for the live page.
+#[derive(Debug, Default)]
+pub struct Changes {
+    /// Calls whose tile changed.
+    pub calls: Vec<String>,
+    /// Alerts opened or updated.
+    pub alerts: Vec<i64>,
+}
+
+/// Filters of the history queries (all optional; text matches headline, reason, snippet, agent).
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+pub struct Filter {
+    /// Team.
+    pub team: Option<String>,
+    /// Agent.
+    pub agent: Option<String>,
+    /// Alert kind.
+    pub kind: Option<String>,
+    /// Alert state.
+    pub state: Option<String>,
+    /// From this date or time (ms since the epoch, or `YYYY-MM-DD`).
+    pub from: Option<String>,
+    /// Up to this date (inclusive) or time.
+    pub to: Option<String>,
+    /// Text to find.
+    pub q: Option<String>,
+    /// Only active calls.
+    pub active: Option<bool>,
+    /// At most this many rows (default 500).
+    pub limit: Option<u32>,
+}
+
+/// A connection to the hub's store.
+pub struct Store {
+    conn: Connection,
+    path: PathBuf,
+}
+
+fn db_err(path: &Path, e: rusqlite::Error) -> Error {
+    Error::Store {
+        path: path.to_path_buf(),
+        message: e.to_string(),
+    }
+}
+
+/// `YYYY-MM-DD` (UTC) or milliseconds to milliseconds; `end` takes the end of that day.
+fn parse_when(s: &str, end: bool) -> Option<i64> {
+    if let Ok(ms) = s.parse::<i64>() {
+        return Some(ms);
+    }
+    let mut it = s.splitn(3, '-').map(|p| p.parse::<i64>().ok());
+    let (y, m, d) = (it.next()??, it.next()??, it.next()??);
+    if !(1..=12).contains(&m) || !(1..=31).contains(&d) {
+        return None;
+    }
+    // Days from the civil date (Howard Hinnant's algorithm).
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    Some(days * 86_400_000 + if end { 86_400_000 - 1 } else { 0 })
+}
+
+impl Store {
+    /// Open (creating if needed) the store at `path`, in WAL mode.
+    pub fn open(path: &Path) -> Result<Self> {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|source| Error::Io {
+                path: dir.to_path_buf(),
+                source,
+            })?;
+        }
+        let conn = Connection::open(path).map_err(|e| db_err(path, e))?;
+        let me = Self {
+            conn,
+            path: path.to_path_buf(),
+        };
+        me.conn
+            .busy_timeout(std::time::Duration::from_secs(5))
+            .map_err(|e| me.err(e))?;
+        // WAL: readers never wait for the writer; NORMAL: a commit survives a process kill
+        // (what the hub acknowledges), fsync at checkpoints.
+        me.conn
+            .pragma_update(None, "journal_mode", "WAL")
+            .map_err(|e| me.err(e))?;
+        me.conn
+            .pragma_update(None, "synchronous", "NORMAL")
+            .map_err(|e| me.err(e))?;
+        me.conn.execute_batch(SCHEMA).map_err(|e| me.err(e))?;
+        Ok(me)
+    }
+
+    fn err(&self, e: rusqlite::Error) -> Error {
+        db_err(&self.path, e)
+    }
+
+    /// The file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    // ---- stations ----
+
+    /// Add a station with its token's hash. Fails if the name exists.
+    pub fn add_station(&self, name: &str, team: &str, token_hash: &str) -> Result<()> {
+        let n = self
+            .conn
+            .execute(
+                "INSERT OR IGNORE INTO stations(name, team, token_hash, created_ms) VALUES (?1, ?2, ?3, ?4)",
+                params![name, team, token_hash, now_ms()],
+            )
+            .map_err(|e| self.err(e))?;
+        if n == 0 {
+            return Err(Error::Invalid(format!(
+                "a station named {name:?} exists already (revoke it first to issue a new token)"
+            )));
+        }
+        Ok(())
+    }
+
+    /// Every station.
+    pub fn stations(&self) -> Result<Vec<Station>> {
+        let mut st = self
+            .conn
+            .prepare("SELECT name, team, revoked_ms IS NOT NULL FROM stations ORDER BY name")
+            .map_err(|e| self.err(e))?;
+        let rows = st
+            .query_map([], |r| {
+                Ok(Station {
+                    name: r.get(0)?,
+                    team: r.get(1)?,
+                    revoked: r.get(2)?,
+                })
+            })
+            .map_err(|e| self.err(e))?;
+        rows.collect::<rusqlite::Result<Vec<_>>>()
+            .map_err(|e| self.err(e))
+    }
+
+    /// Revoke a station's token (it is refused from now on). Removes the row, so the name can
+    /// be issued again; its calls stay in the history.
+    pub fn revoke_station(&self, name: &str) -> Result<()> {
+        let n = self
+            .conn
+            .execute("DELETE FROM stations WHERE name = ?1", params![name])
+            .map_err(|e| self.err(e))?;
+        if n == 0 {
+            return Err(Error::Invalid(format!("no station named {name:?}")));
+        }
+        Ok(())
+    }
+
+    /// The station a token hash belongs to, if it is valid.
+    pub fn station_by_token(&self, token_hash: &str) -> Result<Option<Station>> {
+        self.conn
+            .query_row(
+                "SELECT name, team FROM stations WHERE token_hash = ?1 AND revoked_ms IS NULL",
+                params![token_hash],
+                |r| {
+                    Ok(Station {
+                        name: r.get(0)?,
+                        team: r.get(1)?,
+                        revoked: false,
+                    })
+                },
+            )
+            .optional()
+            .map_err(|e| self.err(e))
+    }
+
+    // ---- users and sessions ----
+
+    /// Add a supervisor (or replace their password and teams when they exist).
+    pub fn put_user(&self, name: &str, teams: &[String], admin: bool, pw_hash: &str) -> Result<()> {
+        self.conn
+            .execute(
+                "INSERT INTO users(name, teams, admin, pw_hash, created_ms) VALUES (?1, ?2, ?3, ?4, ?5)
+                 ON CONFLICT(name) DO UPDATE SET teams = ?2, admin = ?3, pw_hash = ?4",
+                params![name, teams.join(","), admin, pw_hash, now_ms()],
+            )
+            .map_err(|e| self.err(e))?;
+        Ok(())
+    }
+
+    /// Remove a supervisor and their sessions.
+    pub fn remove_user(&self, name: &str) -> Result<()> {
+        let n = self
+            .conn
+            .execute("DELETE FROM users WHERE name = ?1", params![name])
+            .map_err(|e| self.err(e))?;
+        self.conn
+            .execute("DELETE FROM sessions WHERE user = ?1", params![name])
+            .map_err(|e| self.err(e))?;
+        if n == 0 {
+            return Err(Error::Invalid(format!("no user named {name:?}")));
+        }
+        Ok(())
+    }
+
+    /// Every supervisor.
+    pub fn users(&self) -> Result<Vec<User>> {
+        let mut st = self
+            .conn
+            .prepare("SELECT name, teams, admin FROM users ORDER BY name")
+            .map_err(|e| self.err(e))?;
+        let rows = st
+            .query_map([], |r| {
+                let teams: String = r.get(1)?;
+                Ok(User {
+                    name: r.get(0)?,
+                    teams: split_teams(&teams),
+                    admin: r.get(2)?,
+                })
+            })
+            .map_err(|e| self.err(e))?;
+        rows.collect::<rusqlite::Result<Vec<_>>>()
+            .map_err(|e| self.err(e))
+    }
+
+    /// A supervisor and their password hash.
+    pub fn user(&self, name: &str) -> Result<Option<(User, String)>> {
+        self.conn
+            .query_row(
+                "SELECT name, teams, admin, pw_hash FROM users WHERE name = ?1",
+                params![name],
+                |r| {
+                    let teams: String = r.get(1)?;
+                    Ok((
+                        User {
+                            name: r.get(0)?,
+                            teams: split_teams(&teams),
+                            admin: r.get(2)?,
+                        },
+                        r.get(3)?,
+                    ))
+                },
+            )
+            .optional()
+            .map_err(|e| self.err(e))
+    }
+
+    /// Store a new session.
+    pub fn add_session(
+        &self,
+        id_hash: &str,
+        user: &str,
+        csrf: &str,
+        expires_ms: i64,
+    ) -> Result<()> {
+        self.conn
+            .execute(
+                "INSERT INTO sessions(id_hash, user, csrf, expires_ms) VALUES (?1, ?2, ?3, ?4)",
+                params![id_hash, user, csrf, expires_ms],
+            )
+            .map_err(|e| self.err(e))?;
+        Ok(())
+    }
+
+    /// The user and CSRF token of a live session.
+    pub fn session(&self, id_hash: &str) -> Result<Option<(User, String)>> {
+        self.conn
+            .query_row(
+                "SELECT u.name, u.teams, u.admin, s.csrf FROM sessions s JOIN users u ON u.name = s.user
+                 WHERE s.id_hash = ?1 AND s.expires_ms > ?2",
+                params![id_hash, now_ms()],
+                |r| {
+                    let teams: String = r.get(1)?;
+                    Ok((
+                        User {
+                            name: r.get(0)?,
+                            teams: split_teams(&teams),
+                            admin: r.get(2)?,
+                        },
+                        r.get(3)?,
+                    ))
+                },
+            )
+            .optional()
+            .map_err(|e| self.err(e))
+    }
+
+    /// End a session.
+    pub fn end_session(&self, id_hash: &str) -> Result<()> {
+        self.conn
+            .execute("DELETE FROM sessions WHERE id_hash = ?1", params![id_hash])
+            .map_err(|e| self.err(e))?;
+        Ok(())
+    }
+
+    // ---- monitor events ----
+
+    /// Store a batch of monitor events from `station` in one transaction, and apply them to
+    /// the calls and alerts. Returns, per envelope, whether it was new (`false`: a duplicate id,
+    /// ignored), and what changed.
+    pub fn ingest(
+        &mut self,
+        batch: &[(Station, Envelope)],
+        redactor: &Redactor,
+    ) -> Result<(Vec<bool>, Changes)> {
+        let path = self.path.clone();
+        let tx = self.conn.transaction().map_err(|e| db_err(&path, e))?;
+        let mut fresh = Vec::with_capacity(batch.len());
+        let mut changes = Changes::default();
+        let now = now_ms();
+        for (station, env) in batch {
+            let body = serde_json::to_string(&env.event).unwrap_or_default();
+            let kind = event_type(&env.event.body);
+            let n = tx
+                .execute(
+                    "INSERT OR IGNORE INTO events(id, call, seq, t_s, type, sent_ms, received_ms, body)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                    params![env.id, env.call, env.seq as i64, env.event.t_s, kind, env.sent_ms, now, body],
+                )
+                .map_err(|e| db_err(&path, e))?;
+            fresh.push(n == 1);
+            if n == 0 {
+                continue;
+            }
+            apply(&tx, station, env, now, redactor, &mut changes).map_err(|e| db_err(&path, e))?;
+        }
+        tx.commit().map_err(|e| db_err(&path, e))?;
+        changes.calls.sort();
+        changes.calls.dedup();
+        changes.alerts.sort_unstable();
+        changes.alerts.dedup();
+        Ok((fresh, changes))
+    }
+
+    /// Calls whose monitor has been quiet for `quiet_ms` while the call is still on: mark them
+    /// silent and open a `station_silent` alert for each. Also for calls whose monitor reports
+    /// it stopped capturing. Returns what changed.
+    pub fn mark_silent(&mut self, quiet_ms: i64) -> Result<Changes> {
+        let path = self.path.clone();
+        let now = now_ms();
+        let tx = self.conn.transaction().map_err(|e| db_err(&path, e))?;
+        let mut changes = Changes::default();
+        let quiet: Vec<(String, String, f64, bool)> = {
+            let mut st = tx
+                .prepare(
+                    "SELECT id, station, duration_s, last_ms < ?1 FROM calls
+                     WHERE ended_ms IS NULL AND silent = 0 AND (last_ms < ?1 OR capturing = 0)",
+                )
+                .map_err(|e| db_err(&path, e))?;
+            st.query_map(params![now - quiet_ms], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+            })
+            .map_err(|e| db_err(&path, e))?
+            .collect::<rusqlite::Result<Vec<_>>>()
+            .map_err(|e| db_err(&path, e))?
+        };
+        for (call, station, t_s, gone) in quiet {
+            tx.execute("UPDATE calls SET silent = 1 WHERE id = ?1", params![call])
+                .map_err(|e| db_err(&path, e))?;
+            let reason = if gone {
+                format!(
+                    "No events from station {station} for {} s in the middle of the call: the monitor stopped or lost its connection.",
+                    quiet_ms / 1000
+                )
+            } else {
+                format!("Station {station} reports a capture device not delivering audio.")
+            };
+            let id = open_alert(
+                &tx,
+                &call,
+                None,
+                AlertKind::StationSilent.name(),
+                "Monitor stopped: call not analysed",
+                &reason,
+                None,
+                2,
+                t_s,
+                now,
+                "hub",
+            )
+            .map_err(|e| db_err(&path, e))?;
+            changes.alerts.push(id);
+            changes.calls.push(call);
+        }
+        tx.commit().map_err(|e| db_err(&path, e))?;
+        Ok(changes)
+    }
+
+    /// Delete calls (with their events and alerts) that started more than `days` ago, and
+    /// audit entries as old, and expired sessions. Returns the calls deleted.
+    pub fn purge(&mut self, days: u32) -> Result<usize> {
+        let path = self.path.clone();
+        let cut = now_ms() - days as i64 * 86_400_000;
+        let tx = self.conn.transaction().map_err(|e| db_err(&path, e))?;
+        let run = |sql: &str, p: i64| tx.execute(sql, params![p]).map_err(|e| db_err(&path, e));
+        run(
+            "DELETE FROM events WHERE call IN (SELECT id FROM calls WHERE started_ms < ?1)",
+            cut,
+        )?;
+        run(
+            "DELETE FROM alerts WHERE call IN (SELECT id FROM calls WHERE started_ms < ?1)",
+            cut,
+        )?;
+        let n = run("DELETE FROM calls WHERE started_ms < ?1", cut)?;
+        run("DELETE FROM audit WHERE at_ms < ?1", cut)?;
+        run("DELETE FROM sessions WHERE expires_ms < ?1", now_ms())?;
+        tx.commit().map_err(|e| db_err(&path, e))?;
+        Ok(n)
+    }
+
+    // ---- counters ----
+
+    /// Add to a named counter (refusals by reason, duplicates, ...).
+    pub fn count(&self, name: &str, by: i64) -> Result<()> {
+        self.conn
+            .execute(
+                "INSERT INTO counters(name, value) VALUES (?1, ?2)
+                 ON CONFLICT(name) DO UPDATE SET value = value + ?2",
+                params![name, by],
+            )
+            .map_err(|e| self.err(e))?;
+        Ok(())
+    }
+
+    /// Every counter.
+    pub fn counters(&self) -> Result<std::collections::BTreeMap<String, i64>> {
+        let mut st = self
+            .conn
+            .prepare("SELECT name, value FROM counters")
+            .map_err(|e| self.err(e))?;
+        let rows = st
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .map_err(|e| self.err(e))?;
+        rows.collect::<rusqlite::Result<_>>()
+            .map_err(|e| self.err(e))
+    }
+
+    // ---- supervisors' actions ----
+
+    /// Claim an alert (`claim`) or give it back. Returns the updated alert, or `None` when it
+    /// does not exist. Claiming one already resolved is refused.
+    pub fn claim(&mut self, id: i64, user: &str, claim: bool) -> Result<Option<AlertRow>> {
+        let now = now_ms();
+        let path = self.path.clone();
+        let tx = self.conn.transaction().map_err(|e| db_err(&path, e))?;
+        let state: Option<String> = tx
+            .query_row("SELECT state FROM alerts WHERE id = ?1", params![id], |r| {
+                r.get(0)
+            })
+            .optional()
+            .map_err(|e| db_err(&path, e))?;
+        match state.as_deref() {
+            None => return Ok(None),
+            Some("resolved") => {
+                return Err(Error::Invalid(format!("alert {id} is resolved already")));
+            }
+            _ => {}
+        }
+        if claim {
+            tx.execute(
+                "UPDATE alerts SET state = 'claimed', claimed_by = ?2, claimed_ms = ?3 WHERE id = ?1",
+                params![id, user, now],
+            )
+        } else {
+            tx.execute(
+                "UPDATE alerts SET state = 'open', claimed_by = NULL, claimed_ms = NULL WHERE id = ?1",
+                params![id],
+            )
+        }
+        .map_err(|e| db_err(&path, e))?;
+        audit(
+            &tx,
+            now,
+            user,
+            if claim { "claimed" } else { "unclaimed" },
+            Some(id),
+            None,
+            None,
+        )
+        .map_err(|e| db_err(&path, e))?;
+        tx.commit().map_err(|e| db_err(&path, e))?;
+        self.alert(id)
+    }
+
+    /// Resolve an alert with an optional note.
+    pub fn resolve(&mut self, id: i64, user: &str, note: Option<&str>) -> Result<Option<AlertRow>> {
+        let now = now_ms();
+        let path = self.path.clone();
+        let tx = self.conn.transaction().map_err(|e| db_err(&path, e))?;
+        let n = tx
+            .execute(
+                "UPDATE alerts SET state = 'resolved', resolved_by = ?2, resolved_ms = ?3, note = ?4,
+                 claimed_by = COALESCE(claimed_by, ?2) WHERE id = ?1 AND state != 'resolved'",
+                params![id, user, now, note],
+            )
+            .map_err(|e| db_err(&path, e))?;
+        if n == 0 {
+            let exists: Option<i64> = tx
+                .query_row("SELECT id FROM alerts WHERE id = ?1", params![id], |r| {
+                    r.get(0)
+                })
+                .optional()
+                .map_err(|e| db_err(&path, e))?;
+            return match exists {
+                None => Ok(None),
+                Some(_) => Err(Error::Invalid(format!("alert {id} is resolved already"))),
+            };
+        }
+        audit(&tx, now, user, "resolved", Some(id), None, note).map_err(|e| db_err(&path, e))?;
+        tx.commit().map_err(|e| db_err(&path, e))?;
+        self.alert(id)
+    }
+
+    /// Record something a supervisor did that is not an alert step (a login, an export).
+    pub fn audit(&self, actor: &str, action: &str, detail: Option<&str>) -> Result<()> {
+        audit(&self.conn, now_ms(), actor, action, None, None, detail).map_err(|e| self.err(e))
+    }
+
+    // ---- reads ----
+
+    /// One alert.
+    pub fn alert(&self, id: i64) -> Result<Option<AlertRow>> {
+        let sql = format!("{ALERT_SELECT} WHERE a.id = ?1");
+        self.conn
+            .query_row(&sql, params![id], alert_row)
+            .optional()
+            .map_err(|e| self.err(e))
+    }
+
+    /// One call.
+    pub fn call(&self, id: &str) -> Result<Option<CallRow>> {
+        let sql = format!("{CALL_SELECT} WHERE id = ?1");
+        self.conn
+            .query_row(&sql, params![id], call_row)
+            .optional()
+            .map_err(|e| self.err(e))
+    }
+
+    /// Calls matching `f`, newest first.
+    pub fn calls(&self, f: &Filter) -> Result<Vec<CallRow>> {
+        let mut sql = format!("{CALL_SELECT} WHERE 1=1");
+        let mut args: Vec<rusqlite::types::Value> = Vec::new();
+        let mut arg = |sql: &mut String, clause: &str, v: rusqlite::types::Value| {
+            args.push(v);
+            sql.push_str(&clause.replace('?', &format!("?{}", args.len())));
+        };
+        if f.active == Some(true) {
+            sql.push_str(" AND ended_ms IS NULL");
+        }
+        if let Some(t) = &f.team {
+            arg(&mut sql, " AND team = ?", t.clone().into());
+        }
+        if let Some(a) = &f.agent {
+            arg(&mut sql, " AND agent = ?", a.clone().into());
+        }
+        if let Some(ms) = f.from.as_deref().and_then(|s| parse_when(s, false)) {
+            arg(&mut sql, " AND started_ms >= ?", ms.into());
+        }
+        if let Some(ms) = f.to.as_deref().and_then(|s| parse_when(s, true)) {
+            arg(&mut sql, " AND started_ms <= ?", ms.into());
+        }
+        if let Some(q) = f.q.as_deref().filter(|q| !q.is_empty()) {
+            args.push(format!("%{q}%").into());
+            let n = args.len();
+            sql.push_str(&format!(
+                " AND (agent LIKE ?{n} OR snippet LIKE ?{n} OR station LIKE ?{n})"
+            ));
+        }
+        sql.push_str(&format!(
+            " ORDER BY started_ms DESC LIMIT {}",
+            f.limit.unwrap_or(500).min(10_000)
+        ));
+        let mut st = self.conn.prepare(&sql).map_err(|e| self.err(e))?;
+        let rows = st
+            .query_map(rusqlite::params_from_iter(args), call_row)
+            .map_err(|e| self.err(e))?;
+        rows.collect::<rusqlite::Result<Vec<_>>>()
+            .map_err(|e| self.err(e))
+    }
+
+    /// Alerts matching `f`, newest first.
+    pub fn alerts(&self, f: &Filter) -> Result<Vec<AlertRow>> {
+        let mut sql = format!("{ALERT_SELECT} WHERE 1=1");
+        let mut args: Vec<rusqlite::types::Value> = Vec::new();
+        let mut arg = |sql: &mut String, clause: &str, v: rusqlite::types::Value| {
+            args.push(v);
+            let n = args.len();
+            sql.push_str(&clause.replace('?', &format!("?{n}")));
+        };
+        if let Some(t) = &f.team {
+            arg(&mut sql, " AND c.team = ?", t.clone().into());
+        }
+        if let Some(a) = &f.agent {
+            arg(&mut sql, " AND c.agent = ?", a.clone().into());
+        }
+        if let Some(k) = &f.kind {
+            arg(&mut sql, " AND a.kind = ?", k.clone().into());
+        }
+        if let Some(s) = &f.state {
+            if s == "active" {
+                sql.push_str(" AND a.state != 'resolved'");
+            } else {
+                arg(&mut sql, " AND a.state = ?", s.clone().into());
+            }
+        }
+        if let Some(ms) = f.from.as_deref().and_then(|s| parse_when(s, false)) {
+            arg(&mut sql, " AND a.opened_ms >= ?", ms.into());
+        }
+        if let Some(ms) = f.to.as_deref().and_then(|s| parse_when(s, true)) {
+            arg(&mut sql, " AND a.opened_ms <= ?", ms.into());
+        }
+        if f.active == Some(true) {
+            sql.push_str(" AND c.ended_ms IS NULL");
+        }
+        if let Some(q) = f.q.as_deref().filter(|q| !q.is_empty()) {
+            args.push(format!("%{q}%").into());
+            let n = args.len();
+            sql.push_str(&format!(
+                " AND (a.headline LIKE ?{n} OR a.reason LIKE ?{n} OR a.snippet LIKE ?{n} OR c.agent LIKE ?{n} OR a.note LIKE ?{n})"
+            ));
+        }
+        sql.push_str(&format!(
+            " ORDER BY a.opened_ms DESC, a.id DESC LIMIT {}",
+            f.limit.unwrap_or(500).min(10_000)
+        ));
+        let mut st = self.conn.prepare(&sql).map_err(|e| self.err(e))?;
+        let rows = st
+            .query_map(rusqlite::params_from_iter(args), alert_row)
+            .map_err(|e| self.err(e))?;
+        rows.collect::<rusqlite::Result<Vec<_>>>()
+            .map_err(|e| self.err(e))
+    }
+
+    /// The audit trail of one alert, oldest first.
+    pub fn audit_of(&self, alert: i64) -> Result<Vec<AuditRow>> {
+        let mut st = self
+            .conn
+            .prepare(
+                "SELECT at_ms, actor, action, alert, call, detail FROM audit WHERE alert = ?1 ORDER BY id",
+            )
+            .map_err(|e| self.err(e))?;
+        let rows = st
+            .query_map(params![alert], |r| {
+                Ok(AuditRow {
+                    at_ms: r.get(0)?,
+                    actor: r.get(1)?,
+                    action: r.get(2)?,
+                    alert: r.get(3)?,
+                    call: r.get(4)?,
+                    detail: r.get(5)?,
+                })
+            })
+            .map_err(|e| self.err(e))?;
+        rows.collect::<rusqlite::Result<Vec<_>>>()
+            .map_err(|e| self.err(e))
+    }
+
+    /// Event ids stored for a call, by type (tests and exports).
+    pub fn event_ids(&self, call: &str, kind: &str) -> Result<Vec<String>> {
+        let mut st = self
+            .conn
+            .prepare("SELECT id FROM events WHERE call = ?1 AND type = ?2 ORDER BY seq")
+            .map_err(|e| self.err(e))?;
+        let rows = st
+            .query_map(params![call, kind], |r| r.get(0))
+            .map_err(|e| self.err(e))?;
+        rows.collect::<rusqlite::Result<Vec<_>>>()
+            .map_err(|e| self.err(e))
+    }
+}
+
+fn split_teams(s: &str) -> Vec<String> {
+    s.split(',')
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .map(String::from)
+        .collect()
+}
+
+const CALL_SELECT: &str =
+    "SELECT id, station, team, agent, started_ms, ended_ms, last_ms, duration_s, level, peak,
+    escalated, escalated_since_ms, trend, snippet, capturing, silent, dropped_samples FROM calls";
+
+fn call_row(r: &rusqlite::Row) -> rusqlite::Result<CallRow> {
+    let trend: String = r.get(12)?;
+    Ok(CallRow {
+        id: r.get(0)?,
+        station: r.get(1)?,
+        team: r.get(2)?,
+        agent: r.get(3)?,
+        started_ms: r.get(4)?,
+        ended_ms: r.get(5)?,
+        last_ms: r.get(6)?,
+        duration_s: r.get(7)?,
+        level: r.get(8)?,
+        peak: r.get(9)?,
+        escalated: r.get(10)?,
+        escalated_since_ms: r.get(11)?,
+        trend: serde_json::from_str(&trend).unwrap_or_default(),
+        snippet: r.get(13)?,
+        capturing: r.get(14)?,
+        silent: r.get(15)?,
+        dropped_samples: r.get(16)?,
+    })
+}
+
+const ALERT_SELECT: &str =
+    "SELECT a.id, a.call, a.event_id, a.kind, a.headline, a.reason, a.snippet, a.priority,
+    a.t_s, a.opened_ms, a.updated_ms, a.repeats, a.state, a.claimed_by, a.resolved_by, a.note,
+    COALESCE(c.team, ''), COALESCE(c.agent, '') FROM alerts a LEFT JOIN calls c ON c.id = a.call";
+
+fn alert_row(r: &rusqlite::Row) -> rusqlite::Result<AlertRow> {
+    Ok(AlertRow {
+        id: r.get(0)?,
+        call: r.get(1)?,
+        event_id: r.get(2)?,
+        kind: r.get(3)?,
+        headline: r.get(4)?,
+        reason: r.get(5)?,
+        snippet: r.get(6)?,
+        priority: r.get(7)?,
+        t_s: r.get(8)?,
+        opened_ms: r.get(9)?,
+        updated_ms: r.get(10)?,
+        repeats: r.get(11)?,
+        state: r.get(12)?,
+        claimed_by: r.get(13)?,
+        resolved_by: r.get(14)?,
+        note: r.get(15)?,
+        team: r.get(16)?,
+        agent: r.get(17)?,
+    })
+}
+
+/// The serialised `type` tag of an event.
+pub fn event_type(b: &EventBody) -> String {
+    serde_json::to_value(b)
+        .ok()
+        .and_then(|v| v.get("type").and_then(|t| t.as_str()).map(String::from))
+        .unwrap_or_else(|| "unknown".into())
+}
+
+fn audit(
+    conn: &Connection,
+    at: i64,
+    actor: &str,
+    action: &str,
+    alert: Option<i64>,
+    call: Option<&str>,
+    detail: Option<&str>,
+) -> rusqlite::Result<()> {
+    conn.execute(
+        "INSERT INTO audit(at_ms, actor, action, alert, call, detail) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        params![at, actor, action, alert, call, detail],
+    )?;
+    Ok(())
+}
+
+/// Open an alert, or update the open one of the same call and kind (a repeat updates instead
+/// of adding noise). Returns its id.
+#[allow(clippy::too_many_arguments)]
+fn open_alert(
+    tx: &Connection,
+    call: &str,
+    event_id: Option<&str>,
+    kind: &str,
+    headline: &str,
+    reason: &str,
+    snippet: Option<&str>,
+    priority: i64,
+    t_s: f64,
+    now: i64,
+    actor: &str,
+) -> rusqlite::Result<i64> {
+    let open: Option<i64> = tx
+        .query_row(
+            "SELECT id FROM alerts WHERE call = ?1 AND kind = ?2 AND state != 'resolved'",
+            params![call, kind],
+            |r| r.get(0),
+        )
+        .optional()?;
+    if let Some(id) = open {
+        tx.execute(
+            "UPDATE alerts SET headline = ?2, reason = ?3, snippet = COALESCE(?4, snippet),
+             updated_ms = ?5, repeats = repeats + 1 WHERE id = ?1",
+            params![id, headline, reason, snippet, now],
+        )?;
+        audit(tx, now, actor, "repeated", Some(id), Some(call), event_id)?;
+        return Ok(id);
+    }
+    tx.execute(
+        "INSERT INTO alerts(call, event_id, kind, headline, reason, snippet, priority, t_s,
+         opened_ms, updated_ms, state) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9, 'open')",
+        params![
+            call, event_id, kind, headline, reason, snippet, priority, t_s, now
+        ],
+    )?;
+    let id = tx.last_insert_rowid();
+    audit(tx, now, actor, "raised", Some(id), Some(call), event_id)?;
+    Ok(id)
+}
+
+/// Apply one new monitor event to its call and alerts.
+fn apply(
+    tx: &Connection,
+    station: &Station,
+    env: &Envelope,
+    now: i64,
+    redactor: &Redactor,
+    changes: &mut Changes,
+) -> rusqlite::Result<()> {
+    let agent = match &env.event.body {
+        EventBody::CallStart { agent } => agent.as_str(),
+        _ => station.name.as_str(),
+    };
+    tx.execute(
+        "INSERT OR IGNORE INTO calls(id, station, team, agent, started_ms, last_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?5)",
+        params![env.call, station.name, station.team, agent, now],
+    )?;
+    // A monitor that comes back is no longer silent.
+    tx.execute(
+        "UPDATE calls SET last_ms = ?2, duration_s = MAX(duration_s, ?3), silent = 0 WHERE id = ?1",
+        params![env.call, now, env.event.t_s],
+    )?;
+    let mut changed = false;
+    match &env.event.body {
+        EventBody::CallStart { agent } => {
+            tx.execute(
+                "UPDATE calls SET agent = ?2 WHERE id = ?1",
+                params![env.call, agent],
+            )?;
+            changed = true;
+        }
+        EventBody::CallEnd { duration_s } => {
+            tx.execute(
+                "UPDATE calls SET ended_ms = ?2, duration_s = ?3, escalated = 0 WHERE id = ?1",
+                params![env.call, now, duration_s],
+            )?;
+            changed = true;
+        }
+        EventBody::Levels(l) if l.speaker == Speaker::Customer => {
+            let (trend, escalated, since): (String, bool, Option<i64>) = tx.query_row(
+                "SELECT trend, escalated, escalated_since_ms FROM calls WHERE id = ?1",
+                params![env.call],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )?;
+            let mut t: Vec<f32> = serde_json::from_str(&trend).unwrap_or_default();
+            t.push((l.escalation * 100.0).round() / 100.0);
+            if t.len() > TREND_POINTS {
+                t.drain(..t.len() - TREND_POINTS);
+            }
+            let since = match (l.escalated, escalated) {
+                (true, false) => Some(now),
+                (true, true) => since,
+                _ => None,
+            };
+            tx.execute(
+                "UPDATE calls SET level = ?2, peak = MAX(peak, ?2), escalated = ?3, escalated_since_ms = ?4,
+                 trend = ?5 WHERE id = ?1",
+                params![
+                    env.call,
+                    l.escalation as f64,
+                    l.escalated,
+                    since,
+                    serde_json::to_string(&t).unwrap_or_else(|_| "[]".into())
+                ],
+            )?;
+            changed = true;
+        }
+        EventBody::Transcript(s) if s.speaker == Speaker::Customer => {
+            // Monitors redact already; the hub redacts again, so no number reaches the page
+            // even from a monitor configured otherwise.
+            let text = redactor.text(&s.text);
+            tx.execute(
+                "UPDATE calls SET snippet = ?2 WHERE id = ?1",
+                params![env.call, text],
+            )?;
+            changed = true;
+        }
+        EventBody::Status(st) => {
+            let capturing = st.devices.iter().all(|d| d.connected);
+            tx.execute(
+                "UPDATE calls SET capturing = ?2, dropped_samples = ?3 WHERE id = ?1",
+                params![env.call, capturing, st.dropped_samples as i64],
+            )?;
+            changed = true;
+        }
+        EventBody::Alert(a) => {
+            let snippet = a.snippet.as_deref().map(|s| redactor.text(s));
+            let id = open_alert(
+                tx,
+                &env.call,
+                Some(&env.id),
+                a.kind.name(),
+                &a.headline,
+                &a.evidence.sentence,
+                snippet.as_deref(),
+                a.priority as i64,
+                env.event.t_s,
+                now,
+                &format!("station:{}", station.name),
+            )?;
+            changes.alerts.push(id);
+            changed = true;
+        }
+        _ => {}
+    }
+    if changed {
+        changes.calls.push(env.call.clone());
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dates_parse_to_utc_milliseconds() {
+        assert_eq!(parse_when("1970-01-01", false), Some(0));
+        assert_eq!(parse_when("1970-01-02", false), Some(86_400_000));
+        assert_eq!(parse_when("2026-11-25", false), Some(1_795_564_800_000));
+        assert_eq!(parse_when("2026-11-25", true), Some(1_795_651_199_999));
+        assert_eq!(parse_when("12345", false), Some(12345));
+        assert_eq!(parse_when("2026-13-01", false), None);
+        assert_eq!(parse_when("soon", false), None);
+    }
+}
