@@ -844,6 +844,18 @@ impl Store {
             .map_err(|e| self.err(e))
     }
 
+    /// When the monitor emitted a stored event (its wall clock, ms).
+    pub fn event_sent_ms(&self, id: &str) -> Result<Option<i64>> {
+        self.conn
+            .query_row(
+                "SELECT sent_ms FROM events WHERE id = ?1",
+                params![id],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(|e| self.err(e))
+    }
+
     /// Event ids stored for a call, by type (tests and exports).
     pub fn event_ids(&self, call: &str, kind: &str) -> Result<Vec<String>> {
         let mut st = self

@@ -56,6 +56,8 @@ pub struct UplinkStats {
 /// What the uplink did over a call.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct UplinkSummary {
+    /// The call's id at the hub.
+    pub call: String,
     /// Events queued for the hub.
     pub queued: u64,
     /// Acknowledged by the hub.
@@ -255,6 +257,7 @@ impl Uplink {
         let pending = self.thread.take().and_then(|t| t.join().ok()).unwrap_or(0);
         let s = &self.stats;
         UplinkSummary {
+            call: self.call.clone(),
             queued: s.queued.load(Ordering::Relaxed),
             acked: s.acked.load(Ordering::Relaxed),
             rejected: s.rejected.load(Ordering::Relaxed),

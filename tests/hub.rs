@@ -1,0 +1,798 @@
+//! The supervisors' hub, end to end: a real `calmline hub` process with its SQLite store, real
+//! monitors (`calmline live --file` playing ../shared/data recordings on the wall clock), the
+//! HTTP API as the page uses it, and a real browser (Debian's chromium, headless, driven over
+//! the DevTools protocol).
+
+mod common;
+
+use std::io::{BufRead, BufReader, Write};
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+const BIN: &str = env!("CARGO_BIN_EXE_calmline");
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A hub process on a private store; killed when dropped.
+struct Hub {
+    child: Child,
+    port: u16,
+    db: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl Hub {
+    fn new() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("hub.sqlite");
+        let port = free_port();
+        let child = spawn_hub(&db, port, dir.path());
+        Hub {
+            child,
+            port,
+            db,
+            _dir: dir,
+        }
+    }
+
+    fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    fn cli(&self, args: &[&str], stdin: &str) -> String {
+        let mut c = Command::new(BIN)
+            .args(["hub"])
+            .args(args)
+            .args(["--db", self.db.to_str().unwrap()])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        c.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
+        let o = c.wait_with_output().unwrap();
+        assert!(
+            o.status.success(),
+            "hub {args:?}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        String::from_utf8(o.stdout).unwrap().trim().to_string()
+    }
+
+    fn token(&self, name: &str, team: &str) -> String {
+        self.cli(&["token", "add", name, "--team", team], "")
+    }
+
+    fn user(&self, name: &str, team: &str) {
+        let mut args = vec!["user", "add", name];
+        if team == "admin" {
+            args.push("--admin");
+        } else {
+            args.extend(["--team", team]);
+        }
+        self.cli(&args, &format!("pw-{name}-secret\n"));
+    }
+
+    fn restart(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        self.child = spawn_hub(&self.db, self.port, self._dir.path());
+    }
+}
+
+impl Drop for Hub {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn spawn_hub(db: &Path, port: u16, home: &Path) -> Child {
+    let child = Command::new(BIN)
+        .args([
+            "hub",
+            "--db",
+            db.to_str().unwrap(),
+            "--bind",
+            &format!("127.0.0.1:{port}"),
+        ])
+        .env("XDG_DATA_HOME", home)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let t = Instant::now();
+    while ureq::get(&format!("http://127.0.0.1:{port}/healthz"))
+        .call()
+        .is_err()
+    {
+        assert!(
+            t.elapsed() < Duration::from_secs(10),
+            "the hub did not start"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    child
+}
+
+fn agent() -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .max_redirects(0)
+        .timeout_global(Some(Duration::from_secs(10)))
+        .build()
+        .into()
+}
+
+/// A signed-in supervisor: their session cookie and CSRF token.
+struct Supervisor {
+    cookie: String,
+    csrf: String,
+    base: String,
+}
+
+impl Supervisor {
+    fn login(hub: &Hub, name: &str) -> Self {
+        let r = agent()
+            .post(&format!("{}/login", hub.url()))
+            .send_form([
+                ("username", name),
+                ("password", &format!("pw-{name}-secret")),
+            ])
+            .unwrap();
+        assert_eq!(r.status().as_u16(), 303, "login of {name}");
+        let cookie = r
+            .headers()
+            .get("set-cookie")
+            .expect("a session cookie")
+            .to_str()
+            .unwrap()
+            .split(';')
+            .next()
+            .unwrap()
+            .to_string();
+        let mut s = Supervisor {
+            cookie,
+            csrf: String::new(),
+            base: hub.url(),
+        };
+        s.csrf = s.get("/api/me")["csrf"].as_str().unwrap().to_string();
+        s
+    }
+
+    fn get(&self, path: &str) -> Value {
+        let mut r = agent()
+            .get(&format!("{}{path}", self.base))
+            .header("Cookie", &self.cookie)
+            .call()
+            .unwrap();
+        assert_eq!(r.status().as_u16(), 200, "GET {path}");
+        serde_json::from_str(&r.body_mut().read_to_string().unwrap()).unwrap()
+    }
+
+    fn get_text(&self, path: &str) -> (u16, String) {
+        let mut r = agent()
+            .get(&format!("{}{path}", self.base))
+            .header("Cookie", &self.cookie)
+            .call()
+            .unwrap();
+        (r.status().as_u16(), r.body_mut().read_to_string().unwrap())
+    }
+
+    fn post(&self, path: &str, body: &str, csrf: bool) -> (u16, String) {
+        let mut req = agent()
+            .post(&format!("{}{path}", self.base))
+            .header("Cookie", &self.cookie)
+            .content_type("application/json");
+        if csrf {
+            req = req.header("X-CSRF-Token", &self.csrf);
+        }
+        let mut r = req.send(body).unwrap();
+        (r.status().as_u16(), r.body_mut().read_to_string().unwrap())
+    }
+}
+
+/// A monitor process and the thread reading its JSON lines (read as they come: a full pipe
+/// would stall the monitor's loop, as a terminal that stops reading would).
+struct Monitor {
+    child: Child,
+    out: std::thread::JoinHandle<Vec<String>>,
+}
+
+/// Play a recording through a live monitor reporting to `hub`.
+fn monitor(hub: &Hub, token: &str, file: &str, speed: f64, outbox: &Path) -> Monitor {
+    let cfg = outbox.join("monitor.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "[hub]\noutbox = {:?}\n",
+            outbox.join("outbox").to_str().unwrap()
+        ),
+    )
+    .unwrap();
+    let mut child = Command::new(BIN)
+        .args(["live", "--file"])
+        .arg(common::call(file))
+        .args([
+            "--speed",
+            &speed.to_string(),
+            "--no-transcribe",
+            "--ui",
+            "json",
+            "--hub",
+            &hub.url(),
+            "--token",
+            token,
+            "--agent",
+            "ann",
+            "--config",
+            cfg.to_str().unwrap(),
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let out = std::thread::spawn(move || {
+        BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+            .collect()
+    });
+    Monitor { child, out }
+}
+
+fn lines(mut m: Monitor) -> Vec<Value> {
+    let status = m.child.wait().unwrap();
+    assert!(status.success(), "the monitor failed");
+    m.out
+        .join()
+        .unwrap()
+        .iter()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+fn summary(lines: &[Value]) -> &Value {
+    lines.iter().find(|l| l["type"] == "summary").unwrap()
+}
+
+#[test]
+fn a_monitor_reports_and_supervisors_see_only_their_team_claim_and_resolve() {
+    let hub = Hub::new();
+    let token = hub.token("desk-1", "red");
+    for (u, t) in [("alice", "red"), ("carol", "red"), ("bob", "blue")] {
+        hub.user(u, t);
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let out = lines(monitor(
+        &hub,
+        &token,
+        "scenario_escalating_a04.wav",
+        8.0,
+        dir.path(),
+    ));
+    let s = summary(&out);
+    let sent = &s["hub"];
+    assert_eq!(sent["pending"], 0, "{s}");
+    assert_eq!(sent["dropped"], 0, "{s}");
+    assert_eq!(sent["acked"], sent["queued"], "{s}");
+    let call = sent["call"].as_str().unwrap().to_string();
+    let emitted: Vec<&Value> = out.iter().filter(|l| l["type"] == "alert").collect();
+    assert!(
+        emitted.iter().any(|a| a["kind"] == "escalated_call"),
+        "the monitor raised no escalated_call"
+    );
+    // The outbox is empty once everything is acknowledged.
+    let left: Vec<_> = std::fs::read_dir(dir.path().join("outbox"))
+        .unwrap()
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
+
+    let alice = Supervisor::login(&hub, "alice");
+    let carol = Supervisor::login(&hub, "carol");
+    let bob = Supervisor::login(&hub, "bob");
+    let alerts = alice.get("/api/alerts");
+    let alerts = alerts["alerts"].as_array().unwrap();
+    let a = alerts
+        .iter()
+        .find(|a| a["kind"] == "escalated_call" && a["call"] == call.as_str())
+        .unwrap_or_else(|| panic!("{alerts:?}"));
+    assert_eq!(a["agent"], "ann");
+    assert_eq!(a["team"], "red");
+    assert!(
+        a["reason"]
+            .as_str()
+            .unwrap()
+            .contains("over their baseline")
+    );
+    let id = a["id"].as_i64().unwrap();
+    // Another team's supervisor sees neither the call nor the alert, and cannot act on it.
+    assert_eq!(bob.get("/api/alerts")["alerts"], json!([]));
+    assert_eq!(bob.get("/api/calls")["calls"], json!([]));
+    assert_eq!(
+        bob.post(&format!("/api/alerts/{id}/claim"), "", true).0,
+        404
+    );
+    // A state change without the CSRF token is refused.
+    assert_eq!(
+        alice.post(&format!("/api/alerts/{id}/claim"), "", false).0,
+        403
+    );
+    let (st, body) = alice.post(&format!("/api/alerts/{id}/claim"), "", true);
+    assert_eq!(st, 200, "{body}");
+    let seen = carol.get(&format!("/api/alerts?state=claimed"));
+    assert_eq!(seen["alerts"][0]["claimed_by"], "alice", "{seen}");
+    let (st, body) = carol.post(
+        &format!("/api/alerts/{id}/resolve"),
+        r#"{"note": "called back, refund agreed"}"#,
+        true,
+    );
+    assert_eq!(st, 200, "{body}");
+    assert_eq!(
+        alice.post(&format!("/api/alerts/{id}/claim"), "", true).0,
+        409,
+        "a resolved alert cannot be claimed"
+    );
+    let audit = alice.get(&format!("/api/alerts/{id}/audit"));
+    let steps: Vec<(String, String)> = audit["audit"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["actor"].as_str().unwrap().to_string(),
+                r["action"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(steps[0], ("station:desk-1".into(), "raised".into()));
+    assert!(
+        steps.contains(&("alice".into(), "claimed".into())),
+        "{steps:?}"
+    );
+    assert_eq!(
+        steps.last().unwrap(),
+        &("carol".to_string(), "resolved".to_string())
+    );
+    // History: filters and CSV export.
+    let h = alice.get("/api/alerts?kind=escalated_call&q=refund");
+    assert_eq!(h["alerts"].as_array().unwrap().len(), 1, "{h}");
+    assert_eq!(alice.get("/api/alerts?kind=long_hold")["alerts"], json!([]));
+    let (st, csv) = alice.get_text("/api/alerts?format=csv");
+    assert_eq!(st, 200);
+    assert!(
+        csv.lines().count() >= 2 && csv.contains("refund agreed") && csv.contains("\"carol\""),
+        "{csv}"
+    );
+    let calls = alice.get("/api/calls");
+    let c = &calls["calls"][0];
+    assert_eq!(c["id"], call.as_str());
+    assert!(c["ended_ms"].is_i64(), "the call ended: {c}");
+    assert!(c["peak"].as_f64().unwrap() > 1.0, "{c}");
+    assert!(
+        c["trend"].as_array().unwrap().len() >= 50,
+        "one level a second: {c}"
+    );
+}
+
+fn post_events(hub: &Hub, token: Option<&str>, body: &str) -> (u16, String) {
+    let mut req = agent()
+        .post(&format!("{}/api/ingest", hub.url()))
+        .content_type("application/json");
+    if let Some(t) = token {
+        req = req.header("Authorization", &format!("Bearer {t}"));
+    }
+    let mut r = req.send(body).unwrap();
+    (r.status().as_u16(), r.body_mut().read_to_string().unwrap())
+}
+
+fn envelope(call: &str, seq: u64, body: Value) -> Value {
+    let mut event = json!({"t_s": seq as f64});
+    for (k, v) in body.as_object().unwrap() {
+        event[k] = v.clone();
+    }
+    json!({"id": format!("{call}/{seq}"), "call": call, "seq": seq, "sent_ms": 0, "event": event})
+}
+
+#[test]
+fn bad_tokens_oversized_malformed_and_replayed_events_are_refused_and_counted() {
+    let hub = Hub::new();
+    let t1 = hub.token("desk-1", "red");
+    let t2 = hub.token("desk-2", "red");
+    hub.user("root", "admin");
+    let start = envelope("call-a", 0, json!({"type": "call_start", "agent": "ann"}));
+    let batch = json!({"events": [start]}).to_string();
+    assert_eq!(post_events(&hub, None, &batch).0, 401);
+    assert_eq!(post_events(&hub, Some("clst_nonsense"), &batch).0, 401);
+    let (st, body) = post_events(&hub, Some(&t1), &batch);
+    assert_eq!(st, 200, "{body}");
+    let v: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(v["acked"], json!(["call-a/0"]));
+    assert_eq!(v["duplicates"], 0);
+    // The same id again: acknowledged (so the monitor forgets it), stored once.
+    let (_, body) = post_events(&hub, Some(&t1), &batch);
+    let v: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(v["acked"], json!(["call-a/0"]));
+    assert_eq!(v["duplicates"], 1);
+    // Not JSON, and not a batch.
+    let (st, body) = post_events(&hub, Some(&t1), "{\"events\": [");
+    assert_eq!(st, 400);
+    assert!(body.contains("not a batch"), "{body}");
+    // Events that are not events, or whose id does not match, are rejected one by one.
+    let bad = json!({"events": [
+        {"id": "call-a/1", "call": "call-a", "seq": 1, "sent_ms": 0, "event": {"t_s": 1.0, "type": "no_such_event"}},
+        envelope("call-a", 2, json!({"type": "warning", "message": "x"})),
+        {"id": "call-a/9", "call": "call-a", "seq": 3, "sent_ms": 0, "event": {"t_s": 1.0, "type": "warning", "message": "x"}},
+        {"id": "../x/1", "call": "../x", "seq": 1, "sent_ms": 0, "event": {"t_s": 1.0, "type": "warning", "message": "x"}},
+    ]});
+    let (st, body) = post_events(&hub, Some(&t1), &bad.to_string());
+    assert_eq!(st, 200, "{body}");
+    let v: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(v["acked"], json!(["call-a/2"]), "{v}");
+    assert_eq!(v["rejected"].as_array().unwrap().len(), 3, "{v}");
+    // One event too large, and a request too large.
+    let big = "x".repeat(70_000);
+    let one =
+        json!({"events": [envelope("call-a", 4, json!({"type": "warning", "message": big}))]});
+    let (_, body) = post_events(&hub, Some(&t1), &one.to_string());
+    assert!(body.contains("over 65536"), "{body}");
+    let huge = json!({"events": (0..20).map(|i| envelope("call-a", 10 + i, json!({"type": "warning", "message": "y".repeat(60_000)}))).collect::<Vec<_>>()});
+    assert_eq!(post_events(&hub, Some(&t1), &huge.to_string()).0, 413);
+    // Another station cannot write into this station's call.
+    let (_, body) = post_events(
+        &hub,
+        Some(&t2),
+        &json!({"events": [envelope("call-a", 5, json!({"type": "warning", "message": "x"}))]})
+            .to_string(),
+    );
+    assert!(body.contains("another station"), "{body}");
+    // A revoked token is refused at once.
+    hub.cli(&["token", "revoke", "desk-1"], "");
+    assert_eq!(post_events(&hub, Some(&t1), &batch).0, 401);
+    let root = Supervisor::login(&hub, "root");
+    let c = &root.get("/api/stats")["counters"];
+    assert_eq!(c["refused_no_token"], 1, "{c}");
+    assert_eq!(c["refused_bad_token"], 2, "{c}");
+    assert_eq!(c["refused_malformed"], 1, "{c}");
+    assert_eq!(c["refused_oversized"], 1, "{c}");
+    assert_eq!(c["rejected_malformed_event"], 3, "{c}");
+    assert_eq!(c["rejected_oversized_event"], 1, "{c}");
+    assert_eq!(c["rejected_foreign_call"], 1, "{c}");
+    assert_eq!(c["duplicates_ignored"], 1, "{c}");
+    assert_eq!(c["events_stored"], 2, "{c}");
+    // A supervisor who is not an admin does not see the counters.
+    hub.user("alice", "red");
+    let alice = Supervisor::login(&hub, "alice");
+    assert_eq!(alice.get_text("/api/stats").0, 403);
+}
+
+#[test]
+fn a_hub_restart_mid_call_loses_no_alert_and_duplicates_none() {
+    let mut hub = Hub::new();
+    let token = hub.token("desk-1", "red");
+    let dir = tempfile::tempdir().unwrap();
+    // 107 s of call at 4x: about 27 s. The hub is killed (no clean shutdown) 2 s after the
+    // call reached it, before the first alert, and comes back 4 s later on the same store.
+    let m = monitor(&hub, &token, "scenario_escalating_a04.wav", 4.0, dir.path());
+    let t = Instant::now();
+    while calmline::hub::Store::open(&hub.db)
+        .unwrap()
+        .calls(&Default::default())
+        .unwrap()
+        .is_empty()
+    {
+        assert!(
+            t.elapsed() < Duration::from_secs(20),
+            "the call never reached the hub"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    std::thread::sleep(Duration::from_secs(2));
+    let _ = hub.child.kill();
+    let _ = hub.child.wait();
+    std::thread::sleep(Duration::from_secs(4));
+    hub.restart();
+    let out = lines(m);
+    let s = summary(&out);
+    assert_eq!(s["hub"]["pending"], 0, "{s}");
+    assert!(
+        s["hub"]["failures"].as_u64().unwrap() >= 1,
+        "the outage was seen: {s}"
+    );
+    let call = s["hub"]["call"].as_str().unwrap();
+    // Every event the monitor queued is in the store exactly once (ids are unique there).
+    let store = calmline::hub::Store::open(&hub.db).unwrap();
+    let emitted = out.iter().filter(|l| l["type"] == "alert").count();
+    assert!(emitted >= 1);
+    let stored = store.event_ids(call, "alert").unwrap();
+    assert_eq!(stored.len(), emitted, "{stored:?}");
+    let mut all = 0;
+    for kind in [
+        "call_start",
+        "call_end",
+        "levels",
+        "alert",
+        "status",
+        "episode_start",
+        "episode_end",
+        "baseline",
+        "speaker_summary",
+        "warning",
+    ] {
+        all += store.event_ids(call, kind).unwrap().len() as u64;
+    }
+    assert_eq!(all, s["hub"]["queued"].as_u64().unwrap(), "{s}");
+    let alerts = store
+        .alerts(&calmline::hub::store::Filter::default())
+        .unwrap();
+    assert!(
+        alerts
+            .iter()
+            .any(|a| a.kind == "escalated_call" && a.call == call),
+        "{alerts:?}"
+    );
+}
+
+/// A headless chromium driven over the DevTools protocol (a WebSocket of JSON commands).
+struct Browser {
+    child: Child,
+    ws: tungstenite::WebSocket<tungstenite::stream::MaybeTlsStream<std::net::TcpStream>>,
+    next: u64,
+    _profile: tempfile::TempDir,
+}
+
+impl Browser {
+    fn start() -> Option<Self> {
+        let chromium = ["chromium", "chromium-browser", "google-chrome"]
+            .into_iter()
+            .find(|c| Command::new(c).arg("--version").output().is_ok())?;
+        let profile = tempfile::tempdir().unwrap();
+        let mut child = Command::new(chromium)
+            .args([
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--no-first-run",
+                "--autoplay-policy=no-user-gesture-required",
+                "--window-size=1400,900",
+                "--remote-debugging-port=0",
+            ])
+            .arg(format!("--user-data-dir={}", profile.path().display()))
+            .arg("about:blank")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .ok()?;
+        // "DevTools listening on ws://127.0.0.1:PORT/devtools/browser/ID"
+        let mut port = None;
+        for line in BufReader::new(child.stderr.take().unwrap()).lines() {
+            let line = line.ok()?;
+            if let Some(rest) = line.split("ws://127.0.0.1:").nth(1) {
+                port = rest.split('/').next().map(String::from);
+                break;
+            }
+        }
+        let port = port?;
+        let list: Value = serde_json::from_str(
+            &ureq::get(&format!("http://127.0.0.1:{port}/json/list"))
+                .call()
+                .ok()?
+                .body_mut()
+                .read_to_string()
+                .ok()?,
+        )
+        .ok()?;
+        let page = list.as_array()?.iter().find(|t| t["type"] == "page")?["webSocketDebuggerUrl"]
+            .as_str()?
+            .to_string();
+        let (ws, _) = tungstenite::connect(page).ok()?;
+        Some(Browser {
+            child,
+            ws,
+            next: 1,
+            _profile: profile,
+        })
+    }
+
+    fn call(&mut self, method: &str, params: Value) -> Value {
+        let id = self.next;
+        self.next += 1;
+        self.ws
+            .send(tungstenite::Message::text(
+                json!({"id": id, "method": method, "params": params}).to_string(),
+            ))
+            .unwrap();
+        loop {
+            let m = self.ws.read().unwrap();
+            let Ok(text) = m.to_text() else { continue };
+            let v: Value = serde_json::from_str(text).unwrap_or_default();
+            if v["id"] == id {
+                assert!(v["error"].is_null(), "{method}: {v}");
+                return v["result"].clone();
+            }
+        }
+    }
+
+    fn eval(&mut self, js: &str) -> Value {
+        let r = self.call(
+            "Runtime.evaluate",
+            json!({"expression": js, "returnByValue": true, "awaitPromise": true}),
+        );
+        r["result"]["value"].clone()
+    }
+
+    fn goto(&mut self, url: &str) {
+        self.call("Page.navigate", json!({ "url": url }));
+        self.wait_for(
+            "document.readyState === 'complete'",
+            Duration::from_secs(10),
+        );
+    }
+
+    /// Poll a JS condition until true; how long it took.
+    fn wait_for(&mut self, cond: &str, limit: Duration) -> Duration {
+        let t = Instant::now();
+        while self.eval(&format!("!!({cond})")) != json!(true) {
+            assert!(t.elapsed() < limit, "timed out waiting for {cond}");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        t.elapsed()
+    }
+
+    fn login(&mut self, hub: &Hub, name: &str) {
+        self.goto(&format!("{}/login", hub.url()));
+        self.eval(&format!(
+            "document.getElementById('username').value = '{name}';
+             document.getElementById('password').value = 'pw-{name}-secret';
+             document.querySelector('form').submit(); true"
+        ));
+        std::thread::sleep(Duration::from_millis(300));
+        self.wait_for(
+            "location.pathname === '/' && document.readyState === 'complete' && window.calmline",
+            Duration::from_secs(10),
+        );
+        // The page is live once its stream is open.
+        self.wait_for(
+            "document.getElementById('conn').textContent === 'live'",
+            Duration::from_secs(10),
+        );
+    }
+
+    fn screenshot(&mut self, path: &Path) {
+        let r = self.call("Page.captureScreenshot", json!({"format": "png"}));
+        std::fs::write(path, base64_decode(r["data"].as_str().unwrap())).unwrap();
+    }
+}
+
+/// Standard base64 (the screenshot), without another dependency.
+fn base64_decode(s: &str) -> Vec<u8> {
+    let val = |c: u8| match c {
+        b'A'..=b'Z' => c - b'A',
+        b'a'..=b'z' => c - b'a' + 26,
+        b'0'..=b'9' => c - b'0' + 52,
+        b'+' => 62,
+        _ => 63,
+    };
+    let bytes: Vec<u8> = s.bytes().filter(|&c| c != b'=' && c != b'\n').collect();
+    let mut out = Vec::with_capacity(bytes.len() * 3 / 4);
+    for chunk in bytes.chunks(4) {
+        let mut n = 0u32;
+        for (i, &c) in chunk.iter().enumerate() {
+            n |= (val(c) as u32) << (18 - 6 * i);
+        }
+        for i in 0..chunk.len().saturating_sub(1) {
+            out.push((n >> (16 - 8 * i)) as u8);
+        }
+    }
+    out
+}
+
+impl Drop for Browser {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn the_floor_view_shows_the_alert_live_and_a_claim_to_every_supervisor() {
+    let Some(mut a) = Browser::start() else {
+        // scripts/install-deps.sh installs chromium; without it this test cannot run.
+        if std::env::var_os("CI").is_some() {
+            panic!("chromium is needed for the floor view test (scripts/install-deps.sh)");
+        }
+        eprintln!("skipped: no chromium");
+        return;
+    };
+    let mut b = Browser::start().unwrap();
+    let mut other = Browser::start().unwrap();
+    let hub = Hub::new();
+    let token = hub.token("desk-1", "red");
+    for (u, t) in [("alice", "red"), ("carol", "red"), ("bob", "blue")] {
+        hub.user(u, t);
+    }
+    a.login(&hub, "alice");
+    b.login(&hub, "carol");
+    other.login(&hub, "bob");
+    let dir = tempfile::tempdir().unwrap();
+    let m = monitor(&hub, &token, "scenario_escalating_a04.wav", 4.0, dir.path());
+    // The call's tile appears, then the alert.
+    a.wait_for(
+        "document.querySelector('[data-call]')",
+        Duration::from_secs(10),
+    );
+    let t = Instant::now();
+    while a.eval("!!document.querySelector('[data-alert][data-kind=escalated_call]')")
+        != json!(true)
+    {
+        if t.elapsed() > Duration::from_secs(40) {
+            let state = a.eval("JSON.stringify({alerts: [...alerts.values()], calls: calls.size, html: document.getElementById('tiles').innerHTML.slice(0, 2000)})");
+            panic!("no alert on the page: {state}");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let id =
+        a.eval("document.querySelector('[data-alert][data-kind=escalated_call]').dataset.alert");
+    let id: i64 = id.as_str().unwrap().parse().unwrap();
+    let seen_ms = a
+        .eval(&format!("window.calmline.seen[{id}]"))
+        .as_i64()
+        .unwrap();
+    // When the monitor emitted it: the envelope's wall-clock stamp, in the store.
+    let store = calmline::hub::Store::open(&hub.db).unwrap();
+    let alert = store.alert(id).unwrap().unwrap();
+    let sent_ms = store
+        .event_sent_ms(alert.event_id.as_deref().unwrap())
+        .unwrap()
+        .unwrap();
+    let latency = seen_ms - sent_ms;
+    println!("alert {id}: emitted by the monitor -> on the page: {latency} ms");
+    assert!(
+        (0..=200).contains(&latency),
+        "the alert reached the page {latency} ms after the monitor emitted it"
+    );
+    b.wait_for(
+        &format!("document.querySelector('[data-alert=\"{id}\"]')"),
+        Duration::from_secs(2),
+    );
+    // Alice claims it; Carol's page shows who has it, at once.
+    a.eval(&format!(
+        "document.querySelector('[data-alert=\"{id}\"] button.claim').click(); true"
+    ));
+    let took = b.wait_for(
+        &format!("document.querySelector('[data-alert=\"{id}\"] [data-claimed-by=\"alice\"]')"),
+        Duration::from_secs(2),
+    );
+    println!(
+        "claim seen on the other supervisor's page after {} ms",
+        took.as_millis()
+    );
+    let shot = Path::new(env!("CARGO_TARGET_TMPDIR")).join("hub-floor.png");
+    a.screenshot(&shot);
+    assert!(std::fs::metadata(&shot).unwrap().len() > 10_000);
+    println!("screenshot: {}", shot.display());
+    let _ = lines(m);
+    // The supervisor of another team never saw the call or its alert.
+    assert_eq!(
+        other.eval("document.querySelectorAll('[data-call], [data-alert]').length"),
+        json!(0)
+    );
+    assert_eq!(
+        other.eval("Object.keys(window.calmline.seen).length"),
+        json!(0)
+    );
+}
