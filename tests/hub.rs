@@ -331,7 +331,7 @@ fn a_monitor_reports_and_supervisors_see_only_their_team_claim_and_resolve() {
     );
     let (st, body) = alice.post(&format!("/api/alerts/{id}/claim"), "", true);
     assert_eq!(st, 200, "{body}");
-    let seen = carol.get(&format!("/api/alerts?state=claimed"));
+    let seen = carol.get("/api/alerts?state=claimed");
     assert_eq!(seen["alerts"][0]["claimed_by"], "alice", "{seen}");
     let (st, body) = carol.post(
         &format!("/api/alerts/{id}/resolve"),
