@@ -5,7 +5,8 @@
 #   espeak-ng: the redaction test has a synthetic voice read numbers aloud.
 #   libasound2-dev + pkg-config: cpal's ALSA host; pulseaudio, pulseaudio-utils,
 #   libasound2-plugins: a real (headless) sound server and ALSA's pulse plugin for live capture.
-#   chromium: the floor view's test drives a real headless browser.
+#   chromium: the floor view's test drives a real headless browser; openssl: the HTTPS test
+#   makes a private CA and a certificate.
 set -euo pipefail
 need=()
 command -v cmake >/dev/null 2>&1 || need+=(cmake)
@@ -19,6 +20,7 @@ dpkg -s libasound2-plugins >/dev/null 2>&1 || need+=(libasound2-plugins)
 command -v pulseaudio >/dev/null 2>&1 || need+=(pulseaudio)
 command -v paplay >/dev/null 2>&1 || need+=(pulseaudio-utils)
 command -v chromium >/dev/null 2>&1 || need+=(chromium)
+command -v openssl >/dev/null 2>&1 || need+=(openssl)
 if [ ${#need[@]} -gt 0 ]; then
     echo "installing: ${need[*]}" >&2
     SUDO=""

@@ -98,6 +98,7 @@ pub struct Hub {
     pub url: String,
     pub level_interval_s: f64,
     pub outbox: String,
+    pub ca: String,
 }
 
 #[allow(missing_docs)]

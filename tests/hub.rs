@@ -796,3 +796,105 @@ fn the_floor_view_shows_the_alert_live_and_a_claim_to_every_supervisor() {
         json!(0)
     );
 }
+
+#[test]
+fn the_hub_serves_https_and_monitors_trust_the_centres_own_ca() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    // A private CA and a certificate for 127.0.0.1 signed by it.
+    let sh = |cmd: &str| {
+        let o = Command::new("sh")
+            .arg("-c")
+            .arg(cmd)
+            .current_dir(d)
+            .output()
+            .unwrap();
+        assert!(
+            o.status.success(),
+            "{cmd}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+    };
+    sh(
+        "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -keyout ca.key -out ca.pem -days 2 -subj /CN=calmline-test-ca 2>/dev/null",
+    );
+    sh(
+        "openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -keyout hub.key -out hub.csr -subj /CN=127.0.0.1 2>/dev/null",
+    );
+    sh(
+        "printf 'subjectAltName=IP:127.0.0.1\\n' > san.ext && openssl x509 -req -in hub.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out hub.pem -days 2 -extfile san.ext 2>/dev/null",
+    );
+    let db = d.join("hub.sqlite");
+    let port = free_port();
+    let mut child = Command::new(BIN)
+        .args(["hub", "--db", db.to_str().unwrap(), "--bind"])
+        .arg(format!("127.0.0.1:{port}"))
+        .args(["--tls-cert", d.join("hub.pem").to_str().unwrap()])
+        .args(["--tls-key", d.join("hub.key").to_str().unwrap()])
+        .env("XDG_DATA_HOME", d)
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let ca = std::fs::read(d.join("ca.pem")).unwrap();
+    let roots = ureq::tls::RootCerts::from([ureq::tls::Certificate::from_pem(&ca).unwrap()]);
+    let trusting: ureq::Agent = ureq::Agent::config_builder()
+        .tls_config(ureq::tls::TlsConfig::builder().root_certs(roots).build())
+        .build()
+        .into();
+    let url = format!("https://127.0.0.1:{port}");
+    let t = Instant::now();
+    while trusting.get(&format!("{url}/healthz")).call().is_err() {
+        assert!(t.elapsed() < Duration::from_secs(10), "no HTTPS hub");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // Plain HTTP and clients that do not trust the CA get nowhere.
+    assert!(ureq::get(&format!("{url}/healthz")).call().is_err());
+    assert!(
+        ureq::get(&format!("http://127.0.0.1:{port}/healthz"))
+            .call()
+            .is_err()
+    );
+    // A monitor configured with the CA reports over HTTPS.
+    let store = calmline::hub::Store::open(&db).unwrap();
+    let token = calmline::hub::auth::secret("clst_").unwrap();
+    store
+        .add_station("desk-1", "red", &calmline::hub::auth::digest(&token))
+        .unwrap();
+    std::fs::write(
+        d.join("monitor.toml"),
+        format!(
+            "[hub]\noutbox = {:?}\nca = {:?}\n",
+            d.join("outbox").to_str().unwrap(),
+            d.join("ca.pem").to_str().unwrap()
+        ),
+    )
+    .unwrap();
+    let o = Command::new(BIN)
+        .args(["live", "--file"])
+        .arg(common::call("scenario_calm_a01.wav"))
+        .args([
+            "--speed",
+            "16",
+            "--no-transcribe",
+            "--ui",
+            "json",
+            "--hub",
+            &url,
+        ])
+        .args([
+            "--token",
+            &token,
+            "--config",
+            d.join("monitor.toml").to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let last: Value =
+        serde_json::from_str(String::from_utf8(o.stdout).unwrap().lines().last().unwrap()).unwrap();
+    assert_eq!(last["hub"]["pending"], 0, "{last}");
+    assert_eq!(last["hub"]["failures"], 0, "{last}");
+    assert_eq!(last["hub"]["acked"], last["hub"]["queued"], "{last}");
+}

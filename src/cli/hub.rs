@@ -45,6 +45,7 @@ pub(super) fn run(args: HubArgs) -> anyhow::Result<ExitCode> {
                     max_batch_bytes: h.max_batch_bytes,
                     max_event_bytes: h.max_event_bytes,
                     session_hours: h.session_hours,
+                    tls: args.tls_cert.clone().zip(args.tls_key.clone()),
                 },
                 Redactor::new(cfg.phrase_set()),
             )?;

@@ -167,6 +167,7 @@ pub(super) fn run(args: LiveArgs) -> anyhow::Result<ExitCode> {
                     outbox,
                     share_agent_metrics: cfg.alerts.share_agent_metrics,
                     level_interval_s: cfg.hub.level_interval_s,
+                    ca: nonempty(&cfg.hub.ca).map(std::path::PathBuf::from),
                 },
             )?)
         }

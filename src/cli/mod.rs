@@ -55,6 +55,12 @@ pub struct HubArgs {
     /// A TOML file overriding settings of the built-in configuration.
     #[arg(long, global = true)]
     pub config: Option<PathBuf>,
+    /// Serve HTTPS with this certificate (chain) in PEM (with --tls-key).
+    #[arg(long, requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// The certificate's private key in PEM (with --tls-cert).
+    #[arg(long, requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
 }
 
 /// `calmline hub ...` management commands.

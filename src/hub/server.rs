@@ -44,6 +44,85 @@ pub struct HubOptions {
     pub max_event_bytes: usize,
     /// How long a supervisor's session lasts (hours).
     pub session_hours: u32,
+    /// Serve HTTPS with this certificate chain and private key (PEM files).
+    pub tls: Option<(PathBuf, PathBuf)>,
+}
+
+/// A TLS listener for axum: TCP connections are accepted and their handshakes run
+/// concurrently (a slow or broken client holds up no one); finished ones are handed to axum.
+struct TlsListener {
+    rx: tokio::sync::mpsc::Receiver<(
+        tokio_rustls::server::TlsStream<tokio::net::TcpStream>,
+        SocketAddr,
+    )>,
+    addr: SocketAddr,
+}
+
+impl TlsListener {
+    fn new(
+        tcp: tokio::net::TcpListener,
+        cert: &std::path::Path,
+        key: &std::path::Path,
+    ) -> Result<Self> {
+        use rustls_pki_types::pem::PemObject;
+        use rustls_pki_types::{CertificateDer, PrivateKeyDer};
+        let bad = |path: &std::path::Path, what: String| {
+            Error::Invalid(format!("{}: {what}", path.display()))
+        };
+        let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(cert)
+            .map_err(|e| bad(cert, format!("cannot read the certificate: {e}")))?
+            .collect::<std::result::Result<_, _>>()
+            .map_err(|e| bad(cert, format!("not a PEM certificate chain: {e}")))?;
+        if certs.is_empty() {
+            return Err(bad(cert, "holds no certificate".into()));
+        }
+        let key = PrivateKeyDer::from_pem_file(key)
+            .map_err(|e| bad(key, format!("not a PEM private key: {e}")))?;
+        let config = tokio_rustls::rustls::ServerConfig::builder_with_provider(Arc::new(
+            tokio_rustls::rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .and_then(|b| b.with_no_client_auth().with_single_cert(certs, key))
+        .map_err(|e| bad(cert, format!("unusable certificate and key: {e}")))?;
+        let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+        let addr = tcp
+            .local_addr()
+            .map_err(|e| Error::Invalid(e.to_string()))?;
+        let (tx, rx) = tokio::sync::mpsc::channel(256);
+        tokio::spawn(async move {
+            loop {
+                let Ok((stream, peer)) = tcp.accept().await else {
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                };
+                let (acceptor, tx) = (acceptor.clone(), tx.clone());
+                tokio::spawn(async move {
+                    let hs = tokio::time::timeout(Duration::from_secs(10), acceptor.accept(stream));
+                    if let Ok(Ok(tls)) = hs.await {
+                        let _ = tx.send((tls, peer)).await;
+                    }
+                });
+            }
+        });
+        Ok(Self { rx, addr })
+    }
+}
+
+impl axum::serve::Listener for TlsListener {
+    type Io = tokio_rustls::server::TlsStream<tokio::net::TcpStream>;
+    type Addr = SocketAddr;
+
+    async fn accept(&mut self) -> (Self::Io, Self::Addr) {
+        match self.rx.recv().await {
+            Some(c) => c,
+            // The accept task never ends while the listener lives.
+            None => std::future::pending().await,
+        }
+    }
+
+    fn local_addr(&self) -> std::io::Result<Self::Addr> {
+        Ok(self.addr)
+    }
 }
 
 /// One update of the floor, for the pages whose user may see `team`.
@@ -166,28 +245,41 @@ async fn serve(opts: HubOptions, redactor: Redactor) -> Result<()> {
         .await
         .map_err(|e| Error::Invalid(format!("cannot listen on {}: {e}", opts.bind)))?;
     let addr = listener.local_addr().unwrap_or(opts.bind);
-    eprintln!(
-        "calmline hub: listening on http://{addr}/ (store {})",
-        opts.db.display()
-    );
-    axum::serve(listener, app)
-        .with_graceful_shutdown(async {
-            let ctrl_c = tokio::signal::ctrl_c();
-            #[cfg(unix)]
-            {
-                let mut term =
-                    tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-                        .expect("SIGTERM handler");
-                tokio::select! {
-                    _ = ctrl_c => {},
-                    _ = term.recv() => {},
-                }
+    let shutdown = async {
+        let ctrl_c = tokio::signal::ctrl_c();
+        #[cfg(unix)]
+        {
+            let mut term =
+                tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+                    .expect("SIGTERM handler");
+            tokio::select! {
+                _ = ctrl_c => {},
+                _ = term.recv() => {},
             }
-            #[cfg(not(unix))]
-            let _ = ctrl_c.await;
-        })
-        .await
-        .map_err(|e| Error::Invalid(format!("the hub's server stopped: {e}")))?;
+        }
+        #[cfg(not(unix))]
+        let _ = ctrl_c.await;
+    };
+    let served = match &opts.tls {
+        Some((cert, key)) => {
+            let tls = TlsListener::new(listener, cert, key)?;
+            eprintln!(
+                "calmline hub: listening on https://{addr}/ (store {})",
+                opts.db.display()
+            );
+            axum::serve(tls, app).with_graceful_shutdown(shutdown).await
+        }
+        None => {
+            eprintln!(
+                "calmline hub: listening on http://{addr}/ (store {})",
+                opts.db.display()
+            );
+            axum::serve(listener, app)
+                .with_graceful_shutdown(shutdown)
+                .await
+        }
+    };
+    served.map_err(|e| Error::Invalid(format!("the hub's server stopped: {e}")))?;
     flush_counts(&hub);
     Ok(())
 }
@@ -553,8 +645,13 @@ async fn login(
         Ok(Ok(Some(id))) => {
             let mut r = Redirect::to("/").into_response();
             let c = format!(
-                "{COOKIE}={id}; Path=/; HttpOnly; SameSite=Strict; Max-Age={}",
-                hours as u64 * 3600
+                "{COOKIE}={id}; Path=/; HttpOnly; SameSite=Strict; Max-Age={}{}",
+                hours as u64 * 3600,
+                if hub.opts.tls.is_some() {
+                    "; Secure"
+                } else {
+                    ""
+                }
             );
             if let Ok(v) = HeaderValue::from_str(&c) {
                 r.headers_mut().insert(header::SET_COOKIE, v);

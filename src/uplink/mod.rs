@@ -36,6 +36,8 @@ pub struct UplinkOptions {
     pub share_agent_metrics: bool,
     /// Seconds between the customer's level updates.
     pub level_interval_s: f64,
+    /// Trust only this CA (PEM) for an `https://` hub with a private certificate.
+    pub ca: Option<PathBuf>,
 }
 
 /// Counts of what the uplink did, readable while it runs.
@@ -159,6 +161,28 @@ impl Uplink {
             path: opts.outbox.clone(),
             source,
         })?;
+        let roots = match &opts.ca {
+            Some(path) => {
+                let pem = std::fs::read(path).map_err(|source| Error::Io {
+                    path: path.clone(),
+                    source,
+                })?;
+                let certs: Vec<ureq::tls::Certificate<'static>> = ureq::tls::parse_pem(&pem)
+                    .filter_map(|i| match i {
+                        Ok(ureq::tls::PemItem::Certificate(c)) => Some(c),
+                        _ => None,
+                    })
+                    .collect();
+                if certs.is_empty() {
+                    return Err(Error::Invalid(format!(
+                        "{}: no PEM certificate in it",
+                        path.display()
+                    )));
+                }
+                Some(ureq::tls::RootCerts::from(certs))
+            }
+            None => None,
+        };
         let call = new_call_id();
         let (tx, rx) = crossbeam_channel::bounded(QUEUE);
         let stats = Arc::new(UplinkStats::default());
@@ -167,7 +191,7 @@ impl Uplink {
         let o = opts.clone();
         let thread = std::thread::Builder::new()
             .name("uplink".into())
-            .spawn(move || sender(o, file, rx, st))
+            .spawn(move || sender(o, roots, file, rx, st))
             .map_err(|e| Error::Invalid(format!("cannot start the uplink thread: {e}")))?;
         let mut me = Self {
             call,
@@ -309,12 +333,20 @@ fn leftovers(dir: &Path, current: &Path) -> Vec<Pending> {
 }
 
 /// The uplink thread. Returns how many events were still unacknowledged when it stopped.
-fn sender(opts: UplinkOptions, file: PathBuf, rx: Receiver<Msg>, stats: Arc<UplinkStats>) -> u64 {
-    let agent: ureq::Agent = ureq::Agent::config_builder()
+fn sender(
+    opts: UplinkOptions,
+    roots: Option<ureq::tls::RootCerts>,
+    file: PathBuf,
+    rx: Receiver<Msg>,
+    stats: Arc<UplinkStats>,
+) -> u64 {
+    let mut config = ureq::Agent::config_builder()
         .timeout_global(Some(Duration::from_secs(5)))
-        .http_status_as_error(false)
-        .build()
-        .into();
+        .http_status_as_error(false);
+    if let Some(roots) = roots {
+        config = config.tls_config(ureq::tls::TlsConfig::builder().root_certs(roots).build());
+    }
+    let agent: ureq::Agent = config.build().into();
     let url = format!("{}/api/ingest", opts.url.trim_end_matches('/'));
     let auth = format!("Bearer {}", opts.token);
     let mut pending: VecDeque<Pending> = leftovers(&opts.outbox, &file).into();
