@@ -15,6 +15,9 @@ use crate::error::{Error, Result};
 use crate::events::{AlertKind, Envelope, EventBody, Speaker};
 use crate::language::Redactor;
 
+/// A call whose monitor has sent nothing for this long is ended by the hub (ms).
+const ABANDON_MS: i64 = 300_000;
+
 /// Points kept in a call's escalation trend (one per second of call: the last 4 minutes).
 const TREND_POINTS: usize = 240;
 
@@ -571,6 +574,27 @@ impl Store {
             changes.alerts.push(id);
             changes.calls.push(call);
         }
+        // A call whose monitor has been gone for 5 minutes is over as far as the floor is
+        // concerned: it leaves the tiles (its alerts stay in the inbox until resolved).
+        let abandoned: Vec<String> = {
+            let mut st = tx
+                .prepare("SELECT id FROM calls WHERE ended_ms IS NULL AND last_ms < ?1")
+                .map_err(|e| db_err(&path, e))?;
+            st.query_map(params![now - ABANDON_MS.max(quiet_ms)], |r| r.get(0))
+                .map_err(|e| db_err(&path, e))?
+                .collect::<rusqlite::Result<Vec<_>>>()
+                .map_err(|e| db_err(&path, e))?
+        };
+        for call in abandoned {
+            tx.execute(
+                "UPDATE calls SET ended_ms = last_ms, escalated = 0 WHERE id = ?1",
+                params![call],
+            )
+            .map_err(|e| db_err(&path, e))?;
+            audit(&tx, now, "hub", "call_abandoned", None, Some(&call), None)
+                .map_err(|e| db_err(&path, e))?;
+            changes.calls.push(call);
+        }
         tx.commit().map_err(|e| db_err(&path, e))?;
         Ok(changes)
     }
@@ -1115,6 +1139,70 @@ fn apply(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::events::Event;
+
+    fn env(call: &str, seq: u64, body: EventBody) -> Envelope {
+        Envelope {
+            id: format!("{call}/{seq}"),
+            call: call.into(),
+            seq,
+            sent_ms: 0,
+            event: Event {
+                t_s: seq as f64,
+                body,
+            },
+        }
+    }
+
+    #[test]
+    fn events_are_stored_once_and_a_silent_monitor_raises_one_alert() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = Store::open(&dir.path().join("h.sqlite")).unwrap();
+        let red = Redactor::new(crate::Config::default().phrase_set());
+        let st = Station {
+            name: "desk".into(),
+            team: "red".into(),
+            revoked: false,
+        };
+        let start = env(
+            "c1",
+            0,
+            EventBody::CallStart {
+                agent: "ann".into(),
+            },
+        );
+        let (fresh, ch) = s
+            .ingest(&[(st.clone(), start.clone()), (st.clone(), start)], &red)
+            .unwrap();
+        assert_eq!(fresh, vec![true, false]);
+        assert_eq!(ch.calls, vec!["c1".to_string()]);
+        let said = EventBody::Transcript(crate::events::TranscriptSegment {
+            speaker: Speaker::Customer,
+            start_s: 0.0,
+            end_s: 1.0,
+            text: "my card is 4111 1111 1111 1111".into(),
+            words: vec![],
+            avg_logprob: 0.0,
+            no_speech_prob: 0.0,
+            fallback: None,
+            repaired: false,
+        });
+        s.ingest(&[(st.clone(), env("c1", 1, said))], &red).unwrap();
+        let c = s.call("c1").unwrap().unwrap();
+        assert_eq!(c.agent, "ann");
+        // The hub redacts again, whatever the monitor sent.
+        assert_eq!(c.snippet.as_deref(), Some("my card is [card]"));
+        std::thread::sleep(std::time::Duration::from_millis(5));
+        let ch = s.mark_silent(0).unwrap();
+        assert_eq!(ch.alerts.len(), 1);
+        assert!(s.call("c1").unwrap().unwrap().silent);
+        // Still silent: no second alert.
+        assert!(s.mark_silent(0).unwrap().alerts.is_empty());
+        let a = s.alerts(&Filter::default()).unwrap();
+        assert_eq!(a.len(), 1);
+        assert_eq!(a[0].kind, "station_silent");
+        assert_eq!(s.audit_of(a[0].id).unwrap()[0].actor, "hub");
+    }
 
     #[test]
     fn dates_parse_to_utc_milliseconds() {
