@@ -375,7 +375,20 @@ fn a_monitor_reports_and_supervisors_see_only_their_team_claim_and_resolve() {
         csv.lines().count() >= 2 && csv.contains("refund agreed") && csv.contains("\"carol\""),
         "{csv}"
     );
-    let calls = alice.get("/api/calls");
+    assert_eq!(alice.get("/api/calls?active=true")["calls"], json!([]));
+    let st = alice.get("/api/stations");
+    assert_eq!(st["stations"][0]["name"], "desk-1", "{st}");
+    assert!(st["stations"][0]["last_ms"].is_i64(), "{st}");
+    assert_eq!(bob.get("/api/stations")["stations"], json!([]));
+    assert_eq!(
+        alice.get("/api/alerts?limit=1&state=resolved&from=2000-01-01")["alerts"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+    assert_eq!(alice.get_text("/api/alerts?limit=many").0, 400);
+    let calls = alice.get("/api/calls?limit=5&active=false");
     let c = &calls["calls"][0];
     assert_eq!(c["id"], call.as_str());
     assert!(c["ended_ms"].is_i64(), "the call ended: {c}");

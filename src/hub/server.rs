@@ -240,6 +240,7 @@ async fn serve(opts: HubOptions, redactor: Redactor) -> Result<()> {
         .route("/api/alerts/{id}/resolve", post(resolve))
         .route("/api/stream", get(stream))
         .route("/api/stats", get(stats))
+        .route("/api/stations", get(stations))
         .with_state(hub.clone());
     let listener = tokio::net::TcpListener::bind(opts.bind)
         .await
@@ -730,11 +731,51 @@ async fn floor_state(State(hub): State<Shared>, headers: HeaderMap) -> Response 
     }
 }
 
+/// A history query as the URL carries it (every value a string: serde's `flatten` cannot read
+/// numbers from a query string, so the conversion is done here).
 #[derive(Deserialize, Default)]
 struct ListQuery {
-    #[serde(flatten)]
-    filter: Filter,
+    team: Option<String>,
+    agent: Option<String>,
+    kind: Option<String>,
+    state: Option<String>,
+    from: Option<String>,
+    to: Option<String>,
+    q: Option<String>,
+    active: Option<String>,
+    limit: Option<String>,
     format: Option<String>,
+}
+
+impl ListQuery {
+    /// The store's filter, or what is wrong with the query.
+    fn filter(&self) -> std::result::Result<Filter, String> {
+        let nonempty = |v: &Option<String>| v.clone().filter(|s| !s.is_empty());
+        let limit = match nonempty(&self.limit) {
+            Some(l) => Some(
+                l.parse::<u32>()
+                    .map_err(|_| format!("limit={l}: expected a number"))?,
+            ),
+            None => None,
+        };
+        let active = match nonempty(&self.active).as_deref() {
+            None => None,
+            Some("true" | "1") => Some(true),
+            Some("false" | "0") => Some(false),
+            Some(v) => return Err(format!("active={v}: expected true or false")),
+        };
+        Ok(Filter {
+            team: nonempty(&self.team),
+            agent: nonempty(&self.agent),
+            kind: nonempty(&self.kind),
+            state: nonempty(&self.state),
+            from: nonempty(&self.from),
+            to: nonempty(&self.to),
+            q: nonempty(&self.q),
+            active,
+            limit,
+        })
+    }
 }
 
 fn csv_field(s: &str) -> String {
@@ -781,7 +822,10 @@ async fn calls(
         return plain(StatusCode::UNAUTHORIZED, "sign in at /login");
     };
     let h = hub.clone();
-    let f = q.filter.clone();
+    let f = match q.filter() {
+        Ok(f) => f,
+        Err(m) => return plain(StatusCode::BAD_REQUEST, m),
+    };
     let Ok(Ok(rows)) = tokio::task::spawn_blocking(move || h.db().calls(&f)).await else {
         return plain(StatusCode::INTERNAL_SERVER_ERROR, "the store failed");
     };
@@ -830,7 +874,10 @@ async fn alerts(
         return plain(StatusCode::UNAUTHORIZED, "sign in at /login");
     };
     let h = hub.clone();
-    let f = q.filter.clone();
+    let f = match q.filter() {
+        Ok(f) => f,
+        Err(m) => return plain(StatusCode::BAD_REQUEST, m),
+    };
     let Ok(Ok(rows)) = tokio::task::spawn_blocking(move || h.db().alerts(&f)).await else {
         return plain(StatusCode::INTERNAL_SERVER_ERROR, "the store failed");
     };
@@ -1011,6 +1058,28 @@ async fn stream(State(hub): State<Shared>, headers: HeaderMap) -> Response {
     Sse::new(s)
         .keep_alive(KeepAlive::new().interval(Duration::from_secs(10)))
         .into_response()
+}
+
+/// The stations of the user's teams: last heard from, their call, capturing, dropped audio.
+async fn stations(State(hub): State<Shared>, headers: HeaderMap) -> Response {
+    let Some((user, _)) = session(&hub, &headers).await else {
+        return plain(StatusCode::UNAUTHORIZED, "sign in at /login");
+    };
+    let h = hub.clone();
+    match tokio::task::spawn_blocking(move || h.db().station_health()).await {
+        Ok(Ok(rows)) => {
+            let rows: Vec<_> = rows.into_iter().filter(|s| user.sees(&s.team)).collect();
+            json_response(
+                StatusCode::OK,
+                serde_json::json!({
+                    "stations": rows,
+                    "now_ms": now_ms(),
+                    "silent_after_s": hub.opts.silent_after_s,
+                }),
+            )
+        }
+        _ => plain(StatusCode::INTERNAL_SERVER_ERROR, "the store failed"),
+    }
 }
 
 /// Counters (refusals, duplicates, events stored) and stations: admins only.

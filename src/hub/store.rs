@@ -25,7 +25,7 @@ const TREND_POINTS: usize = 240;
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS stations(
     name TEXT PRIMARY KEY, team TEXT NOT NULL, token_hash TEXT NOT NULL UNIQUE,
-    created_ms INTEGER NOT NULL, revoked_ms INTEGER);
+    created_ms INTEGER NOT NULL, revoked_ms INTEGER, last_ms INTEGER);
 CREATE TABLE IF NOT EXISTS users(
     name TEXT PRIMARY KEY, teams TEXT NOT NULL, admin INTEGER NOT NULL, pw_hash TEXT NOT NULL,
     created_ms INTEGER NOT NULL);
@@ -76,6 +76,27 @@ pub struct Station {
     pub team: String,
     /// Revoked stations are refused.
     pub revoked: bool,
+}
+
+/// A station's health on the floor.
+#[derive(Debug, Clone, Serialize)]
+pub struct StationHealth {
+    /// Station name.
+    pub name: String,
+    /// Its team.
+    pub team: String,
+    /// When the hub last heard from it (ms), if ever.
+    pub last_ms: Option<i64>,
+    /// Its active call, if any.
+    pub call: Option<String>,
+    /// The agent on that call.
+    pub agent: Option<String>,
+    /// Whether every capture device delivers audio (during a call).
+    pub capturing: Option<bool>,
+    /// The call's monitor has gone quiet.
+    pub silent: bool,
+    /// Audio samples dropped on the active call.
+    pub dropped_samples: i64,
 }
 
 /// A supervisor account.
@@ -335,6 +356,34 @@ impl Store {
             .map_err(|e| self.err(e))
     }
 
+    /// Every station's health: when it was last heard from and its call now, if any.
+    pub fn station_health(&self) -> Result<Vec<StationHealth>> {
+        let mut st = self
+            .conn
+            .prepare(
+                "SELECT s.name, s.team, s.last_ms, c.id, c.agent, c.capturing, c.silent, c.dropped_samples
+                 FROM stations s LEFT JOIN calls c ON c.station = s.name AND c.ended_ms IS NULL
+                 ORDER BY s.team, s.name",
+            )
+            .map_err(|e| self.err(e))?;
+        let rows = st
+            .query_map([], |r| {
+                Ok(StationHealth {
+                    name: r.get(0)?,
+                    team: r.get(1)?,
+                    last_ms: r.get(2)?,
+                    call: r.get(3)?,
+                    agent: r.get(4)?,
+                    capturing: r.get::<_, Option<bool>>(5)?,
+                    silent: r.get::<_, Option<bool>>(6)?.unwrap_or(false),
+                    dropped_samples: r.get::<_, Option<i64>>(7)?.unwrap_or(0),
+                })
+            })
+            .map_err(|e| self.err(e))?;
+        rows.collect::<rusqlite::Result<Vec<_>>>()
+            .map_err(|e| self.err(e))
+    }
+
     /// Revoke a station's token (it is refused from now on). Removes the row, so the name can
     /// be issued again; its calls stay in the history.
     pub fn revoke_station(&self, name: &str) -> Result<()> {
@@ -515,6 +564,17 @@ impl Store {
                 continue;
             }
             apply(&tx, station, env, now, redactor, &mut changes).map_err(|e| db_err(&path, e))?;
+        }
+        // When each station was last heard from (its health on the floor).
+        let mut names: Vec<&str> = batch.iter().map(|(s, _)| s.name.as_str()).collect();
+        names.sort_unstable();
+        names.dedup();
+        for n in names {
+            tx.execute(
+                "UPDATE stations SET last_ms = ?2 WHERE name = ?1",
+                params![n, now],
+            )
+            .map_err(|e| db_err(&path, e))?;
         }
         tx.commit().map_err(|e| db_err(&path, e))?;
         changes.calls.sort();
