@@ -799,6 +799,22 @@ fn the_floor_view_shows_the_alert_live_and_a_claim_to_every_supervisor() {
     assert!(std::fs::metadata(&shot).unwrap().len() > 10_000);
     println!("screenshot: {}", shot.display());
     let _ = lines(m);
+    // History: the alert is there, claimed by Alice; the stations tab shows the desk.
+    a.eval("document.querySelector('[data-tab=history]').click(); true");
+    a.wait_for(
+        &format!("document.querySelector('#halerts tr[data-alert=\"{id}\"]')"),
+        Duration::from_secs(5),
+    );
+    let row = a.eval(&format!(
+        "document.querySelector('#halerts tr[data-alert=\"{id}\"]').textContent"
+    ));
+    assert!(row.as_str().unwrap().contains("alice"), "{row}");
+    a.screenshot(&Path::new(env!("CARGO_TARGET_TMPDIR")).join("hub-history.png"));
+    a.eval("document.querySelector('[data-tab=stations]').click(); true");
+    a.wait_for(
+        "document.querySelector('#hstations tr[data-station=\"desk-1\"]')",
+        Duration::from_secs(5),
+    );
     // The supervisor of another team never saw the call or its alert.
     assert_eq!(
         other.eval("document.querySelectorAll('[data-call], [data-alert]').length"),
