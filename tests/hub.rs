@@ -778,6 +778,14 @@ fn the_floor_view_shows_the_alert_live_and_a_claim_to_every_supervisor() {
         (0..=200).contains(&latency),
         "the alert reached the page {latency} ms after the monitor emitted it"
     );
+    // It arrived with a sound and a flash.
+    assert!(a.eval("window.calmline.beeps").as_i64().unwrap() >= 1);
+    assert_eq!(
+        a.eval(&format!(
+            "!!document.querySelector('[data-alert=\"{id}\"].flash')"
+        )),
+        json!(true)
+    );
     b.wait_for(
         &format!("document.querySelector('[data-alert=\"{id}\"]')"),
         Duration::from_secs(2),
