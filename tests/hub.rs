@@ -935,3 +935,56 @@ fn the_hub_serves_https_and_monitors_trust_the_centres_own_ca() {
     assert_eq!(last["hub"]["failures"], 0, "{last}");
     assert_eq!(last["hub"]["acked"], last["hub"]["queued"], "{last}");
 }
+
+#[test]
+fn a_call_made_while_the_hub_is_down_waits_in_the_outbox_and_arrives_with_the_next() {
+    let mut hub = Hub::new();
+    let token = hub.token("desk-1", "red");
+    let _ = hub.child.kill();
+    let _ = hub.child.wait();
+    let dir = tempfile::tempdir().unwrap();
+    // The first call: nobody to report to. It runs all the same and keeps its events on disk.
+    let first = lines(monitor(
+        &hub,
+        &token,
+        "scenario_calm_a01.wav",
+        16.0,
+        dir.path(),
+    ));
+    let s1 = summary(&first)["hub"].clone();
+    assert!(s1["pending"].as_u64().unwrap() > 0, "{s1}");
+    assert_eq!(s1["acked"], 0, "{s1}");
+    let outbox: Vec<_> = std::fs::read_dir(dir.path().join("outbox"))
+        .unwrap()
+        .collect();
+    assert_eq!(outbox.len(), 1, "{outbox:?}");
+    // The hub is back; the next call sends the first one's events too.
+    hub.restart();
+    let second = lines(monitor(
+        &hub,
+        &token,
+        "scenario_calm_a04.wav",
+        16.0,
+        dir.path(),
+    ));
+    let s2 = summary(&second)["hub"].clone();
+    assert_eq!(s2["pending"], 0, "{s2}");
+    let store = calmline::hub::Store::open(&hub.db).unwrap();
+    let calls = store.calls(&Default::default()).unwrap();
+    assert_eq!(calls.len(), 2, "{calls:?}");
+    let first_call = s1["call"].as_str().unwrap();
+    let c = store.call(first_call).unwrap().unwrap();
+    assert!(c.ended_ms.is_some(), "the first call's end arrived: {c:?}");
+    assert_eq!(
+        store.event_ids(first_call, "call_end").unwrap().len(),
+        1,
+        "stored once"
+    );
+    assert!(
+        std::fs::read_dir(dir.path().join("outbox"))
+            .unwrap()
+            .next()
+            .is_none(),
+        "the outbox is empty once the hub has everything"
+    );
+}

@@ -1262,6 +1262,13 @@ mod tests {
         assert_eq!(a.len(), 1);
         assert_eq!(a[0].kind, "station_silent");
         assert_eq!(s.audit_of(a[0].id).unwrap()[0].actor, "hub");
+        // Retention: nothing is old enough at 1 day; at 0 days the call and its alert go.
+        assert_eq!(s.purge(1).unwrap(), 0);
+        std::thread::sleep(std::time::Duration::from_millis(5));
+        assert_eq!(s.purge(0).unwrap(), 1);
+        assert!(s.call("c1").unwrap().is_none());
+        assert!(s.alerts(&Filter::default()).unwrap().is_empty());
+        assert!(s.event_ids("c1", "call_start").unwrap().is_empty());
     }
 
     #[test]
