@@ -234,6 +234,10 @@ pub struct Baseline {
     pub min_voiced_s: f32,
     pub warmup_voiced_s: f32,
     pub drift_per_s: f32,
+    pub uncertainty_z: f32,
+    pub learn_gate_db: f32,
+    pub learn_gate_st: f32,
+    pub learn_below: f32,
 }
 
 #[allow(missing_docs)]
@@ -262,6 +266,11 @@ pub struct Escalation {
     pub end_hold_s: f32,
     pub silence_hold_s: f32,
     pub silence_decay_s: f32,
+    pub turn_gap_s: f32,
+    pub turn_window_s: f32,
+    pub turn_min_s: f32,
+    pub turn_start: f32,
+    pub turn_weights: [f32; 4],
 }
 
 #[allow(missing_docs)]

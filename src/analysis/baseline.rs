@@ -1,7 +1,11 @@
-//! A speaker's baseline: robust medians of their own early, calm speech.
+//! A speaker's baseline: robust medians of their own early, calm speech, and how sure they are.
 //!
 //! Values go into fixed-bin histograms (allocated once), so medians and quartiles cost nothing
-//! per frame and a few shouted words cannot drag the baseline the way a mean would.
+//! per frame and a few shouted words cannot drag the baseline the way a mean would. The baseline
+//! is usable after about a second of voiced speech (a turn or two), but a young baseline is
+//! uncertain: [`Baseline::uncertainty`] says by how much, and the score widens its dead zones by
+//! that, so they narrow as the baseline matures. Hops far from the running estimate are not
+//! learnt at all, even during warm-up: the first angry turn cannot become the baseline.
 
 use crate::events::BaselineValues;
 
@@ -84,6 +88,24 @@ impl Tracked {
     }
 }
 
+/// Voiced speech over which the measurements of one speaker are roughly independent (about a
+/// syllable): the uncertainty of a median from `n` voiced seconds shrinks as `1/sqrt(n / this)`.
+const INDEPENDENT_S: f32 = 0.2;
+/// Smallest spread assumed per signal (dB, st, dB, fraction of the pace): one steady sentence
+/// says little about how much a voice varies.
+const MIN_SPREAD: [f32; 4] = [2.0, 1.0, 2.0, 0.1];
+/// Voiced hops learnt before the learning gate applies (it needs an estimate to compare with).
+const GATE_AFTER_HOPS: u32 = 30;
+
+/// How far one hop may sit from the running baseline and still be learnt.
+#[derive(Debug, Clone, Copy)]
+pub struct LearnGate {
+    /// Loudness (dB either side).
+    pub level_db: f32,
+    /// Pitch (semitones either side).
+    pub pitch_st: f32,
+}
+
 /// The four baseline signals of one speaker.
 #[derive(Debug, Clone)]
 pub struct Baseline {
@@ -99,6 +121,10 @@ pub struct Baseline {
     min_hops: u32,
     warmup_hops: u32,
     drift_per_hop: f32,
+    gate: LearnGate,
+    z: f32,
+    uncertainty: [f32; 4],
+    rejected: u32,
 }
 
 /// Semitones of `hz` re 100 Hz.
@@ -108,8 +134,15 @@ pub fn semitones(hz: f32) -> f32 {
 
 impl Baseline {
     /// A baseline usable after `min_voiced_s` and learnt until `warmup_voiced_s` of voiced
-    /// speech, drifting `drift_per_s` units per voiced second afterwards.
-    pub fn new(min_voiced_s: f32, warmup_voiced_s: f32, drift_per_s: f32) -> Self {
+    /// speech, drifting `drift_per_s` units per voiced second afterwards. Hops outside `gate`
+    /// are not learnt; the uncertainty is `z` standard errors of the medians.
+    pub fn new(
+        min_voiced_s: f32,
+        warmup_voiced_s: f32,
+        drift_per_s: f32,
+        gate: LearnGate,
+        z: f32,
+    ) -> Self {
         Self {
             level: Tracked::new(-100.0, 10.0, 0.25),
             pitch: Tracked::new(-24.0, 36.0, 0.1),
@@ -119,12 +152,78 @@ impl Baseline {
             min_hops: (min_voiced_s * 100.0) as u32,
             warmup_hops: (warmup_voiced_s * 100.0) as u32,
             drift_per_hop: drift_per_s * 0.01,
+            gate,
+            z,
+            uncertainty: [f32::INFINITY; 4],
+            rejected: 0,
         }
+    }
+
+    /// Whether a hop deviates so far from the running estimate that it must not be learnt
+    /// (a shout, an octave error, the first angry words before the score has risen).
+    fn outlier(&self, level: f32, pitch_st: f32) -> bool {
+        if self.voiced_hops < GATE_AFTER_HOPS {
+            return false;
+        }
+        let (Some(l), Some(p)) = (self.level.hist.quantile(0.5), self.pitch.hist.quantile(0.5))
+        else {
+            return false;
+        };
+        let (dl, dp) = match (self.level.median, self.pitch.median) {
+            (Some(ml), Some(mp)) if self.voiced_hops > self.warmup_hops => {
+                (level - ml, pitch_st - mp)
+            }
+            _ => (level - l, pitch_st - p),
+        };
+        dl.abs() > self.gate.level_db || dp.abs() > self.gate.pitch_st
+    }
+
+    fn update_uncertainty(&mut self) {
+        let n_eff = (self.voiced_hops.min(self.warmup_hops) as f32 * 0.01 / INDEPENDENT_S).max(1.0);
+        let k = self.z / n_eff.sqrt();
+        let pace_median = self.pace.median.unwrap_or(0.0);
+        for (i, t) in [&self.level, &self.pitch, &self.tilt, &self.pace]
+            .into_iter()
+            .enumerate()
+        {
+            let iqr = t
+                .hist
+                .quantile(0.75)
+                .zip(t.hist.quantile(0.25))
+                .map(|(a, b)| (a - b) / 1.349);
+            let mut spread = iqr.unwrap_or(MIN_SPREAD[i]);
+            if i == 3 {
+                // Pace deviations are fractions of the baseline pace.
+                spread = if pace_median > 0.5 {
+                    spread / pace_median
+                } else {
+                    MIN_SPREAD[3]
+                };
+            }
+            // Median standard error: sqrt(pi/2) sigma / sqrt(n).
+            self.uncertainty[i] = 1.2533 * k * spread.max(MIN_SPREAD[i]);
+        }
+    }
+
+    /// How uncertain each median is (loudness dB, pitch st, tilt dB, pace fraction): `z`
+    /// standard errors, from the spread of what was learnt and how much was. Infinite before
+    /// the baseline is usable; small (a tenth of the spread) once warm-up is over.
+    pub fn uncertainty(&self) -> [f32; 4] {
+        self.uncertainty
+    }
+
+    /// Voiced hops kept out of the baseline by the learning gate.
+    pub fn rejected_hops(&self) -> u32 {
+        self.rejected
     }
 
     /// Learn from one calm voiced hop. Returns true when the baseline just became usable or
     /// just finished its warm-up (the moments worth announcing).
     pub fn learn(&mut self, level: f32, pitch_st: f32, tilt: f32, pace: Option<f32>) -> bool {
+        if self.outlier(level, pitch_st) {
+            self.rejected += 1;
+            return false;
+        }
         self.voiced_hops += 1;
         if self.voiced_hops <= self.warmup_hops {
             self.level.hist.add(level);
@@ -146,8 +245,14 @@ impl Baseline {
                 ] {
                     t.median = t.hist.quantile(0.5);
                 }
+                self.update_uncertainty();
             }
-            self.voiced_hops == self.min_hops || self.voiced_hops == self.warmup_hops
+            // Announced when usable, at twice and four times that, and when warm.
+            let n = self.voiced_hops;
+            n == self.min_hops
+                || n == 2 * self.min_hops
+                || n == 4 * self.min_hops
+                || n == self.warmup_hops
         } else {
             // Median tracking: step toward each new value by a fixed small amount.
             let d = self.drift_per_hop;
@@ -190,6 +295,8 @@ impl Baseline {
             tilt_db: t,
             pace_sps: r.unwrap_or(0.0),
             voiced_s: self.voiced_hops.min(self.warmup_hops) as f32 * 0.01,
+            loudness_uncertainty_db: Some(self.uncertainty[0]).filter(|u| u.is_finite()),
+            pitch_uncertainty_st: Some(self.uncertainty[1]).filter(|u| u.is_finite()),
         })
     }
 }
@@ -211,9 +318,38 @@ mod tests {
         assert!((m - -39.0).abs() < 0.6, "{m}");
     }
 
+    const GATE: LearnGate = LearnGate {
+        level_db: 10.0,
+        pitch_st: 5.0,
+    };
+
+    #[test]
+    fn a_young_baseline_is_uncertain_and_shouting_is_not_learnt() {
+        let mut b = Baseline::new(1.0, 20.0, 0.05, GATE, 1.0);
+        let mut young = None;
+        for i in 0..2000 {
+            let l = -30.0 + ((i % 9) as f32 - 4.0);
+            b.learn(l, 5.0 + ((i % 5) as f32 - 2.0) * 0.5, -10.0, Some(4.0));
+            if i == 100 {
+                young = Some(b.uncertainty());
+            }
+            if i == 150 {
+                // Half a second of shouting during warm-up: none of it is learnt.
+                for _ in 0..50 {
+                    assert!(!b.learn(-12.0, 12.0, -5.0, Some(4.0)));
+                }
+                assert_eq!(b.rejected_hops(), 50);
+            }
+        }
+        let (young, old) = (young.unwrap(), b.uncertainty());
+        assert!(young[0] > 2.0 * old[0], "{young:?} -> {old:?}");
+        assert!(young[0] > 1.0 && old[0] < 0.8, "{young:?} -> {old:?}");
+        assert!((b.medians().unwrap().0 - -30.0).abs() < 0.6);
+    }
+
     #[test]
     fn ready_after_min_speech_then_drifts_slowly() {
-        let mut b = Baseline::new(1.0, 2.0, 1.0);
+        let mut b = Baseline::new(1.0, 2.0, 1.0, GATE, 1.0);
         for i in 0..150 {
             b.learn(-30.0, 5.0, -10.0, Some(4.0));
             assert_eq!(b.ready(), i + 1 >= 100);
@@ -222,9 +358,10 @@ mod tests {
             b.learn(-30.0, 5.0, -10.0, None);
         }
         let before = b.medians().unwrap().0;
-        // 100 voiced hops (1 s) of louder speech move the median by at most 1 dB.
+        // 100 voiced hops (1 s) of louder speech (inside the learning gate) move the median by
+        // at most 1 dB.
         for _ in 0..100 {
-            b.learn(-10.0, 5.0, -10.0, None);
+            b.learn(-22.0, 5.0, -10.0, None);
         }
         let after = b.medians().unwrap().0;
         assert!(

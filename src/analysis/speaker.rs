@@ -1,6 +1,6 @@
 //! Speaker state: baseline, escalation score with hysteresis, episodes and per-call totals.
 
-use super::baseline::{Baseline, Histogram, semitones};
+use super::baseline::{Baseline, Histogram, LearnGate, semitones};
 use crate::config::Config;
 use crate::dsp::{FrameFeatures, HOP_S};
 use crate::events::{Episode, EpisodeEnd, Event, EventBody, Evidence, Speaker, SpeakerSummary};
@@ -27,6 +27,38 @@ struct Params {
     end_hops: u32,
     silence_hold_hops: u32,
     silence_decay: f32,
+    turn_gap_hops: u32,
+    turn_window_hops: u32,
+    turn_min_hops: u32,
+    turn_start: f32,
+    turn_weights: Devs,
+}
+
+/// The running evidence of the current turn: the mean deviation over its voiced hops (over the
+/// last `turn_window_s` of them in a long turn). Anger that is not yet shouting moves the level
+/// and pitch of a whole sentence by a few dB and semitones, while single syllables swing by more
+/// either way: the mean over the turn so far sees it where a hold on a short smoothing does not.
+#[derive(Debug, Clone, Copy, Default)]
+struct TurnAcc {
+    mean: Devs,
+    hops: u32,
+    gap: u32,
+    since: f64,
+    /// Voiced speech was heard since the last turn ended (baseline ready or not).
+    open: bool,
+}
+
+/// Voiced hops waiting to be learnt (5 s): a turn teaches the baseline only once it has ended
+/// without looking escalated on the whole; a longer turn's oldest hops are learnt while its
+/// score so far stays calm.
+const PENDING: usize = 512;
+
+#[derive(Debug, Clone, Copy, Default)]
+struct Hop {
+    level: f32,
+    st: f32,
+    tilt: f32,
+    pace: Option<f32>,
 }
 
 #[derive(Debug, Clone)]
@@ -101,6 +133,14 @@ pub struct SpeakerState {
     fast_ema: Devs,
     fast_score: f32,
     fast_hold: Hold,
+    turn: TurnAcc,
+    turn_score: f32,
+    dead_zones: Devs,
+    pending: [Hop; PENDING],
+    pending_len: usize,
+    pending_pos: usize,
+    learn_max: f32,
+    turn_peak: f32,
     escalated: bool,
     hold: Hold,
     below_hops: u32,
@@ -156,12 +196,30 @@ impl SpeakerState {
                 end_hops: hops(e.end_hold_s),
                 silence_hold_hops: hops(e.silence_hold_s),
                 silence_decay: (-(HOP_S as f32) / e.silence_decay_s).exp(),
+                turn_gap_hops: hops(e.turn_gap_s),
+                turn_window_hops: hops(e.turn_window_s),
+                turn_min_hops: hops(e.turn_min_s),
+                turn_start: e.turn_start,
+                turn_weights: e.turn_weights,
             },
             baseline: Baseline::new(
                 cfg.baseline.min_voiced_s,
                 cfg.baseline.warmup_voiced_s,
                 cfg.baseline.drift_per_s,
+                LearnGate {
+                    level_db: cfg.baseline.learn_gate_db,
+                    pitch_st: cfg.baseline.learn_gate_st,
+                },
+                cfg.baseline.uncertainty_z,
             ),
+            turn: TurnAcc::default(),
+            turn_score: 0.0,
+            dead_zones: [f32::INFINITY; 4],
+            pending: [Hop::default(); PENDING],
+            pending_len: 0,
+            pending_pos: 0,
+            learn_max: cfg.baseline.learn_below * e.turn_start,
+            turn_peak: 0.0,
             score: 0.0,
             ema: [0.0; 4],
             fast_ema: [0.0; 4],
@@ -231,6 +289,10 @@ impl SpeakerState {
         } else {
             if !f.active {
                 self.silent_hops = self.silent_hops.saturating_add(1);
+                self.turn.gap = self.turn.gap.saturating_add(1);
+                if self.turn.gap > self.p.turn_gap_hops && self.turn.open {
+                    self.end_turn(t_s, sink);
+                }
             }
             if self.silent_hops > self.p.silence_hold_hops {
                 for d in &mut self.ema {
@@ -258,32 +320,77 @@ impl SpeakerState {
         pace: Option<f32>,
         sink: &mut impl FnMut(Event),
     ) {
-        // Speech that does not look escalated teaches the baseline. (Learning only from speech
-        // below the end threshold biased it low: normal emphasis then looked like escalation.)
-        let calm = !self.escalated && self.score < self.p.start;
+        let hop_start = t_s - HOP_S;
+        self.turn.gap = 0;
+        self.turn.open = true;
         if let Some((bl, bp, bt, br)) = self.baseline.medians().filter(|_| self.baseline.ready()) {
             let pace_dev = match (pace, br) {
                 (Some(x), Some(b)) if b > 0.5 => x / b - 1.0,
                 _ => 0.0,
             };
             let devs = [level - bl, st - bp, tilt - bt, pace_dev];
+            let mut turn = self.turn;
+            turn.gap = 0;
+            if turn.hops == 0 {
+                turn.since = hop_start;
+            }
+            turn.hops += 1;
+            // The mean over the turn so far, then a moving mean over its last window.
+            let w = 1.0 / turn.hops.min(self.p.turn_window_hops) as f32;
             for i in 0..4 {
                 let d = devs[i].clamp(-CLIP[i], CLIP[i]);
                 self.ema[i] += self.p.alpha * (d - self.ema[i]);
                 self.fast_ema[i] += self.p.fast_alpha * (d - self.fast_ema[i]);
+                turn.mean[i] += w * (d - turn.mean[i]);
             }
+            self.turn = turn;
             self.score = self.combine(&self.ema);
             self.fast_score = self.combine(&self.fast_ema);
-            if self.episode.is_some() && self.score >= self.p.end {
+            // The turn path wants the voice louder (over its widened dead zone): a livelier,
+            // higher voice at the same level is how many people sound neutral, and anger on a
+            // line that flattens loudness is left to the other two paths.
+            self.turn_score =
+                if turn.hops >= self.p.turn_min_hops && turn.mean[0] > self.dead_zones[0] {
+                    self.combine_with(&turn.mean, &self.p.turn_weights)
+                } else {
+                    0.0
+                };
+            if self.episode.is_some() && self.score.max(self.turn_score) >= self.p.end {
                 for (h, d) in self.episode_devs.0.iter_mut().zip(devs) {
                     h.add(d);
                 }
             }
         }
-        if calm
-            && self.baseline.learn(level, st, tilt, pace)
-            && let Some(values) = self.baseline.values()
-        {
+        self.turn_peak = self.turn_peak.max(self.turn_score);
+        let hop = Hop {
+            level,
+            st,
+            tilt,
+            pace,
+        };
+        if self.escalated {
+            self.pending_len = 0;
+        } else {
+            if self.pending_len == PENDING {
+                let old = self.pending[self.pending_pos];
+                self.pending_len -= 1;
+                if self.turn_score < self.learn_max {
+                    self.learn(t_s, old, sink);
+                }
+            }
+            self.pending[self.pending_pos] = hop;
+            self.pending_pos = (self.pending_pos + 1) % PENDING;
+            self.pending_len += 1;
+        }
+    }
+
+    fn learn(&mut self, t_s: f64, h: Hop, sink: &mut impl FnMut(Event)) {
+        let announce = self.baseline.learn(h.level, h.st, h.tilt, h.pace);
+        if self.baseline.ready() {
+            let u = self.baseline.uncertainty();
+            self.dead_zones = std::array::from_fn(|i| self.p.dead_zones[i] + u[i]);
+        }
+        if announce && let Some(values) = self.baseline.values() {
             sink(Event {
                 t_s,
                 body: EventBody::Baseline {
@@ -294,14 +401,38 @@ impl SpeakerState {
         }
     }
 
+    /// The speaker paused long enough to end the turn: its speech is learnt if the turn never
+    /// came near an escalation (hop by hop, a calm turn's louder words are learnt too, so the
+    /// baseline is not biased low; an angry turn that stayed under the threshold is not learnt,
+    /// so it cannot lift the baseline and hide the next one).
+    fn end_turn(&mut self, t_s: f64, sink: &mut impl FnMut(Event)) {
+        let calm = !self.escalated && self.turn_peak < self.learn_max;
+        self.turn = TurnAcc::default();
+        self.turn_score = 0.0;
+        self.turn_peak = 0.0;
+        if calm {
+            let first = (self.pending_pos + PENDING - self.pending_len) % PENDING;
+            for k in 0..self.pending_len {
+                let h = self.pending[(first + k) % PENDING];
+                self.learn(t_s, h, sink);
+            }
+        }
+        self.pending_len = 0;
+    }
+
     /// The score from the smoothed deviations: each shrunk by its dead zone, in units, clamped
     /// to [-1, 3] (so no single signal dominates), weighted and summed.
     fn combine(&self, ema: &Devs) -> f32 {
+        self.combine_with(ema, &self.p.weights)
+    }
+
+    fn combine_with(&self, ema: &Devs, weights: &Devs) -> f32 {
         (0..4)
             .map(|i| {
                 let x = ema[i];
-                let beyond = x.signum() * (x.abs() - self.p.dead_zones[i]).max(0.0);
-                self.p.weights[i] * (beyond / self.p.units[i]).clamp(-1.0, 3.0)
+                // The dead zone widened by the baseline's uncertainty: wide while it is young.
+                let beyond = x.signum() * (x.abs() - self.dead_zones[i]).max(0.0);
+                weights[i] * (beyond / self.p.units[i]).clamp(-1.0, 3.0)
             })
             .sum()
     }
@@ -318,16 +449,32 @@ impl SpeakerState {
                 .track(self.fast_score >= self.p.fast_start, voiced, hop_start);
             let slow = self.hold.hops >= self.p.start_hops;
             let fast = self.fast_hold.hops >= self.p.fast_start_hops;
-            if slow || fast {
-                // Dated from the earlier of the two crossings; the evidence is the smoothing
-                // that confirmed it.
-                let (devs, alpha) = if slow {
-                    (self.ema, self.p.alpha)
+            // The turn path: the mean over the turn so far (at least `turn_min_s` of it).
+            let turn = voiced && self.turn_score >= self.p.turn_start;
+            if slow || fast || turn {
+                // Dated from the earliest crossing (a turn from its first voiced hop); the
+                // evidence is what confirmed it.
+                let (devs, dur) = if turn {
+                    (self.turn.mean, (t_s - self.turn.since) as f32)
+                } else if slow {
+                    let since = self.hold.since();
+                    (
+                        self.ema,
+                        ((t_s - since) as f32).max(self.p.alpha.recip() * HOP_S as f32),
+                    )
                 } else {
-                    (self.fast_ema, self.p.fast_alpha)
+                    let since = self.fast_hold.since();
+                    (
+                        self.fast_ema,
+                        ((t_s - since) as f32).max(self.p.fast_alpha.recip() * HOP_S as f32),
+                    )
                 };
-                let since = self.hold.since().min(self.fast_hold.since());
+                let mut since = self.hold.since().min(self.fast_hold.since());
+                if turn {
+                    since = since.min(self.turn.since);
+                }
                 self.escalated = true;
+                self.pending_len = 0;
                 self.below_hops = 0;
                 self.episodes += 1;
                 self.episode = Some(EpisodeAcc {
@@ -336,7 +483,6 @@ impl SpeakerState {
                     peak_s: t_s,
                 });
                 self.episode_devs.clear();
-                let dur = ((t_s - since) as f32).max(alpha.recip() * HOP_S as f32);
                 sink(Event {
                     t_s,
                     body: EventBody::EpisodeStart {
@@ -347,14 +493,16 @@ impl SpeakerState {
                 });
             }
         } else {
-            self.peak = self.peak.max(self.score);
+            // A turn still angry on the whole keeps the episode open through its calmer words.
+            let level = self.score.max(self.turn_score);
+            self.peak = self.peak.max(level);
             if let Some(ep) = self.episode.as_mut()
-                && self.score > ep.peak
+                && level > ep.peak
             {
-                ep.peak = self.score;
+                ep.peak = level;
                 ep.peak_s = t_s;
             }
-            if self.score < self.p.end {
+            if level < self.p.end {
                 if self.below_hops == 0 {
                     self.below_since = hop_start;
                 }

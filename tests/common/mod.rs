@@ -2,6 +2,8 @@
 //! turn-level verdicts, sox conversions and calls assembled from RAVDESS utterances.
 #![allow(dead_code)]
 
+pub mod escalation;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
