@@ -182,8 +182,8 @@ pub struct BaselineValues {
     pub pace_sps: f32,
     /// Seconds of voiced speech the baseline was learnt from.
     pub voiced_s: f32,
-    /// How uncertain the loudness median still is (dB, one standard error times the configured
-    /// `[baseline] uncertainty_z`): the score's loudness dead zone is widened by this.
+    /// How uncertain the loudness median still is (dB, one standard error); the score's dead
+    /// zone is widened by `[baseline] uncertainty_z` times this.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub loudness_uncertainty_db: Option<f32>,
     /// The same for pitch (semitones).

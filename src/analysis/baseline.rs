@@ -180,7 +180,7 @@ impl Baseline {
 
     fn update_uncertainty(&mut self) {
         let n_eff = (self.voiced_hops.min(self.warmup_hops) as f32 * 0.01 / INDEPENDENT_S).max(1.0);
-        let k = self.z / n_eff.sqrt();
+        let k = 1.0 / n_eff.sqrt();
         let pace_median = self.pace.median.unwrap_or(0.0);
         for (i, t) in [&self.level, &self.pitch, &self.tilt, &self.pace]
             .into_iter()
@@ -205,11 +205,16 @@ impl Baseline {
         }
     }
 
-    /// How uncertain each median is (loudness dB, pitch st, tilt dB, pace fraction): `z`
-    /// standard errors, from the spread of what was learnt and how much was. Infinite before
+    /// How uncertain each median is (loudness dB, pitch st, tilt dB, pace fraction): one
+    /// standard error, from the spread of what was learnt and how much was. Infinite before
     /// the baseline is usable; small (a tenth of the spread) once warm-up is over.
     pub fn uncertainty(&self) -> [f32; 4] {
         self.uncertainty
+    }
+
+    /// How much the score's dead zones are widened: `z` standard errors.
+    pub fn widening(&self) -> [f32; 4] {
+        self.uncertainty.map(|u| self.z * u)
     }
 
     /// Voiced hops kept out of the baseline by the learning gate.

@@ -387,7 +387,7 @@ impl SpeakerState {
     fn learn(&mut self, t_s: f64, h: Hop, sink: &mut impl FnMut(Event)) {
         let announce = self.baseline.learn(h.level, h.st, h.tilt, h.pace);
         if self.baseline.ready() {
-            let u = self.baseline.uncertainty();
+            let u = self.baseline.widening();
             self.dead_zones = std::array::from_fn(|i| self.p.dead_zones[i] + u[i]);
         }
         if announce && let Some(values) = self.baseline.values() {
