@@ -269,8 +269,7 @@ pub struct Escalation {
     pub turn_gap_s: f32,
     pub turn_window_s: f32,
     pub turn_min_s: f32,
-    pub turn_start: f32,
-    pub turn_weights: [f32; 4],
+    pub turn_loudness_db: f32,
 }
 
 #[allow(missing_docs)]

@@ -138,14 +138,19 @@ fn leave_one_actor_out_on_assembled_calls() {
     let shipped = evaluate(calls.iter(), &Config::default());
     println!("shipped config (in-sample), 16 kHz: {}", shipped.t16.line());
     println!("shipped config (in-sample), mu-law: {}", shipped.t8.line());
-    // Measured: leave-one-actor-out 0.932 at 16 kHz (normal anger 35/48) and 0.932 as mu-law
-    // (34/48), strong anger 64/64 in both, one calm call of 16 with an episode in each.
+    // Measured: leave-one-actor-out 0.952 at 16 kHz and 0.960 as mu-law (normal anger 43/48 in
+    // both; strong 64/64), 3 and 2 calm calls of 16 with an episode; the shipped configuration
+    // in-sample 0.970 / 0.966 with one calm call with an episode (actor 6).
     let (b16, b8) = (
         loao.t16.all.balanced_accuracy(),
         loao.t8.all.balanced_accuracy(),
     );
-    assert!(b16 >= 0.92, "16 kHz leave-one-actor-out {b16:.3}");
-    assert!(b8 >= 0.92, "mu-law leave-one-actor-out {b8:.3}");
+    assert!(b16 >= 0.94, "16 kHz leave-one-actor-out {b16:.3}");
+    assert!(b8 >= 0.94, "mu-law leave-one-actor-out {b8:.3}");
+    assert!(
+        loao.t16.normal.0 * 10 >= loao.t16.normal.1 * 8,
+        "normal-intensity anger recall"
+    );
     assert_eq!(loao.t16.strong.0, loao.t16.strong.1, "strong anger missed");
     assert_eq!(
         loao.t8.strong.0, loao.t8.strong.1,

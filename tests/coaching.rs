@@ -365,11 +365,11 @@ fn assembled_calls_acknowledge_the_first_angry_turn_within_3_s() {
         "acknowledge within 3 s of the first angry turn: {on_time}/{escalating} (median delay {:.2} s); calm calls with an escalation cue: {calm_with_cue}/{calm}",
         delays.get(delays.len() / 2).copied().unwrap_or(f64::NAN)
     );
-    // Measured: 9/16 on time (median 1.26 s), 1 of 16 calm calls with an escalation cue. The
-    // misses: actors 2 and 3, whose normal-intensity anger is only 4-9 dB over their calm turns
-    // (acknowledged at a later angry turn), actor 5 once, and three calls acknowledged early on
-    // a false episode in a neutral turn (actors 3, 6 and 7), after which the cue's rate limit
-    // holds. The goal is 16/16 and 0/16 (see the README's limits).
-    assert!(on_time >= 9, "{on_time}/{escalating}");
+    // Measured: 11/16 on time (median 1.26 s), 1 of 16 calm calls with an escalation cue. The
+    // misses: actor 3's quiet normal-intensity anger (acknowledged at the strong turns), actor 5
+    // once, and three calls acknowledged early on a false episode in a calm or neutral turn
+    // (actors 3, 6 and 7), after which the cue's rate limit holds. The goal is 16/16 and 0/16
+    // (see the README's limits).
+    assert!(on_time >= 11, "{on_time}/{escalating}");
     assert!(calm_with_cue <= 1, "{calm_with_cue}/{calm}");
 }

@@ -125,6 +125,8 @@ pub struct Baseline {
     z: f32,
     uncertainty: [f32; 4],
     rejected: u32,
+    level_sum: f64,
+    level_mean: Option<f32>,
 }
 
 /// Semitones of `hz` re 100 Hz.
@@ -156,6 +158,8 @@ impl Baseline {
             z,
             uncertainty: [f32::INFINITY; 4],
             rejected: 0,
+            level_sum: 0.0,
+            level_mean: None,
         }
     }
 
@@ -231,6 +235,8 @@ impl Baseline {
         }
         self.voiced_hops += 1;
         if self.voiced_hops <= self.warmup_hops {
+            self.level_sum += level as f64;
+            self.level_mean = Some((self.level_sum / self.voiced_hops as f64) as f32);
             self.level.hist.add(level);
             self.pitch.hist.add(pitch_st);
             self.tilt.hist.add(tilt);
@@ -267,6 +273,9 @@ impl Baseline {
                 }
             };
             step(&mut self.level, level);
+            if let Some(m) = self.level_mean.as_mut() {
+                *m += d * (level - *m).signum();
+            }
             step(&mut self.pitch, pitch_st);
             step(&mut self.tilt, tilt);
             if let Some(p) = pace {
@@ -274,6 +283,11 @@ impl Baseline {
             }
             false
         }
+    }
+
+    /// Mean level of the voiced hops learnt (dB): a turn's mean level is compared with this.
+    pub fn level_mean(&self) -> Option<f32> {
+        self.level_mean.filter(|_| self.ready())
     }
 
     /// Whether enough speech has been heard to measure deviations.

@@ -30,17 +30,21 @@ struct Params {
     turn_gap_hops: u32,
     turn_window_hops: u32,
     turn_min_hops: u32,
-    turn_start: f32,
-    turn_weights: Devs,
+    turn_loudness_db: f32,
 }
 
 /// The running evidence of the current turn: the mean deviation over its voiced hops (over the
-/// last `turn_window_s` of them in a long turn). Anger that is not yet shouting moves the level
-/// and pitch of a whole sentence by a few dB and semitones, while single syllables swing by more
-/// either way: the mean over the turn so far sees it where a hold on a short smoothing does not.
+/// last `turn_window_s` of them in a long turn). Anger that is not yet shouting lifts the level
+/// of a whole sentence by 6-10 dB over the speaker's calm sentences, while single syllables swing
+/// by more either way: the mean over the turn so far sees it where a hold on a short smoothing
+/// does not. Measured on ../shared/data, a turn's mean level over the mean of the first calm
+/// turns separates angry from calm and neutral turns better than pitch, tilt or any mix of them.
 #[derive(Debug, Clone, Copy, Default)]
 struct TurnAcc {
+    /// Mean deviations over the hop-median baseline (the evidence shown).
     mean: Devs,
+    /// Mean level over the baseline's mean level (what the turn path decides on).
+    level: f32,
     hops: u32,
     gap: u32,
     since: f64,
@@ -199,8 +203,7 @@ impl SpeakerState {
                 turn_gap_hops: hops(e.turn_gap_s),
                 turn_window_hops: hops(e.turn_window_s),
                 turn_min_hops: hops(e.turn_min_s),
-                turn_start: e.turn_start,
-                turn_weights: e.turn_weights,
+                turn_loudness_db: e.turn_loudness_db,
             },
             baseline: Baseline::new(
                 cfg.baseline.min_voiced_s,
@@ -218,7 +221,7 @@ impl SpeakerState {
             pending: [Hop::default(); PENDING],
             pending_len: 0,
             pending_pos: 0,
-            learn_max: cfg.baseline.learn_below * e.turn_start,
+            learn_max: cfg.baseline.learn_below,
             turn_peak: 0.0,
             score: 0.0,
             ema: [0.0; 4],
@@ -343,18 +346,21 @@ impl SpeakerState {
                 self.fast_ema[i] += self.p.fast_alpha * (d - self.fast_ema[i]);
                 turn.mean[i] += w * (d - turn.mean[i]);
             }
+            let level_dev =
+                (level - self.baseline.level_mean().unwrap_or(bl)).clamp(-CLIP[0], CLIP[0]);
+            turn.level += w * (level_dev - turn.level);
             self.turn = turn;
             self.score = self.combine(&self.ema);
             self.fast_score = self.combine(&self.fast_ema);
             // The turn path wants the voice louder (over its widened dead zone): a livelier,
             // higher voice at the same level is how many people sound neutral, and anger on a
             // line that flattens loudness is left to the other two paths.
-            self.turn_score =
-                if turn.hops >= self.p.turn_min_hops && turn.mean[0] > self.dead_zones[0] {
-                    self.combine_with(&turn.mean, &self.p.turn_weights)
-                } else {
-                    0.0
-                };
+            // 1.0 is where the turn path starts an episode.
+            self.turn_score = if turn.hops >= self.p.turn_min_hops {
+                turn.level / self.p.turn_loudness_db
+            } else {
+                0.0
+            };
             if self.episode.is_some() && self.score.max(self.turn_score) >= self.p.end {
                 for (h, d) in self.episode_devs.0.iter_mut().zip(devs) {
                     h.add(d);
@@ -423,10 +429,7 @@ impl SpeakerState {
     /// The score from the smoothed deviations: each shrunk by its dead zone, in units, clamped
     /// to [-1, 3] (so no single signal dominates), weighted and summed.
     fn combine(&self, ema: &Devs) -> f32 {
-        self.combine_with(ema, &self.p.weights)
-    }
-
-    fn combine_with(&self, ema: &Devs, weights: &Devs) -> f32 {
+        let weights = &self.p.weights;
         (0..4)
             .map(|i| {
                 let x = ema[i];
@@ -450,7 +453,7 @@ impl SpeakerState {
             let slow = self.hold.hops >= self.p.start_hops;
             let fast = self.fast_hold.hops >= self.p.fast_start_hops;
             // The turn path: the mean over the turn so far (at least `turn_min_s` of it).
-            let turn = voiced && self.turn_score >= self.p.turn_start;
+            let turn = voiced && self.turn_score >= 1.0;
             if slow || fast || turn {
                 // Dated from the earliest crossing (a turn from its first voiced hop); the
                 // evidence is what confirmed it.
