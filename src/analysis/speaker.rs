@@ -721,4 +721,77 @@ mod tests {
         }
         assert_eq!(first_start(&ev), None);
     }
+
+    fn silence() -> FrameFeatures {
+        FrameFeatures {
+            rms_dbfs: -90.0,
+            level_db: -90.0,
+            loudness_db: -90.0,
+            vad: 0.0,
+            active: false,
+            pitch_hz: None,
+            clarity: 0.0,
+            tilt_db: None,
+            syllable: false,
+            pace_sps: None,
+        }
+    }
+
+    /// Calm turns of 1.5 s with 1 s pauses, alternating 2 dB either side of -30 dB.
+    fn calm_turns(s: &mut SpeakerState, n: usize, t: &mut f64, ev: &mut Vec<Event>) {
+        for k in 0..n {
+            let l = if k % 2 == 0 { -32.0 } else { -28.0 };
+            run(s, 1.5, frame(l, 150.0), t, ev);
+            run(s, 1.0, silence(), t, ev);
+        }
+    }
+
+    #[test]
+    fn a_whole_turn_louder_is_an_episode_dated_from_its_first_word() {
+        let cfg = Config::default();
+        let mut s = SpeakerState::new(Speaker::Customer, &cfg);
+        let (mut t, mut ev) = (0.0, Vec::new());
+        calm_turns(&mut s, 4, &mut t, &mut ev);
+        let turn_start = t;
+        // +9 dB at the same pitch and tilt: under the hold path's threshold, over the turn's.
+        run(&mut s, 1.5, frame(-21.0, 150.0), &mut t, &mut ev);
+        let (confirmed, start_s, evidence) = ev
+            .iter()
+            .find_map(|e| match &e.body {
+                EventBody::EpisodeStart {
+                    start_s, evidence, ..
+                } => Some((e.t_s, *start_s, evidence.clone())),
+                _ => None,
+            })
+            .expect("the turn path starts an episode");
+        assert!(
+            (start_s - turn_start).abs() < 0.02,
+            "{start_s} vs {turn_start}"
+        );
+        assert!(confirmed - turn_start < 1.0, "{confirmed}");
+        assert!(evidence.sentence.contains("dB"), "{}", evidence.sentence);
+    }
+
+    #[test]
+    fn a_turn_nearly_loud_enough_is_neither_flagged_nor_learnt() {
+        // The shipped learn_below (1.0) learns every turn that did not start an episode; lower,
+        // a turn close to the threshold is kept out of the baseline too.
+        let mut cfg = Config::default();
+        cfg.baseline.learn_below = 0.8;
+        let mut s = SpeakerState::new(Speaker::Customer, &cfg);
+        let (mut t, mut ev) = (0.0, Vec::new());
+        calm_turns(&mut s, 4, &mut t, &mut ev);
+        let before = s.baseline.level_mean().unwrap();
+        for _ in 0..3 {
+            // +7 dB turns: under the 8 dB turn threshold and the hold path's.
+            run(&mut s, 1.5, frame(-23.0, 150.0), &mut t, &mut ev);
+            run(&mut s, 1.0, silence(), &mut t, &mut ev);
+        }
+        assert_eq!(first_start(&ev), None);
+        let after = s.baseline.level_mean().unwrap();
+        assert!((after - before).abs() < 0.01, "{before} -> {after}");
+        // A calm turn is learnt.
+        calm_turns(&mut s, 1, &mut t, &mut ev);
+        assert!(s.baseline.level_mean().unwrap() != after);
+    }
 }
