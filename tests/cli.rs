@@ -259,9 +259,14 @@ fn customer_channel_and_config_overrides() {
     assert_eq!(v["speakers"]["customer"]["episodes"], 0);
     assert!(v["speakers"]["agent"]["episodes"].as_u64().unwrap() >= 1);
 
-    // A config file that only raises the start threshold out of reach: no episodes.
+    // A config file that only raises the start thresholds (hold and turn paths; the outburst
+    // path is never below the hold path's) out of reach: no episodes.
     let cfg = out.path().join("strict.toml");
-    std::fs::write(&cfg, "[escalation]\nstart = 50.0\n").unwrap();
+    std::fs::write(
+        &cfg,
+        "[escalation]\nstart = 50.0\nturn_loudness_db = 100.0\n",
+    )
+    .unwrap();
     let o = run(&[
         "review",
         s(&call("scenario_escalating_a01.wav")),
