@@ -94,16 +94,7 @@ pub fn detect(feats: &[FrameFeatures], turns: &[Turn], cfg: &Config) -> Outcome 
     }
     let flagged = turns
         .iter()
-        .map(|t| {
-            let a = (t.start_s / 0.1) as usize;
-            let b = ((t.end_s / 0.1) as usize).min(steps);
-            let mut idx: Vec<usize> = (a..b).filter(|&i| voiced[i]).collect();
-            if idx.is_empty() {
-                idx = (a..b).collect();
-            }
-            let n = idx.iter().filter(|&&i| esc[i]).count();
-            !idx.is_empty() && n * 2 >= idx.len()
-        })
+        .map(|t| steps_flagged(&voiced, &esc, 0.1, t))
         .collect();
     Outcome { flagged, episodes }
 }

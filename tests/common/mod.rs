@@ -55,14 +55,18 @@ pub fn turns(csv: &Path) -> Vec<Turn> {
 pub fn flagged(review: &Review, turn: &Turn) -> bool {
     let tl = &review.timeline;
     let tr = &tl.speakers[&Speaker::Customer];
-    let hop = tl.hop_s as f64;
+    steps_flagged(&tr.voiced, &tr.escalated, tl.hop_s as f64, turn)
+}
+
+/// [`flagged`] on bare per-step arrays (`hop` seconds per step).
+pub fn steps_flagged(voiced: &[bool], escalated: &[bool], hop: f64, turn: &Turn) -> bool {
     let a = (turn.start_s / hop) as usize;
-    let b = ((turn.end_s / hop) as usize).min(tr.voiced.len());
-    let mut idx: Vec<usize> = (a..b).filter(|&i| tr.voiced[i]).collect();
+    let b = ((turn.end_s / hop) as usize).min(voiced.len());
+    let mut idx: Vec<usize> = (a..b).filter(|&i| voiced[i]).collect();
     if idx.is_empty() {
         idx = (a..b).collect();
     }
-    let esc = idx.iter().filter(|&&i| tr.escalated[i]).count();
+    let esc = idx.iter().filter(|&&i| escalated[i]).count();
     !idx.is_empty() && esc * 2 >= idx.len()
 }
 
