@@ -813,23 +813,34 @@ fn iso(ms: Option<i64>) -> String {
     )
 }
 
+/// The rows of a list endpoint that the signed-in user may see, by the query's filters.
+async fn visible_rows<T: Send + 'static>(
+    hub: &Shared,
+    headers: &HeaderMap,
+    q: &ListQuery,
+    fetch: fn(&Store, &Filter) -> Result<Vec<T>>,
+    team: fn(&T) -> &str,
+) -> std::result::Result<Vec<T>, Response> {
+    let Some((user, _)) = session(hub, headers).await else {
+        return Err(plain(StatusCode::UNAUTHORIZED, "sign in at /login"));
+    };
+    let f = q.filter().map_err(|m| plain(StatusCode::BAD_REQUEST, m))?;
+    let h = hub.clone();
+    let Ok(Ok(rows)) = tokio::task::spawn_blocking(move || fetch(&h.db(), &f)).await else {
+        return Err(plain(StatusCode::INTERNAL_SERVER_ERROR, "the store failed"));
+    };
+    Ok(rows.into_iter().filter(|r| user.sees(team(r))).collect())
+}
+
 async fn calls(
     State(hub): State<Shared>,
     headers: HeaderMap,
     Query(q): Query<ListQuery>,
 ) -> Response {
-    let Some((user, _)) = session(&hub, &headers).await else {
-        return plain(StatusCode::UNAUTHORIZED, "sign in at /login");
+    let rows = match visible_rows(&hub, &headers, &q, Store::calls, |c: &CallRow| &c.team).await {
+        Ok(rows) => rows,
+        Err(r) => return r,
     };
-    let h = hub.clone();
-    let f = match q.filter() {
-        Ok(f) => f,
-        Err(m) => return plain(StatusCode::BAD_REQUEST, m),
-    };
-    let Ok(Ok(rows)) = tokio::task::spawn_blocking(move || h.db().calls(&f)).await else {
-        return plain(StatusCode::INTERNAL_SERVER_ERROR, "the store failed");
-    };
-    let rows: Vec<CallRow> = rows.into_iter().filter(|c| user.sees(&c.team)).collect();
     if q.format.as_deref() == Some("csv") {
         let mut out = String::from(
             "call,team,agent,station,started,ended,duration_s,peak_escalation,last_snippet\n",
@@ -870,18 +881,10 @@ async fn alerts(
     headers: HeaderMap,
     Query(q): Query<ListQuery>,
 ) -> Response {
-    let Some((user, _)) = session(&hub, &headers).await else {
-        return plain(StatusCode::UNAUTHORIZED, "sign in at /login");
+    let rows = match visible_rows(&hub, &headers, &q, Store::alerts, |a: &AlertRow| &a.team).await {
+        Ok(rows) => rows,
+        Err(r) => return r,
     };
-    let h = hub.clone();
-    let f = match q.filter() {
-        Ok(f) => f,
-        Err(m) => return plain(StatusCode::BAD_REQUEST, m),
-    };
-    let Ok(Ok(rows)) = tokio::task::spawn_blocking(move || h.db().alerts(&f)).await else {
-        return plain(StatusCode::INTERNAL_SERVER_ERROR, "the store failed");
-    };
-    let rows: Vec<AlertRow> = rows.into_iter().filter(|a| user.sees(&a.team)).collect();
     if q.format.as_deref() == Some("csv") {
         let mut out = String::from(
             "alert,call,team,agent,kind,state,opened,call_time_s,repeats,claimed_by,resolved_by,headline,reason,snippet,note\n",
