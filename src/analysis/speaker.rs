@@ -352,10 +352,9 @@ impl SpeakerState {
             self.turn = turn;
             self.score = self.combine(&self.ema);
             self.fast_score = self.combine(&self.fast_ema);
-            // The turn path wants the voice louder (over its widened dead zone): a livelier,
-            // higher voice at the same level is how many people sound neutral, and anger on a
-            // line that flattens loudness is left to the other two paths.
-            // 1.0 is where the turn path starts an episode.
+            // The turn path looks at loudness only: a livelier, higher voice at the same level is
+            // how many people sound neutral, and anger on a line that flattens loudness is left
+            // to the other two paths. 1.0 is where the turn path starts an episode.
             self.turn_score = if turn.hops >= self.p.turn_min_hops {
                 turn.level / self.p.turn_loudness_db
             } else {
