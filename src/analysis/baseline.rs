@@ -169,15 +169,20 @@ impl Baseline {
         if self.voiced_hops < GATE_AFTER_HOPS {
             return false;
         }
-        let (Some(l), Some(p)) = (self.level.hist.quantile(0.5), self.pitch.hist.quantile(0.5))
-        else {
-            return false;
-        };
         let (dl, dp) = match (self.level.median, self.pitch.median) {
             (Some(ml), Some(mp)) if self.voiced_hops > self.warmup_hops => {
                 (level - ml, pitch_st - mp)
             }
-            _ => (level - l, pitch_st - p),
+            // During warm-up, against the exact medians so far (read only here: scanning the
+            // histograms for every hop of a long call cost more than the rest of the state).
+            _ => {
+                let (Some(l), Some(p)) =
+                    (self.level.hist.quantile(0.5), self.pitch.hist.quantile(0.5))
+                else {
+                    return false;
+                };
+                (level - l, pitch_st - p)
+            }
         };
         dl.abs() > self.gate.level_db || dp.abs() > self.gate.pitch_st
     }
