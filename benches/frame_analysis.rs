@@ -1,10 +1,12 @@
 //! Speed and allocation figures of the analysis, on real recordings from ../shared/data.
 //!
 //! `cargo bench --bench frame_analysis` prints:
-//! - frame analysis alone (K-weighting, VAD, decimation, pitch/tilt, pace) per 16 kHz channel,
-//!   as a multiple of real time on one core (budget >= 1000x);
-//! - the whole review pipeline per call (decode, resample, analysis of both channels, speaker
-//!   and conversation state, events), 16 kHz stereo and 8 kHz mu-law;
+//! - frame analysis alone (K-weighting, VAD, decimation, pitch/tilt, pace) of one channel at
+//!   16 kHz and at 8 kHz, as a multiple of real time on one core;
+//! - the whole review per call, per channel (channel-seconds per second): decode to report
+//!   as `calmline review` runs it (batch mode: the second channel on a second thread), the
+//!   pipeline alone in batch mode, and hop by hop on one thread as live; 16 kHz stereo, 8 kHz
+//!   stereo phone calls (3 and 30 minutes) and 16 kHz mono;
 //! - heap allocations per 10 ms frame after start-up (budget 0), counted by a wrapping
 //!   global allocator.
 //!
@@ -66,27 +68,33 @@ fn best_of<F: FnMut() -> f64>(runs: usize, mut f: F) -> f64 {
 }
 
 fn frame_analysis(name: &str, samples: &[f32]) {
+    frame_analysis_at(name, samples, 16_000)
+}
+
+/// Frame analysis alone of one channel at `rate` (16 kHz, or 8 kHz as phone calls are analysed).
+fn frame_analysis_at(name: &str, samples: &[f32], rate: u32) {
     let cfg = Config::default();
-    let secs = samples.len() as f64 / 16000.0;
+    let hop_len = FrameAnalyzer::at_rate(&cfg, rate).hop_len();
+    let secs = samples.len() as f64 / rate as f64;
     let t = best_of(7, || {
-        let mut a = FrameAnalyzer::new(&cfg);
+        let mut a = FrameAnalyzer::at_rate(&cfg, rate);
         let start = Instant::now();
         let mut voiced = 0usize;
-        for hop in samples.chunks_exact(HOP) {
+        for hop in samples.chunks_exact(hop_len) {
             voiced += a.process_hop(hop).voiced() as usize;
         }
         std::hint::black_box(voiced);
         start.elapsed().as_secs_f64()
     });
     // Allocations after start-up: warm up on the first 2 s, then count over the rest.
-    let mut a = FrameAnalyzer::new(&cfg);
-    let warm = 200 * HOP;
-    for hop in samples[..warm].chunks_exact(HOP) {
+    let mut a = FrameAnalyzer::at_rate(&cfg, rate);
+    let warm = 200 * hop_len;
+    for hop in samples[..warm].chunks_exact(hop_len) {
         a.process_hop(hop);
     }
     let before = ALLOCS.load(Ordering::Relaxed);
     let mut frames = 0;
-    for hop in samples[warm..].chunks_exact(HOP) {
+    for hop in samples[warm..].chunks_exact(hop_len) {
         a.process_hop(hop);
         frames += 1;
     }
@@ -94,8 +102,29 @@ fn frame_analysis(name: &str, samples: &[f32]) {
     println!(
         "frame analysis   {name:<38} {:>8.0}x real time per channel  ({:.2} us per 10 ms frame; {allocs} allocations in {frames} frames after start-up)",
         secs / t,
-        t / (samples.len() / HOP) as f64 * 1e6
+        t / (samples.len() / hop_len) as f64 * 1e6
     );
+}
+
+/// The SpokenWOZ call repeated to 30 minutes, written once to the temporary directory (the
+/// length of a long support call; the speed target is set on it).
+fn phone_call_30min() -> PathBuf {
+    let out = std::env::temp_dir().join("calmline-bench-spokenwoz-30min.wav");
+    if out.exists() {
+        return out;
+    }
+    let mut r = hound::WavReader::open(data("calls/spokenwoz_MUL1011_8k_stereo.wav")).unwrap();
+    let spec = r.spec();
+    let samples: Vec<i16> = r.samples::<i16>().map(Result::unwrap).collect();
+    let tmp = out.with_extension("part");
+    let mut w = hound::WavWriter::create(&tmp, spec).unwrap();
+    let target = 30 * 60 * spec.sample_rate as usize * spec.channels as usize;
+    for &s in samples.iter().cycle().take(target) {
+        w.write_sample(s).unwrap();
+    }
+    w.finalize().unwrap();
+    std::fs::rename(&tmp, &out).unwrap();
+    out
 }
 
 fn pipeline(name: &str, path: &Path) {
@@ -118,19 +147,29 @@ fn pipeline(name: &str, path: &Path) {
         std::hint::black_box(r);
         start.elapsed().as_secs_f64()
     });
-    // Pipeline only (blocks already decoded), and its allocations per frame after start-up.
-    let t_pipe = best_of(5, || {
-        let mut p = Pipeline::new(&cfg, speakers.clone(), rate).unwrap();
-        let start = Instant::now();
-        let mut n = 0usize;
-        for b in &blocks {
-            p.push(b, b[0].len(), &mut |_| n += 1);
-        }
-        p.finish(&mut |_| n += 1);
-        std::hint::black_box(n);
-        start.elapsed().as_secs_f64()
-    });
-    let mut p = Pipeline::new(&cfg, speakers.clone(), rate).unwrap();
+    // Pipeline only (blocks already decoded), hop by hop on one thread as live, and in batch
+    // mode as a review runs it; then batch mode's allocations per frame after start-up.
+    let pipe = |batched: bool| {
+        best_of(5, || {
+            let mut p = Pipeline::new(&cfg, speakers.clone(), rate).unwrap();
+            if batched {
+                p = p.batched().unwrap();
+            }
+            let start = Instant::now();
+            let mut n = 0usize;
+            for b in &blocks {
+                p.push(b, b[0].len(), &mut |_| n += 1);
+            }
+            p.finish(&mut |_| n += 1);
+            std::hint::black_box(n);
+            start.elapsed().as_secs_f64()
+        })
+    };
+    let (t_live, t_batch) = (pipe(false), pipe(true));
+    let mut p = Pipeline::new(&cfg, speakers.clone(), rate)
+        .unwrap()
+        .batched()
+        .unwrap();
     let warm = blocks.len() / 10;
     let mut events = Vec::with_capacity(100_000);
     for b in &blocks[..warm] {
@@ -148,11 +187,13 @@ fn pipeline(name: &str, path: &Path) {
         });
     }
     let allocs = ALLOCS.load(Ordering::Relaxed) - before;
-    let hops = ((p.time_s() - 0.0) * 100.0) as usize;
+    let hops = (p.time_s() * 100.0) as usize;
+    let ch = speakers.len() as f64;
     println!(
-        "review pipeline  {name:<38} {:>8.0}x real time end to end, {:>6.0}x without decoding  ({allocs} allocations over ~{hops} frames x {} channels after start-up, {discrete} discrete events)",
-        secs / t_total,
-        secs / t_pipe,
+        "review pipeline  {name:<38} per channel: {:>6.0}x real time end to end (decode to report), {:>6.0}x batch mode, {:>6.0}x hop by hop on one thread  ({allocs} allocations over ~{hops} frames x {} channels after start-up, {discrete} discrete events)",
+        ch * secs / t_total,
+        ch * secs / t_batch,
+        ch * secs / t_live,
         speakers.len()
     );
     let _ = Speaker::Agent;
@@ -299,7 +340,13 @@ fn main() {
     frame_analysis("scenario_escalating_a01 customer ch.", &chans[1]);
     frame_analysis("scenario_escalating_a01 agent ch.", &chans[0]);
     let woz = decode16k(&data("calls/spokenwoz_MUL1011_8k_stereo.wav"));
-    frame_analysis("spokenwoz_MUL1011 (8 kHz) customer ch.", &woz[0]);
+    frame_analysis("spokenwoz_MUL1011 customer ch. at 16 kHz", &woz[0]);
+    let mut src = FileSource::open(&data("calls/spokenwoz_MUL1011_8k_stereo.wav")).unwrap();
+    let (mut block, mut woz8) = (Vec::new(), Vec::new());
+    while src.read(&mut block).unwrap() > 0 {
+        woz8.extend_from_slice(&block[0]);
+    }
+    frame_analysis_at("spokenwoz_MUL1011 customer ch. at 8 kHz", &woz8, 8_000);
     let silence = vec![0.0f32; 16000 * 60];
     frame_analysis("60 s of digital silence", &silence);
     let mut seed = 1u32;
@@ -316,6 +363,7 @@ fn main() {
         "spokenwoz_MUL1011 (8 kHz stereo)",
         &data("calls/spokenwoz_MUL1011_8k_stereo.wav"),
     );
+    pipeline("spokenwoz x10, 30 min (8 kHz stereo)", &phone_call_30min());
     pipeline(
         "pyannote_sample (16 kHz mono)",
         &data("calls/pyannote_sample.wav"),

@@ -122,7 +122,8 @@ fn live_lag(model: &Model) {
     let speakers = channel_map(chans.len(), cfg.channels.customer).unwrap();
     let mut p = Pipeline::new(&cfg, speakers, rate)
         .unwrap()
-        .with_utterances(&cfg);
+        .with_utterances(&cfg)
+        .unwrap();
     let mut live = LiveTranscriber::start(model, &cfg).unwrap();
     // Real time: 20 ms blocks, each pushed when its audio would have arrived.
     let step = rate as usize / 50;

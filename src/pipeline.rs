@@ -1,14 +1,15 @@
 //! The one pipeline: blocks of samples per channel in, events out.
 //!
 //! Live capture and file review both feed [`Pipeline::push`] with whatever block sizes their
-//! source delivers; the pipeline resamples to 16 kHz, cuts 10 ms hops, runs frame analysis per
+//! source delivers; the pipeline resamples to 16 kHz (8 kHz telephone recordings stay at 8 kHz),
+//! cuts 10 ms hops, runs frame analysis per
 //! speaker, speaker and conversation state, and emits [`Event`]s through a sink closure. After
 //! construction, pushing audio does not allocate (the event sink may, for the rare events).
 
 use crate::analysis::{Conversation, SpeakerState};
 use crate::audio::{ANALYSIS_RATE, Source, StreamResampler};
 use crate::config::{Config, Side};
-use crate::dsp::{FrameAnalyzer, FrameFeatures, HOP, HOP_S};
+use crate::dsp::{FrameAnalyzer, FrameFeatures, HOP, HOP_S, analysis_rate, hop_len};
 use crate::error::{Error, Result};
 use crate::events::{Event, EventBody, Levels, Speaker};
 use crate::transcribe::{Segmenter, Utterance};
@@ -48,13 +49,88 @@ struct InputGuard {
 /// Largest sample magnitude passed on (+24 dBFS); float audio beyond it is damaged.
 const MAX_SAMPLE: f32 = 16.0;
 
+/// One channel's frame analysis with its buffers: owned by the pipeline, lent to the worker
+/// thread in batch mode (moving it through a channel allocates nothing).
+struct Lane {
+    analyzer: FrameAnalyzer,
+    /// The hops to analyse, copied from the queue when the lane goes to the worker.
+    samples: Vec<f32>,
+    feats: Vec<FrameFeatures>,
+}
+
+impl Lane {
+    fn analyse(&mut self, x: &[f32]) {
+        self.feats.clear();
+        let hop = self.analyzer.hop_len();
+        for h in x.chunks_exact(hop) {
+            self.feats.push(self.analyzer.process_hop(h));
+        }
+    }
+}
+
+/// A thread analysing the second channel of a recording while the pipeline's own thread
+/// analyses the first: the two are independent until the conversation state joins them.
+struct Worker {
+    to: crossbeam_channel::Sender<Lane>,
+    from: crossbeam_channel::Receiver<Lane>,
+    handle: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Worker {
+    fn start() -> Result<Self> {
+        let (to, jobs) = crossbeam_channel::bounded::<Lane>(1);
+        let (done, from) = crossbeam_channel::bounded::<Lane>(1);
+        let handle = std::thread::Builder::new()
+            .name("calmline-channel".into())
+            .spawn(move || {
+                for mut lane in jobs {
+                    let x = std::mem::take(&mut lane.samples);
+                    lane.analyse(&x);
+                    lane.samples = x;
+                    if done.send(lane).is_err() {
+                        break;
+                    }
+                }
+            })
+            .map_err(|e| Error::Invalid(format!("cannot start an analysis thread: {e}")))?;
+        Ok(Self {
+            to,
+            from,
+            handle: Some(handle),
+        })
+    }
+}
+
+impl Drop for Worker {
+    fn drop(&mut self) {
+        // Closing the job channel ends the thread's loop.
+        let (closed, _) = crossbeam_channel::bounded(1);
+        self.to = closed;
+        if let Some(h) = self.handle.take() {
+            let _ = h.join();
+        }
+    }
+}
+
+/// Hops analysed per batch in batch mode (10 s): waking a thread costs up to a millisecond on
+/// these virtual machines, so hand-overs must be rare.
+const BATCH_HOPS: usize = 1000;
+
 /// The streaming analysis of one call.
 pub struct Pipeline {
     speakers: Vec<Speaker>,
     resampler: StreamResampler,
+    /// Samples per hop at the analysis rate.
+    hop: usize,
     clean: Vec<Vec<f32>>,
     queues: Vec<Vec<f32>>,
-    analyzers: Vec<FrameAnalyzer>,
+    /// For transcription of audio analysed at 8 kHz: the same audio at 16 kHz, for Whisper.
+    wideband: Option<(StreamResampler, Vec<Vec<f32>>)>,
+    /// Per channel; `None` only while lent to the worker.
+    lanes: Vec<Option<Lane>>,
+    worker: Option<Worker>,
+    /// Hops gathered before they are analysed: 1 live, [`BATCH_HOPS`] in batch mode.
+    batch_hops: usize,
     states: Vec<SpeakerState>,
     conversation: Conversation,
     levels: Vec<LevelsAcc>,
@@ -77,14 +153,29 @@ impl Pipeline {
         if n == 0 || n > 2 {
             return Err(Error::Invalid(format!("{n} channels: expected 1 or 2")));
         }
-        let resampler = StreamResampler::new(input_rate, ANALYSIS_RATE, n)?;
-        let queue_cap = resampler.max_output(MAX_BLOCK) + HOP;
+        let rate = analysis_rate(input_rate);
+        let hop = hop_len(rate);
+        let resampler = StreamResampler::new(input_rate, rate, n)?;
+        let queue_cap = resampler.max_output(MAX_BLOCK) + (BATCH_HOPS + 1) * hop;
+        let max_hops = queue_cap / hop + 1;
         let step_hops = (cfg.report.timeline_hop_s as f64 / HOP_S).round().max(1.0) as u32;
         Ok(Self {
             resampler,
+            hop,
             clean: vec![Vec::with_capacity(MAX_BLOCK); n],
             queues: vec![Vec::with_capacity(queue_cap); n],
-            analyzers: (0..n).map(|_| FrameAnalyzer::new(cfg)).collect(),
+            wideband: None,
+            lanes: (0..n)
+                .map(|_| {
+                    Some(Lane {
+                        analyzer: FrameAnalyzer::at_rate(cfg, rate),
+                        samples: Vec::with_capacity(queue_cap),
+                        feats: Vec::with_capacity(max_hops),
+                    })
+                })
+                .collect(),
+            worker: None,
+            batch_hops: 1,
             states: speakers
                 .iter()
                 .map(|&s| SpeakerState::new(s, cfg))
@@ -111,13 +202,30 @@ impl Pipeline {
 
     /// Also cut each speaker's speech into utterances for transcription; collect them with
     /// [`take_utterances`](Self::take_utterances).
-    pub fn with_utterances(mut self, cfg: &Config) -> Self {
+    pub fn with_utterances(mut self, cfg: &Config) -> Result<Self> {
+        if self.hop != HOP {
+            let n = self.speakers.len();
+            let up = StreamResampler::new(self.input_rate, ANALYSIS_RATE, n)?;
+            let cap = up.max_output(MAX_BLOCK) + (BATCH_HOPS + 1) * HOP;
+            self.wideband = Some((up, vec![Vec::with_capacity(cap); n]));
+        }
         self.segmenters = self
             .speakers
             .iter()
             .map(|&s| Segmenter::new(s, &cfg.transcribe))
             .collect();
-        self
+        Ok(self)
+    }
+
+    /// Batch mode, for recordings: hops are analysed a second at a time, and a stereo call's
+    /// second channel on a thread of its own. Events are the same as hop by hop, only emitted
+    /// up to a second later.
+    pub fn batched(mut self) -> Result<Self> {
+        self.batch_hops = BATCH_HOPS;
+        if self.speakers.len() == 2 {
+            self.worker = Some(Worker::start()?);
+        }
+        Ok(self)
     }
 
     /// Utterances finished since the last call (empty unless [`with_utterances`](Self::with_utterances)).
@@ -149,41 +257,87 @@ impl Pipeline {
             let take = (frames - offset).min(MAX_BLOCK);
             for (c, x) in self.clean.iter_mut().zip(input) {
                 c.clear();
-                for &s in &x[offset..offset + take] {
-                    let s = if !s.is_finite() {
-                        self.guard.non_finite += 1;
-                        0.0
-                    } else if s.abs() > MAX_SAMPLE {
-                        // Float files can hold absurd values; they would overflow the resampler.
-                        self.guard.out_of_range += 1;
-                        s.clamp(-MAX_SAMPLE, MAX_SAMPLE)
-                    } else {
-                        s
-                    };
-                    if s.abs() >= 0.999 {
-                        self.guard.clipped += 1;
-                    }
-                    c.push(s);
-                }
+                // Branch-free: this runs on every input sample.
+                let (mut bad, mut over, mut clip) = (0u64, 0u64, 0u64);
+                c.extend(x[offset..offset + take].iter().map(|&s| {
+                    let finite = s.is_finite();
+                    bad += u64::from(!finite);
+                    let s = if finite { s } else { 0.0 };
+                    // Float files can hold absurd values; they would overflow the resampler.
+                    over += u64::from(s.abs() > MAX_SAMPLE);
+                    clip += u64::from(s.abs() >= 0.999);
+                    s.clamp(-MAX_SAMPLE, MAX_SAMPLE)
+                }));
+                self.guard.non_finite += bad;
+                self.guard.out_of_range += over;
+                self.guard.clipped += clip;
             }
             self.guard.samples += (take * input.len()) as u64;
             self.resampler.process(&self.clean, take, &mut self.queues);
-            self.drain_hops(sink);
+            if let Some((up, q)) = &mut self.wideband {
+                up.process(&self.clean, take, q);
+            }
+            self.drain_hops(self.batch_hops, sink);
             offset += take;
         }
     }
 
-    fn drain_hops(&mut self, sink: &mut impl FnMut(Event)) {
-        let available = self.queues.iter().map(Vec::len).min().unwrap_or(0);
-        let hops = available / HOP;
+    /// Frame analysis of the first `hops` hops of every channel, into each lane's `feats`.
+    fn analyse(&mut self, hops: usize) {
+        let n = hops * self.hop;
+        let lent = match (&self.worker, self.lanes.last_mut()) {
+            (Some(w), Some(slot)) if self.speakers.len() == 2 => {
+                let mut lane = slot.take().expect("lane present between batches");
+                lane.samples.clear();
+                lane.samples.extend_from_slice(&self.queues[1][..n]);
+                match w.to.send(lane) {
+                    Ok(()) => Some(1),
+                    Err(back) => {
+                        // No worker: analyse it here.
+                        *slot = Some(back.into_inner());
+                        None
+                    }
+                }
+            }
+            _ => None,
+        };
+        for (ch, lane) in self.lanes.iter_mut().enumerate() {
+            if let Some(lane) = lane {
+                lane.analyse(&self.queues[ch][..n]);
+            }
+        }
+        if let (Some(ch), Some(w)) = (lent, &self.worker) {
+            // The worker only ends when the pipeline drops it, and analysis does not panic.
+            self.lanes[ch] = Some(w.from.recv().expect("channel analysis thread"));
+        }
+    }
+
+    fn drain_hops(&mut self, min_hops: usize, sink: &mut impl FnMut(Event)) {
+        let hop = self.hop;
+        let mut hops = self.queues.iter().map(Vec::len).min().unwrap_or(0) / hop;
+        if let Some((_, q)) = &self.wideband {
+            hops = hops.min(q.iter().map(Vec::len).min().unwrap_or(0) / HOP);
+        }
+        if hops == 0 || hops < min_hops {
+            return;
+        }
+        self.analyse(hops);
         for h in 0..hops {
             self.hops += 1;
             let t = self.time_s();
             for ch in 0..self.speakers.len() {
-                let x = &self.queues[ch][h * HOP..(h + 1) * HOP];
-                let f = self.analyzers[ch].process_hop(x);
+                let x = &self.queues[ch][h * hop..(h + 1) * hop];
+                let f = self.lanes[ch]
+                    .as_ref()
+                    .expect("lanes back after analysis")
+                    .feats[h];
+                // Whisper takes 16 kHz audio.
+                let wide = match &self.wideband {
+                    Some((_, q)) => &q[ch][h * HOP..(h + 1) * HOP],
+                    None => x,
+                };
                 if let Some(seg) = self.segmenters.get_mut(ch)
-                    && let Some(u) = seg.push(self.hops, x, f.active, f.voiced())
+                    && let Some(u) = seg.push(self.hops, wide, f.active, f.voiced())
                 {
                     self.utterances.push(u);
                 }
@@ -222,16 +376,23 @@ impl Pipeline {
             }
             self.conversation.update(t, &self.active, sink);
         }
-        let used = hops * HOP;
         for q in &mut self.queues {
-            q.drain(..used);
+            q.drain(..hops * hop);
+        }
+        if let Some((_, qs)) = &mut self.wideband {
+            for q in qs {
+                q.drain(..hops * HOP);
+            }
         }
     }
 
     /// The stream ended: flush the resampler, close episodes, emit totals and warnings.
     pub fn finish(&mut self, sink: &mut impl FnMut(Event)) {
         self.resampler.flush(&mut self.queues);
-        self.drain_hops(sink);
+        if let Some((up, q)) = &mut self.wideband {
+            up.flush(q);
+        }
+        self.drain_hops(1, sink);
         for seg in &mut self.segmenters {
             self.utterances.extend(seg.flush());
         }
@@ -267,10 +428,17 @@ impl Pipeline {
             ));
         }
         if self.input_rate < ANALYSIS_RATE {
-            warn(format!(
-                "recorded at {} Hz (telephone band): analysed after resampling to 16 kHz",
-                self.input_rate
-            ));
+            warn(if self.hop == HOP {
+                format!(
+                    "recorded at {} Hz (telephone band): analysed after resampling to 16 kHz",
+                    self.input_rate
+                )
+            } else {
+                format!(
+                    "recorded at {} Hz (telephone band): analysed at 8 kHz",
+                    self.input_rate
+                )
+            });
         }
     }
 }
@@ -285,9 +453,9 @@ pub fn run_source(
     sink: &mut impl FnMut(Event),
     progress: &mut dyn FnMut(f32),
 ) -> Result<Pipeline> {
-    let mut p = Pipeline::new(cfg, speakers, source.sample_rate())?;
+    let mut p = Pipeline::new(cfg, speakers, source.sample_rate())?.batched()?;
     if utterances {
-        p = p.with_utterances(cfg);
+        p = p.with_utterances(cfg)?;
     }
     let mut block = vec![Vec::new(); source.channels()];
     let total = source.total_frames().filter(|&n| n > 0);
@@ -316,12 +484,16 @@ pub fn run_source(
 /// The per-hop features of one channel, analysed exactly as [`Pipeline`] analyses each speaker
 /// (for fitting and evaluating the escalation detector without re-running the signal analysis).
 pub fn analyse_channel(cfg: &Config, rate: u32, x: &[f32]) -> Result<Vec<FrameFeatures>> {
-    let mut rs = StreamResampler::new(rate, ANALYSIS_RATE, 1)?;
+    let to = analysis_rate(rate);
+    let mut rs = StreamResampler::new(rate, to, 1)?;
     let mut out = vec![Vec::with_capacity(rs.max_output(x.len()) + HOP)];
     for block in x.chunks(MAX_BLOCK) {
         rs.process(&[block.to_vec()], block.len(), &mut out);
     }
     rs.flush(&mut out);
-    let mut a = FrameAnalyzer::new(cfg);
-    Ok(out[0].chunks_exact(HOP).map(|h| a.process_hop(h)).collect())
+    let mut a = FrameAnalyzer::at_rate(cfg, to);
+    Ok(out[0]
+        .chunks_exact(hop_len(to))
+        .map(|h| a.process_hop(h))
+        .collect())
 }

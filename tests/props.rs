@@ -17,10 +17,11 @@ proptest! {
     /// finite features in their ranges.
     #[test]
     fn frame_features_are_finite(samples in prop::collection::vec(-8.0f32..8.0, HOP * 40..HOP * 120),
-                                 scale in prop::sample::select(vec![0.0f32, 1e-6, 0.01, 1.0, 1e3])) {
+                                 scale in prop::sample::select(vec![0.0f32, 1e-6, 0.01, 1.0, 1e3]),
+                                 rate in prop::sample::select(vec![8000u32, 16000])) {
         let cfg = Config::default();
-        let mut a = FrameAnalyzer::new(&cfg);
-        for hop in samples.chunks_exact(HOP) {
+        let mut a = FrameAnalyzer::at_rate(&cfg, rate);
+        for hop in samples.chunks_exact(a.hop_len()) {
             let x: Vec<f32> = hop.iter().map(|v| v * scale).collect();
             let f = a.process_hop(&x);
             prop_assert!(f.rms_dbfs.is_finite() && f.level_db.is_finite() && f.loudness_db.is_finite());
@@ -46,10 +47,14 @@ proptest! {
             1 => Just(f32::MAX),
         ], 100..6000),
         block in 1usize..3000,
+        batched in any::<bool>(),
     ) {
         let cfg = Config::default();
         let speakers = if stereo { vec![Speaker::Agent, Speaker::Customer] } else { vec![Speaker::Mixed] };
         let mut p = Pipeline::new(&cfg, speakers.clone(), rate).unwrap();
+        if batched {
+            p = p.batched().unwrap();
+        }
         let mut ok = true;
         let mut check = |e: calmline::events::Event| {
             ok &= e.t_s.is_finite();

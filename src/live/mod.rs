@@ -337,7 +337,7 @@ pub fn run(cfg: &Config, opts: LiveOptions, sink: &mut dyn EventSink) -> Result<
         Layout::File { path, speed, .. } => Some(FilePlayer::open(path, *speed)?),
         _ => None,
     };
-    let mut pipeline = Pipeline::new(cfg, speakers.clone(), ANALYSIS_RATE)?.with_utterances(cfg);
+    let mut pipeline = Pipeline::new(cfg, speakers.clone(), ANALYSIS_RATE)?.with_utterances(cfg)?;
     let mut coach = Coach::new(cfg);
     let mut transcriber = match &opts.model {
         Some(m) => Some(LiveTranscriber::start(m, cfg)?),
