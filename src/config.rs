@@ -270,6 +270,8 @@ pub struct Escalation {
     pub turn_window_s: f32,
     pub turn_min_s: f32,
     pub turn_loudness_db: f32,
+    pub turn_early_s: f32,
+    pub turn_early_db: f32,
 }
 
 #[allow(missing_docs)]

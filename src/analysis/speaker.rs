@@ -31,6 +31,8 @@ struct Params {
     turn_window_hops: u32,
     turn_min_hops: u32,
     turn_loudness_db: f32,
+    turn_early_hops: u32,
+    turn_early_db: f32,
 }
 
 /// The running evidence of the current turn: the mean deviation over its voiced hops (over the
@@ -204,6 +206,8 @@ impl SpeakerState {
                 turn_window_hops: hops(e.turn_window_s),
                 turn_min_hops: hops(e.turn_min_s),
                 turn_loudness_db: e.turn_loudness_db,
+                turn_early_hops: hops(e.turn_early_s),
+                turn_early_db: e.turn_early_db,
             },
             baseline: Baseline::new(
                 cfg.baseline.min_voiced_s,
@@ -357,6 +361,9 @@ impl SpeakerState {
             // to the other two paths. 1.0 is where the turn path starts an episode.
             self.turn_score = if turn.hops >= self.p.turn_min_hops {
                 turn.level / self.p.turn_loudness_db
+            } else if turn.hops >= self.p.turn_early_hops {
+                // A short stretch needs a larger excess for the same verdict.
+                turn.level / self.p.turn_early_db.max(self.p.turn_loudness_db)
             } else {
                 0.0
             };
@@ -769,6 +776,28 @@ mod tests {
         );
         assert!(confirmed - turn_start < 1.0, "{confirmed}");
         assert!(evidence.sentence.contains("dB"), "{}", evidence.sentence);
+    }
+
+    #[test]
+    fn a_clearly_louder_turn_is_flagged_after_its_first_words() {
+        // +13 dB: over turn_early_db after turn_early_s, so it need not wait for turn_min_s.
+        let confirmed_after = |early_db: f32| {
+            let mut cfg = Config::default();
+            cfg.escalation.turn_early_db = early_db;
+            let mut s = SpeakerState::new(Speaker::Customer, &cfg);
+            let (mut t, mut ev) = (0.0, Vec::new());
+            calm_turns(&mut s, 4, &mut t, &mut ev);
+            let turn_start = t;
+            run(&mut s, 1.5, frame(-17.0, 150.0), &mut t, &mut ev);
+            ev.iter()
+                .find(|e| matches!(e.body, EventBody::EpisodeStart { .. }))
+                .map(|e| e.t_s - turn_start)
+                .expect("an episode")
+        };
+        let shipped = confirmed_after(Config::default().escalation.turn_early_db);
+        let without = confirmed_after(100.0);
+        assert!(shipped < 0.45, "{shipped}");
+        assert!(without > shipped + 0.2, "{without} vs {shipped}");
     }
 
     #[test]

@@ -176,13 +176,15 @@ pub fn evaluate<'a>(calls: impl Iterator<Item = &'a CallFeats>, cfg: &Config) ->
 /// The grid the fit searches: TOML overlays on the built-in configuration.
 pub fn grid() -> Vec<String> {
     let mut out = Vec::new();
+    // Uncertainty widening (z = 0.5, 1) was in the grid and never chosen: fixed at 0.
     for turn_db in ["7.0", "8.0", "9.0", "100.0"] {
         for turn_min in ["0.8", "1.0"] {
-            for z in ["0.0", "0.5", "1.0"] {
+            for early_db in ["12.0", "100.0"] {
                 for min_voiced in ["1.0", "2.0"] {
                     out.push(format!(
-                        "[baseline]\nuncertainty_z = {z}\nmin_voiced_s = {min_voiced}\n\
-                         [escalation]\nturn_loudness_db = {turn_db}\nturn_min_s = {turn_min}\n"
+                        "[baseline]\nmin_voiced_s = {min_voiced}\n\
+                         [escalation]\nturn_loudness_db = {turn_db}\nturn_min_s = {turn_min}\n\
+                         turn_early_db = {early_db}\n"
                     ));
                 }
             }
