@@ -2,9 +2,9 @@
 //!
 //! Live capture and file review both feed [`Pipeline::push`] with whatever block sizes their
 //! source delivers; the pipeline resamples to 16 kHz (8 kHz telephone recordings stay at 8 kHz),
-//! cuts 10 ms hops, runs frame analysis per
-//! speaker, speaker and conversation state, and emits [`Event`]s through a sink closure. After
-//! construction, pushing audio does not allocate (the event sink may, for the rare events).
+//! cuts 10 ms hops, runs frame analysis per speaker, speaker and conversation state, and emits
+//! [`Event`]s through a sink closure. After construction, pushing audio does not allocate (the
+//! event sink may, for the rare events).
 
 use crate::analysis::{Conversation, SpeakerState};
 use crate::audio::{ANALYSIS_RATE, Source, StreamResampler};
@@ -71,7 +71,8 @@ impl Lane {
 /// A thread analysing the second channel of a recording while the pipeline's own thread
 /// analyses the first: the two are independent until the conversation state joins them.
 struct Worker {
-    to: crossbeam_channel::Sender<Lane>,
+    /// `None` once dropping: closing the job channel ends the thread's loop.
+    to: Option<crossbeam_channel::Sender<Lane>>,
     from: crossbeam_channel::Receiver<Lane>,
     handle: Option<std::thread::JoinHandle<()>>,
 }
@@ -94,7 +95,7 @@ impl Worker {
             })
             .map_err(|e| Error::Invalid(format!("cannot start an analysis thread: {e}")))?;
         Ok(Self {
-            to,
+            to: Some(to),
             from,
             handle: Some(handle),
         })
@@ -103,9 +104,7 @@ impl Worker {
 
 impl Drop for Worker {
     fn drop(&mut self) {
-        // Closing the job channel ends the thread's loop.
-        let (closed, _) = crossbeam_channel::bounded(1);
-        self.to = closed;
+        self.to = None;
         if let Some(h) = self.handle.take() {
             let _ = h.join();
         }
@@ -285,30 +284,28 @@ impl Pipeline {
     /// Frame analysis of the first `hops` hops of every channel, into each lane's `feats`.
     fn analyse(&mut self, hops: usize) {
         let n = hops * self.hop;
-        let lent = match (&self.worker, self.lanes.last_mut()) {
-            (Some(w), Some(slot)) if self.speakers.len() == 2 => {
-                let mut lane = slot.take().expect("lane present between batches");
-                lane.samples.clear();
-                lane.samples.extend_from_slice(&self.queues[1][..n]);
-                match w.to.send(lane) {
-                    Ok(()) => Some(1),
-                    Err(back) => {
-                        // No worker: analyse it here.
-                        *slot = Some(back.into_inner());
-                        None
-                    }
-                }
+        // Only a stereo pipeline has a worker (see `batched`): it takes the second channel.
+        let mut lent = false;
+        if let (Some(Worker { to: Some(to), .. }), Some(slot)) =
+            (&self.worker, self.lanes.get_mut(1))
+        {
+            let mut lane = slot.take().expect("lane present between batches");
+            lane.samples.clear();
+            lane.samples.extend_from_slice(&self.queues[1][..n]);
+            match to.send(lane) {
+                Ok(()) => lent = true,
+                // No worker: analyse it here.
+                Err(back) => *slot = Some(back.into_inner()),
             }
-            _ => None,
-        };
+        }
         for (ch, lane) in self.lanes.iter_mut().enumerate() {
             if let Some(lane) = lane {
                 lane.analyse(&self.queues[ch][..n]);
             }
         }
-        if let (Some(ch), Some(w)) = (lent, &self.worker) {
+        if let (true, Some(w)) = (lent, &self.worker) {
             // The worker only ends when the pipeline drops it, and analysis does not panic.
-            self.lanes[ch] = Some(w.from.recv().expect("channel analysis thread"));
+            self.lanes[1] = Some(w.from.recv().expect("channel analysis thread"));
         }
     }
 
