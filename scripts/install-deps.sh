@@ -5,6 +5,7 @@
 #   espeak-ng: the redaction test has a synthetic voice read numbers aloud.
 #   libasound2-dev + pkg-config: cpal's ALSA host; pulseaudio, pulseaudio-utils,
 #   libasound2-plugins: a real (headless) sound server and ALSA's pulse plugin for live capture.
+#   nats-server: the many-hubs tests run a real NATS JetStream server.
 #   chromium: the floor view's test drives a real headless browser; openssl: the HTTPS test
 #   makes a private CA and a certificate.
 set -euo pipefail
@@ -20,6 +21,7 @@ dpkg -s libasound2-plugins >/dev/null 2>&1 || need+=(libasound2-plugins)
 command -v pulseaudio >/dev/null 2>&1 || need+=(pulseaudio)
 command -v paplay >/dev/null 2>&1 || need+=(pulseaudio-utils)
 command -v chromium >/dev/null 2>&1 || need+=(chromium)
+command -v nats-server >/dev/null 2>&1 || [ -x /usr/sbin/nats-server ] || need+=(nats-server)
 command -v openssl >/dev/null 2>&1 || need+=(openssl)
 if [ ${#need[@]} -gt 0 ]; then
     echo "installing: ${need[*]}" >&2

@@ -68,6 +68,7 @@ pub struct Config {
     pub coach: Coach,
     pub alerts: Alerts,
     pub hub: Hub,
+    pub nats: Nats,
     pub cues: std::collections::BTreeMap<String, CueText>,
     pub language: Language,
     pub phrases: std::collections::BTreeMap<String, PhraseSet>,
@@ -99,6 +100,19 @@ pub struct Hub {
     pub level_interval_s: f64,
     pub outbox: String,
     pub ca: String,
+}
+
+#[allow(missing_docs)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Nats {
+    pub url: String,
+    pub site: String,
+    pub station: String,
+    pub user: String,
+    pub password: String,
+    pub consumer: String,
+    pub sites: Vec<String>,
 }
 
 #[allow(missing_docs)]

@@ -230,3 +230,55 @@ fn strong_anger_is_flagged_when_agc_flattens_loudness() {
     assert!(strong_flagged as f64 >= 0.9 * strong as f64);
     assert!(calm_flagged as f64 <= 0.02 * calm as f64);
 }
+
+/// Exploration aid: the assembled calls' per-hop customer features as CSV (env DUMP=path).
+#[test]
+#[ignore = "exploration aid"]
+fn dump_assembled_features() {
+    use std::io::Write;
+    let path = std::env::var("DUMP").unwrap();
+    let calls = assembled_features(&ACTORS, 2, SEED);
+    let mut w = std::io::BufWriter::new(std::fs::File::create(path).unwrap());
+    writeln!(
+        w,
+        "call,actor,esc_call,enc,hop,turn,label,esc,level,loud,rms,vad,active,hz,clar,tilt,syl,pace"
+    )
+    .unwrap();
+    for c in &calls {
+        for (enc, feats) in [("16", &c.f16), ("8", &c.f8)] {
+            for (i, f) in feats.iter().enumerate() {
+                let t = (i as f64 + 0.5) * calmline::dsp::HOP_S;
+                let (ti, lab, esc) = c
+                    .turns
+                    .iter()
+                    .enumerate()
+                    .find(|(_, x)| t >= x.start_s && t < x.end_s)
+                    .map(|(k, x)| (k as i64, x.label.replace(' ', "_"), x.escalated as u8))
+                    .unwrap_or((-1, "-".into(), 0));
+                writeln!(
+                    w,
+                    "{},{},{},{},{},{},{},{},{:.2},{:.2},{:.2},{:.3},{},{:.1},{:.3},{:.2},{},{:.2}",
+                    c.name,
+                    c.actor,
+                    c.escalating as u8,
+                    enc,
+                    i,
+                    ti,
+                    lab,
+                    esc,
+                    f.level_db,
+                    f.loudness_db,
+                    f.rms_dbfs,
+                    f.vad,
+                    f.active as u8,
+                    f.pitch_hz.unwrap_or(0.0),
+                    f.clarity,
+                    f.tilt_db.unwrap_or(f32::NAN),
+                    f.syllable as u8,
+                    f.pace_sps.unwrap_or(f32::NAN)
+                )
+                .unwrap();
+            }
+        }
+    }
+}

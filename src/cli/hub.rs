@@ -20,6 +20,18 @@ pub(super) fn data_dir() -> PathBuf {
         .join("calmline")
 }
 
+/// NATS credentials: the user from the flag or [nats] user, the password from
+/// $CALMLINE_NATS_PASSWORD or [nats] password.
+pub(super) fn nats_auth(user: Option<&str>, cfg: &crate::Config) -> crate::uplink::nats::NatsAuth {
+    crate::uplink::nats::NatsAuth {
+        user: user.unwrap_or(&cfg.nats.user).to_string(),
+        password: std::env::var("CALMLINE_NATS_PASSWORD")
+            .ok()
+            .filter(|p| !p.is_empty())
+            .unwrap_or_else(|| cfg.nats.password.clone()),
+    }
+}
+
 pub(super) fn run(args: HubArgs) -> anyhow::Result<ExitCode> {
     let cfg = resolve_config(args.config.as_ref(), None)?;
     let db = args.db.clone().unwrap_or_else(|| {
@@ -36,6 +48,34 @@ pub(super) fn run(args: HubArgs) -> anyhow::Result<ExitCode> {
                 format!("--bind {bind:?}: expected an address and port, e.g. 127.0.0.1:7878")
             })?;
             let h = &cfg.hub;
+            let nats = match args
+                .nats
+                .clone()
+                .or_else(|| Some(cfg.nats.url.clone()).filter(|u| !u.trim().is_empty()))
+            {
+                Some(url) => {
+                    let consumer = args.consumer.clone().unwrap_or(cfg.nats.consumer.clone());
+                    let sites = if args.sites.is_empty() {
+                        cfg.nats.sites.clone()
+                    } else {
+                        args.sites.clone()
+                    };
+                    for (what, v) in std::iter::once(("consumer", &consumer))
+                        .chain(sites.iter().map(|s| ("site", s)))
+                    {
+                        if !crate::uplink::nats::valid_token(v) {
+                            anyhow::bail!("NATS {what} {v:?}: expected 1-64 of A-Z a-z 0-9 - _");
+                        }
+                    }
+                    Some(crate::hub::nats::NatsFeed {
+                        url,
+                        auth: nats_auth(args.nats_user.as_deref(), &cfg),
+                        consumer,
+                        sites,
+                    })
+                }
+                None => None,
+            };
             crate::hub::run(
                 HubOptions {
                     bind,
@@ -46,6 +86,7 @@ pub(super) fn run(args: HubArgs) -> anyhow::Result<ExitCode> {
                     max_event_bytes: h.max_event_bytes,
                     session_hours: h.session_hours,
                     tls: args.tls_cert.clone().zip(args.tls_key.clone()),
+                    nats,
                 },
                 Redactor::new(cfg.phrase_set()),
             )?;

@@ -138,8 +138,32 @@ pub(super) fn run(args: LiveArgs) -> anyhow::Result<ExitCode> {
         .clone()
         .or_else(|| nonempty(&cfg.hub.url))
         .map(|u| u.trim_end_matches('/').to_string());
-    let uplink = match &hub_url {
-        Some(url) => {
+    let nats_url = args
+        .nats
+        .clone()
+        .or_else(|| nonempty(&cfg.nats.url).filter(|_| hub_url.is_none()));
+    let agent = args
+        .agent
+        .clone()
+        .or_else(|| std::env::var("USER").ok())
+        .unwrap_or_else(|| "agent".into());
+    let outbox = if cfg.hub.outbox.is_empty() {
+        super::hub::data_dir().join("outbox")
+    } else {
+        std::path::PathBuf::from(&cfg.hub.outbox)
+    };
+    let options = |url: String, token: String, nats| crate::uplink::UplinkOptions {
+        url,
+        token,
+        agent: agent.clone(),
+        outbox: outbox.clone(),
+        share_agent_metrics: cfg.alerts.share_agent_metrics,
+        level_interval_s: cfg.hub.level_interval_s,
+        ca: nonempty(&cfg.hub.ca).map(std::path::PathBuf::from),
+        nats,
+    };
+    let uplink = match (&hub_url, &nats_url) {
+        (Some(url), _) => {
             if !(url.starts_with("http://") || url.starts_with("https://")) {
                 anyhow::bail!("--hub {url:?}: expected a URL such as http://hub.example:7878");
             }
@@ -149,30 +173,44 @@ pub(super) fn run(args: LiveArgs) -> anyhow::Result<ExitCode> {
                 .or_else(|| std::env::var("CALMLINE_HUB_TOKEN").ok())
                 .filter(|t| !t.trim().is_empty())
                 .context("--hub needs the station's --token (or CALMLINE_HUB_TOKEN); an admin creates one with `calmline hub token add NAME`")?;
-            let agent = args
-                .agent
-                .clone()
-                .or_else(|| std::env::var("USER").ok())
-                .unwrap_or_else(|| "agent".into());
-            let outbox = if cfg.hub.outbox.is_empty() {
-                super::hub::data_dir().join("outbox")
-            } else {
-                std::path::PathBuf::from(&cfg.hub.outbox)
-            };
-            Some(crate::uplink::Uplink::start(
-                crate::uplink::UplinkOptions {
-                    url: url.clone(),
-                    token,
-                    agent,
-                    outbox,
-                    share_agent_metrics: cfg.alerts.share_agent_metrics,
-                    level_interval_s: cfg.hub.level_interval_s,
-                    ca: nonempty(&cfg.hub.ca).map(std::path::PathBuf::from),
-                },
-            )?)
+            Some(crate::uplink::Uplink::start(options(
+                url.clone(),
+                token,
+                None,
+            ))?)
         }
-        None => None,
+        (None, Some(url)) => {
+            let site = args
+                .site
+                .clone()
+                .or_else(|| nonempty(&cfg.nats.site))
+                .context("--nats needs this station's --site (or [nats] site)")?;
+            let station = args
+                .station
+                .clone()
+                .or_else(|| nonempty(&cfg.nats.station))
+                .or_else(|| {
+                    std::fs::read_to_string("/etc/hostname")
+                        .ok()
+                        .map(|h| h.trim().to_string())
+                })
+                .filter(|s| !s.is_empty())
+                .context("--nats needs this station's --station name (or [nats] station)")?;
+            let target = crate::uplink::nats::NatsTarget {
+                url: url.clone(),
+                site,
+                station,
+                auth: super::hub::nats_auth(args.nats_user.as_deref(), &cfg),
+            };
+            Some(crate::uplink::Uplink::start(options(
+                url.clone(),
+                String::new(),
+                Some(target),
+            ))?)
+        }
+        (None, None) => None,
     };
+    let hub_url = hub_url.or(nats_url);
     let view: Box<dyn EventSink> = match ui {
         Ui::Json => Box::new(crate::ui::JsonLines(std::io::stdout())),
         Ui::Plain => Box::new(crate::ui::Plain(std::io::stdout())),

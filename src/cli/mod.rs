@@ -61,6 +61,21 @@ pub struct HubArgs {
     /// The certificate's private key in PEM (with --tls-cert).
     #[arg(long, requires = "tls_cert")]
     pub tls_key: Option<PathBuf>,
+    /// Also take the floor's events from NATS JetStream (e.g. nats://nats.example:4222), where
+    /// monitors started with `live --nats` publish them; default [nats] url.
+    #[arg(long)]
+    pub nats: Option<String>,
+    /// Follow only these sites (comma-separated; default [nats] sites, else all).
+    #[arg(long, value_delimiter = ',')]
+    pub sites: Vec<String>,
+    /// This hub's durable consumer (default [nats] consumer): every hub needs its own name to
+    /// see the whole floor, and keeps it to catch up after a restart.
+    #[arg(long)]
+    pub consumer: Option<String>,
+    /// The NATS user (default [nats] user); its password from $CALMLINE_NATS_PASSWORD or
+    /// [nats] password.
+    #[arg(long)]
+    pub nats_user: Option<String>,
 }
 
 /// `calmline hub ...` management commands.
@@ -185,6 +200,20 @@ pub struct LiveArgs {
     /// The agent's name as supervisors see it (default: the user name).
     #[arg(long)]
     pub agent: Option<String>,
+    /// Publish the call's events to NATS JetStream (e.g. nats://nats.example:4222) for any
+    /// number of hubs, instead of to one hub; default from [nats] url.
+    #[arg(long, conflicts_with_all = ["hub", "token"])]
+    pub nats: Option<String>,
+    /// This station's site (the NATS subject is calmline.SITE.STATION.events); default [nats] site.
+    #[arg(long)]
+    pub site: Option<String>,
+    /// This station's name at the hubs; default [nats] station, else the host name.
+    #[arg(long)]
+    pub station: Option<String>,
+    /// The NATS user (default [nats] user); its password from $CALMLINE_NATS_PASSWORD or
+    /// [nats] password.
+    #[arg(long)]
+    pub nats_user: Option<String>,
 }
 
 /// `calmline model ...`

@@ -46,6 +46,8 @@ pub struct HubOptions {
     pub session_hours: u32,
     /// Serve HTTPS with this certificate chain and private key (PEM files).
     pub tls: Option<(PathBuf, PathBuf)>,
+    /// Also take events from NATS JetStream.
+    pub nats: Option<super::nats::NatsFeed>,
 }
 
 /// A TLS listener for axum: TCP connections are accepted and their handshakes run
@@ -132,33 +134,33 @@ struct Update {
     json: String,
 }
 
-struct IngestJob {
-    batch: Vec<(Station, Envelope)>,
-    reply: oneshot::Sender<Result<Vec<Fate>>>,
+pub(super) struct IngestJob {
+    pub(super) batch: Vec<(Station, Envelope)>,
+    pub(super) reply: oneshot::Sender<Result<Vec<Fate>>>,
 }
 
 /// What became of one event a monitor sent.
 #[derive(Debug, Clone, Copy, PartialEq)]
-enum Fate {
+pub(super) enum Fate {
     Stored,
     Duplicate,
 }
 
-struct Hub {
-    opts: HubOptions,
+pub(super) struct Hub {
+    pub(super) opts: HubOptions,
     /// Reads and supervisors' writes (claims, resolves, logins); WAL lets it read while the
     /// writer thread commits.
     db: Mutex<Store>,
-    ingest: crossbeam_channel::Sender<IngestJob>,
+    pub(super) ingest: crossbeam_channel::Sender<IngestJob>,
     floor: broadcast::Sender<Update>,
     /// Refusals and duplicates by reason, flushed to the store's counters now and then.
     counts: Mutex<HashMap<&'static str, i64>>,
 }
 
-type Shared = Arc<Hub>;
+pub(super) type Shared = Arc<Hub>;
 
 impl Hub {
-    fn count(&self, what: &'static str, by: i64) {
+    pub(super) fn count(&self, what: &'static str, by: i64) {
         *self
             .counts
             .lock()
@@ -167,7 +169,7 @@ impl Hub {
             .or_default() += by;
     }
 
-    fn db(&self) -> std::sync::MutexGuard<'_, Store> {
+    pub(super) fn db(&self) -> std::sync::MutexGuard<'_, Store> {
         self.db.lock().unwrap_or_else(|p| p.into_inner())
     }
 
@@ -223,6 +225,9 @@ async fn serve(opts: HubOptions, redactor: Redactor) -> Result<()> {
         .spawn(move || writer(writer_store, rx, floor, redactor))
         .map_err(|e| Error::Invalid(format!("cannot start the hub's writer: {e}")))?;
     tokio::spawn(housekeeping(hub.clone()));
+    if let Some(feed) = &opts.nats {
+        super::nats::start(hub.clone(), feed.clone());
+    }
 
     let app = Router::new()
         .route("/healthz", get(|| async { "ok\n" }))
@@ -463,39 +468,9 @@ async fn ingest(State(hub): State<Shared>, headers: HeaderMap, body: Body) -> Re
         }
     }
     // A call belongs to the station that started it: another station's token cannot add to it.
-    if !good.is_empty() {
-        let calls: Vec<String> = {
-            let mut c: Vec<String> = good.iter().map(|(_, e)| e.call.clone()).collect();
-            c.sort();
-            c.dedup();
-            c
-        };
-        let h = hub.clone();
-        let name = station.name.clone();
-        let foreign: Vec<String> = tokio::task::spawn_blocking(move || {
-            let db = h.db();
-            calls
-                .into_iter()
-                .filter(|c| {
-                    db.call(c)
-                        .ok()
-                        .flatten()
-                        .is_some_and(|row| row.station != name)
-                })
-                .collect()
-        })
-        .await
-        .unwrap_or_default();
-        if !foreign.is_empty() {
-            good.retain(|(_, e)| {
-                let bad = foreign.contains(&e.call);
-                if bad {
-                    hub.count("rejected_foreign_call", 1);
-                    rejected.push(serde_json::json!({"id": e.id, "reason": "this call belongs to another station"}));
-                }
-                !bad
-            });
-        }
+    for bad in foreign_calls(&hub, &station.name, &mut good).await {
+        rejected
+            .push(serde_json::json!({"id": bad, "reason": "this call belongs to another station"}));
     }
     let ids: Vec<String> = good.iter().map(|(_, e)| e.id.clone()).collect();
     let fates = if good.is_empty() {
@@ -532,6 +507,48 @@ async fn ingest(State(hub): State<Shared>, headers: HeaderMap, body: Body) -> Re
         StatusCode::OK,
         serde_json::json!({"acked": ids, "duplicates": dups, "rejected": rejected}),
     )
+}
+
+/// Remove from `good` the events of calls that another station started, and return their ids.
+pub(super) async fn foreign_calls(
+    hub: &Shared,
+    station: &str,
+    good: &mut Vec<(Station, Envelope)>,
+) -> Vec<String> {
+    if good.is_empty() {
+        return Vec::new();
+    }
+    let mut calls: Vec<String> = good.iter().map(|(_, e)| e.call.clone()).collect();
+    calls.sort();
+    calls.dedup();
+    let h = hub.clone();
+    let name = station.to_string();
+    let foreign: Vec<String> = tokio::task::spawn_blocking(move || {
+        let db = h.db();
+        calls
+            .into_iter()
+            .filter(|c| {
+                db.call(c)
+                    .ok()
+                    .flatten()
+                    .is_some_and(|row| row.station != name)
+            })
+            .collect()
+    })
+    .await
+    .unwrap_or_default();
+    let mut out = Vec::new();
+    if !foreign.is_empty() {
+        good.retain(|(_, e)| {
+            let bad = foreign.contains(&e.call);
+            if bad {
+                hub.count("rejected_foreign_call", 1);
+                out.push(e.id.clone());
+            }
+            !bad
+        });
+    }
+    out
 }
 
 /// A call id a monitor may choose: 1-64 characters of letters, digits, `-` and `_`.

@@ -356,6 +356,24 @@ impl Store {
             .map_err(|e| self.err(e))
     }
 
+    /// A station by name, revoked or not.
+    pub fn station_by_name(&self, name: &str) -> Result<Option<Station>> {
+        self.conn
+            .query_row(
+                "SELECT name, team, revoked_ms IS NOT NULL FROM stations WHERE name = ?1",
+                params![name],
+                |r| {
+                    Ok(Station {
+                        name: r.get(0)?,
+                        team: r.get(1)?,
+                        revoked: r.get(2)?,
+                    })
+                },
+            )
+            .optional()
+            .map_err(|e| self.err(e))
+    }
+
     /// Every station's health: when it was last heard from and its call now, if any.
     pub fn station_health(&self) -> Result<Vec<StationHealth>> {
         let mut st = self

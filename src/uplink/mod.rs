@@ -21,6 +21,8 @@ use crossbeam_channel::{Receiver, Sender, TrySendError};
 use crate::error::{Error, Result};
 use crate::events::{Envelope, Event, EventBody, Speaker};
 
+pub mod nats;
+
 /// How a monitor reports to its hub.
 #[derive(Debug, Clone)]
 pub struct UplinkOptions {
@@ -38,6 +40,9 @@ pub struct UplinkOptions {
     pub level_interval_s: f64,
     /// Trust only this CA (PEM) for an `https://` hub with a private certificate.
     pub ca: Option<PathBuf>,
+    /// Publish to NATS JetStream instead of posting to `url` (then `url`, `token` and `ca` are
+    /// not used).
+    pub nats: Option<nats::NatsTarget>,
 }
 
 /// Counts of what the uplink did, readable while it runs.
@@ -183,6 +188,10 @@ impl Uplink {
             }
             None => None,
         };
+        let transport = match &opts.nats {
+            Some(t) => Transport::Nats(Box::new(nats::Publisher::new(t.clone())?)),
+            None => Transport::http(&opts, roots),
+        };
         let call = new_call_id();
         let (tx, rx) = crossbeam_channel::bounded(QUEUE);
         let stats = Arc::new(UplinkStats::default());
@@ -191,7 +200,7 @@ impl Uplink {
         let o = opts.clone();
         let thread = std::thread::Builder::new()
             .name("uplink".into())
-            .spawn(move || sender(o, roots, file, rx, st))
+            .spawn(move || sender(o, transport, file, rx, st))
             .map_err(|e| Error::Invalid(format!("cannot start the uplink thread: {e}")))?;
         let mut me = Self {
             call,
@@ -332,23 +341,112 @@ fn leftovers(dir: &Path, current: &Path) -> Vec<Pending> {
     out
 }
 
+/// What the other end made of a batch.
+struct Answer {
+    /// Stored (or already had): forget them.
+    acked: Vec<String>,
+    /// Refused for good, with the reason: forget them too.
+    rejected: Vec<(String, String)>,
+}
+
+/// How batches reach the hub: HTTP to one hub, or JetStream for any number of hubs.
+enum Transport {
+    Http {
+        agent: ureq::Agent,
+        url: String,
+        base: String,
+        auth: String,
+    },
+    Nats(Box<nats::Publisher>),
+}
+
+impl Transport {
+    fn http(opts: &UplinkOptions, roots: Option<ureq::tls::RootCerts>) -> Self {
+        let mut config = ureq::Agent::config_builder()
+            .timeout_global(Some(Duration::from_secs(5)))
+            .http_status_as_error(false);
+        if let Some(roots) = roots {
+            config = config.tls_config(ureq::tls::TlsConfig::builder().root_certs(roots).build());
+        }
+        Transport::Http {
+            agent: config.build().into(),
+            url: format!("{}/api/ingest", opts.url.trim_end_matches('/')),
+            base: opts.url.clone(),
+            auth: format!("Bearer {}", opts.token),
+        }
+    }
+
+    /// Send `batch` (id, JSON); an error says why nothing was acknowledged.
+    fn send(&mut self, batch: &[(&str, &str)]) -> std::result::Result<Answer, String> {
+        match self {
+            Transport::Nats(p) => p.send(batch).map(|acked| Answer {
+                acked,
+                rejected: Vec::new(),
+            }),
+            Transport::Http {
+                agent,
+                url,
+                base,
+                auth,
+            } => {
+                let mut body = String::from("{\"events\":[");
+                for (n, (_, json)) in batch.iter().enumerate() {
+                    if n > 0 {
+                        body.push(',');
+                    }
+                    body.push_str(json);
+                }
+                body.push_str("]}");
+                let result = agent
+                    .post(url.as_str())
+                    .header("Authorization", auth.as_str())
+                    .content_type("application/json")
+                    .send(body.as_bytes());
+                match result {
+                    Ok(mut resp) if resp.status().as_u16() == 200 => {
+                        let text = resp.body_mut().read_to_string().unwrap_or_default();
+                        let v: serde_json::Value = serde_json::from_str(&text).unwrap_or_default();
+                        let acked = v["acked"]
+                            .as_array()
+                            .into_iter()
+                            .flatten()
+                            .filter_map(|id| id.as_str().map(String::from))
+                            .collect();
+                        let rejected = v["rejected"]
+                            .as_array()
+                            .into_iter()
+                            .flatten()
+                            .filter_map(|r| {
+                                let id = r["id"].as_str()?.to_string();
+                                Some((id, r["reason"].as_str().unwrap_or("?").to_string()))
+                            })
+                            .collect();
+                        Ok(Answer { acked, rejected })
+                    }
+                    Ok(mut resp) => {
+                        let code = resp.status().as_u16();
+                        let text = resp.body_mut().read_to_string().unwrap_or_default();
+                        Err(format!(
+                            "the hub at {base} answered {code}: {}",
+                            text.trim()
+                        ))
+                    }
+                    Err(e) => Err(format!("cannot reach the hub at {base} ({e})")),
+                }
+            }
+        }
+    }
+}
+
 /// The uplink thread. Returns how many events were still unacknowledged when it stopped.
 fn sender(
     opts: UplinkOptions,
-    roots: Option<ureq::tls::RootCerts>,
+    transport: Transport,
     file: PathBuf,
     rx: Receiver<Msg>,
     stats: Arc<UplinkStats>,
 ) -> u64 {
-    let mut config = ureq::Agent::config_builder()
-        .timeout_global(Some(Duration::from_secs(5)))
-        .http_status_as_error(false);
-    if let Some(roots) = roots {
-        config = config.tls_config(ureq::tls::TlsConfig::builder().root_certs(roots).build());
-    }
-    let agent: ureq::Agent = config.build().into();
-    let url = format!("{}/api/ingest", opts.url.trim_end_matches('/'));
-    let auth = format!("Bearer {}", opts.token);
+    let mut transport = transport;
     let mut pending: VecDeque<Pending> = leftovers(&opts.outbox, &file).into();
     let mut out = std::fs::OpenOptions::new()
         .create(true)
@@ -409,69 +507,45 @@ fn sender(
             continue;
         }
         // 2. Send a batch.
-        let mut body = String::from("{\"events\":[");
-        let mut n = 0;
-        for p in pending.iter() {
-            if n > 0 && body.len() + p.json.len() + 2 > MAX_BATCH_BYTES {
-                break;
-            }
-            if n > 0 {
-                body.push(',');
-            }
-            body.push_str(&p.json);
-            n += 1;
-            if n >= 1000 {
-                break;
-            }
-        }
-        body.push_str("]}");
-        let result = agent
-            .post(&url)
-            .header("Authorization", &auth)
-            .content_type("application/json")
-            .send(body.as_bytes());
-        let ok = match result {
-            Ok(mut resp) if resp.status().as_u16() == 200 => {
-                let text = resp.body_mut().read_to_string().unwrap_or_default();
-                let v: serde_json::Value = serde_json::from_str(&text).unwrap_or_default();
+        let mut size = 0;
+        let batch: Vec<(&str, &str)> = pending
+            .iter()
+            .take(1000)
+            .take_while(|p| {
+                size += p.json.len() + 1;
+                size <= MAX_BATCH_BYTES
+            })
+            .map(|p| (p.id.as_str(), p.json.as_str()))
+            .collect();
+        // One oversized event still goes alone (the hub rejects it for good).
+        let batch = if batch.is_empty() {
+            pending
+                .iter()
+                .take(1)
+                .map(|p| (p.id.as_str(), p.json.as_str()))
+                .collect()
+        } else {
+            batch
+        };
+        let ok = match transport.send(&batch) {
+            Ok(answer) => {
                 let mut done: std::collections::HashSet<String> = std::collections::HashSet::new();
-                for id in v["acked"].as_array().into_iter().flatten() {
-                    if let Some(id) = id.as_str() {
-                        done.insert(id.to_string());
-                        stats.acked.fetch_add(1, Ordering::Relaxed);
-                    }
+                for id in answer.acked {
+                    done.insert(id);
+                    stats.acked.fetch_add(1, Ordering::Relaxed);
                 }
-                for r in v["rejected"].as_array().into_iter().flatten() {
-                    if let Some(id) = r["id"].as_str() {
-                        eprintln!(
-                            "calmline: the hub refused event {id}: {}",
-                            r["reason"].as_str().unwrap_or("?")
-                        );
-                        done.insert(id.to_string());
-                        stats.rejected.fetch_add(1, Ordering::Relaxed);
-                    }
+                for (id, reason) in answer.rejected {
+                    eprintln!("calmline: the hub refused event {id}: {reason}");
+                    done.insert(id);
+                    stats.rejected.fetch_add(1, Ordering::Relaxed);
                 }
                 pending.retain(|p| !done.contains(&p.id));
                 true
             }
-            Ok(mut resp) => {
-                let code = resp.status().as_u16();
-                let text = resp.body_mut().read_to_string().unwrap_or_default();
+            Err(msg) => {
                 if !warned {
                     eprintln!(
-                        "calmline: the hub at {} answered {code}: {}; retrying",
-                        opts.url,
-                        text.trim()
-                    );
-                    warned = true;
-                }
-                false
-            }
-            Err(e) => {
-                if !warned {
-                    eprintln!(
-                        "calmline: cannot reach the hub at {} ({e}); events wait in {} and are sent when it is back",
-                        opts.url,
+                        "calmline: {msg}; events wait in {} and are sent when it is back",
                         opts.outbox.display()
                     );
                     warned = true;

@@ -1,0 +1,436 @@
+//! Many sites and hubs over NATS JetStream, end to end: a real `nats-server` (JetStream, file
+//! storage, loopback, per-station users whose permissions allow only their own subject) started
+//! by the test, real `calmline hub --nats` processes with their SQLite stores, and real monitors
+//! (`calmline live --file ... --nats`) playing ../shared/data recordings on the wall clock.
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+const BIN: &str = env!("CARGO_BIN_EXE_calmline");
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn wait_for(what: &str, limit: Duration, mut ok: impl FnMut() -> bool) {
+    let t = Instant::now();
+    while !ok() {
+        assert!(t.elapsed() < limit, "{what}: not within {limit:?}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// A nats-server with JetStream on a private store; killed when dropped.
+struct Nats {
+    child: Option<Child>,
+    port: u16,
+    conf: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl Nats {
+    fn start() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let port = free_port();
+        let conf = dir.path().join("nats.conf");
+        // Hubs may use the JetStream API and acknowledge; each station may publish only to its
+        // own subject (and receive its publish acknowledgements).
+        std::fs::write(
+            &conf,
+            format!(
+                r#"listen: 127.0.0.1:{port}
+jetstream {{ store_dir: "{}" }}
+accounts {{
+  CALMLINE: {{
+    jetstream: enabled
+    users: [
+      {{ user: hub, password: hub-secret, permissions: {{ publish: ["$JS.API.>", "$JS.ACK.>"], subscribe: ["_INBOX.>"] }} }}
+      {{ user: desk-1, password: desk-1-secret, permissions: {{ publish: ["calmline.lyon.desk-1.events"], subscribe: ["_INBOX.>"] }} }}
+      {{ user: desk-2, password: desk-2-secret, permissions: {{ publish: ["calmline.lyon.desk-2.events"], subscribe: ["_INBOX.>"] }} }}
+    ]
+  }}
+}}
+"#,
+                dir.path().join("js").display()
+            ),
+        )
+        .unwrap();
+        let mut n = Nats {
+            child: None,
+            port,
+            conf,
+            _dir: dir,
+        };
+        n.spawn();
+        n
+    }
+
+    fn spawn(&mut self) {
+        // Debian puts it in /usr/sbin, which a user's PATH may lack.
+        let bin = ["/usr/sbin/nats-server", "/usr/bin/nats-server"]
+            .into_iter()
+            .find(|p| Path::new(p).exists())
+            .unwrap_or("nats-server");
+        let child = Command::new(bin)
+            .arg("-c")
+            .arg(&self.conf)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("nats-server (scripts/install-deps.sh installs it)");
+        self.child = Some(child);
+        let port = self.port;
+        wait_for("nats-server listening", Duration::from_secs(10), || {
+            std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
+        });
+    }
+
+    fn url(&self) -> String {
+        format!("nats://127.0.0.1:{}", self.port)
+    }
+
+    /// SIGKILL: no clean shutdown.
+    fn kill(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+impl Drop for Nats {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// A hub process following the stream through its own durable consumer; killed when dropped.
+struct Hub {
+    child: Option<Child>,
+    db: PathBuf,
+    port: u16,
+    consumer: String,
+    nats: String,
+    dir: tempfile::TempDir,
+}
+
+impl Hub {
+    fn start(nats: &Nats, consumer: &str) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let mut h = Hub {
+            child: None,
+            db: dir.path().join("hub.sqlite"),
+            port: free_port(),
+            consumer: consumer.into(),
+            nats: nats.url(),
+            dir,
+        };
+        h.spawn();
+        h
+    }
+
+    fn spawn(&mut self) {
+        let child = Command::new(BIN)
+            .args(["hub", "--db"])
+            .arg(&self.db)
+            .args(["--bind", &format!("127.0.0.1:{}", self.port)])
+            .args(["--nats", &self.nats, "--nats-user", "hub"])
+            .args(["--consumer", &self.consumer])
+            .env("CALMLINE_NATS_PASSWORD", "hub-secret")
+            .env("XDG_DATA_HOME", self.dir.path())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        self.child = Some(child);
+        let port = self.port;
+        wait_for("the hub listening", Duration::from_secs(10), || {
+            ureq::get(&format!("http://127.0.0.1:{port}/healthz"))
+                .call()
+                .is_ok()
+        });
+    }
+
+    fn kill(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    fn store(&self) -> calmline::hub::Store {
+        calmline::hub::Store::open(&self.db).unwrap()
+    }
+
+    /// Every stored event of `call`, by kind.
+    fn events(&self, call: &str) -> std::collections::BTreeMap<&'static str, Vec<String>> {
+        let store = self.store();
+        KINDS
+            .iter()
+            .map(|k| (*k, store.event_ids(call, k).unwrap()))
+            .collect()
+    }
+}
+
+impl Drop for Hub {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+const KINDS: [&str; 10] = [
+    "call_start",
+    "call_end",
+    "levels",
+    "alert",
+    "status",
+    "episode_start",
+    "episode_end",
+    "baseline",
+    "speaker_summary",
+    "warning",
+];
+
+/// A monitor playing `file` and publishing to NATS as `station` of site lyon.
+struct Monitor {
+    child: Child,
+    out: std::thread::JoinHandle<Vec<String>>,
+}
+
+fn monitor(nats: &Nats, station: &str, file: &str, speed: f64, dir: &Path) -> Monitor {
+    let cfg = dir.join(format!("{station}.toml"));
+    std::fs::write(
+        &cfg,
+        format!(
+            "[hub]\noutbox = {:?}\n",
+            dir.join(format!("outbox-{station}")).to_str().unwrap()
+        ),
+    )
+    .unwrap();
+    let mut child = Command::new(BIN)
+        .args(["live", "--file"])
+        .arg(common::call(file))
+        .args([
+            "--speed",
+            &speed.to_string(),
+            "--no-transcribe",
+            "--ui",
+            "json",
+        ])
+        .args([
+            "--nats",
+            &nats.url(),
+            "--site",
+            "lyon",
+            "--station",
+            station,
+        ])
+        .args(["--nats-user", station, "--agent", "ann", "--config"])
+        .arg(&cfg)
+        .env("CALMLINE_NATS_PASSWORD", format!("{station}-secret"))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let out = std::thread::spawn(move || {
+        BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+            .collect()
+    });
+    Monitor { child, out }
+}
+
+fn lines(mut m: Monitor) -> Vec<Value> {
+    let status = m.child.wait().unwrap();
+    assert!(status.success(), "the monitor failed");
+    m.out
+        .join()
+        .unwrap()
+        .iter()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+/// Two hubs follow one stream while a call escalates; one hub is killed (-9) and restarted
+/// mid-call, then the NATS server itself. Both hubs end with every event of the call exactly
+/// once, the same alerts, and the call's station as `lyon.desk-1` in team `lyon`.
+#[test]
+fn two_hubs_see_every_alert_once_through_hub_and_server_kills() {
+    let mut nats = Nats::start();
+    let mut a = Hub::start(&nats, "hub-a");
+    let b = Hub::start(&nats, "hub-b");
+    let dir = tempfile::tempdir().unwrap();
+    // 107 s of call at 4x: about 27 s.
+    let m = monitor(
+        &nats,
+        "desk-1",
+        "scenario_escalating_a04.wav",
+        4.0,
+        dir.path(),
+    );
+    wait_for("the call at hub a", Duration::from_secs(20), || {
+        !a.store().calls(&Default::default()).unwrap().is_empty()
+    });
+    std::thread::sleep(Duration::from_secs(2));
+    a.kill();
+    std::thread::sleep(Duration::from_secs(3));
+    a.spawn();
+    std::thread::sleep(Duration::from_secs(3));
+    // Longer than a publish acknowledgement's timeout (5 s): the monitor sees failures and its
+    // outbox sends again.
+    nats.kill();
+    std::thread::sleep(Duration::from_secs(7));
+    nats.spawn();
+    let out = lines(m);
+    let s = out.iter().find(|l| l["type"] == "summary").unwrap();
+    assert_eq!(s["hub"]["pending"], 0, "{s}");
+    assert_eq!(s["hub"]["rejected"], 0, "{s}");
+    assert!(
+        s["hub"]["failures"].as_u64().unwrap() >= 1,
+        "the server's outage was seen: {s}"
+    );
+    let call = s["hub"]["call"].as_str().unwrap();
+    let queued = s["hub"]["queued"].as_u64().unwrap();
+    let emitted = out.iter().filter(|l| l["type"] == "alert").count();
+    assert!(emitted >= 1, "the call raised no alert");
+    for hub in [&a, &b] {
+        wait_for(
+            &format!("every event at {}", hub.consumer),
+            Duration::from_secs(60),
+            || {
+                hub.events(call)
+                    .values()
+                    .map(|v| v.len() as u64)
+                    .sum::<u64>()
+                    >= queued
+            },
+        );
+        // Ids are unique in the store: the count is the number of distinct events.
+        let events = hub.events(call);
+        let total: u64 = events.values().map(|v| v.len() as u64).sum();
+        assert_eq!(total, queued, "{}: {events:?}", hub.consumer);
+        assert_eq!(events["alert"].len(), emitted, "{}", hub.consumer);
+        let store = hub.store();
+        let c = store.call(call).unwrap().expect("the call");
+        assert_eq!(
+            (c.station.as_str(), c.team.as_str()),
+            ("lyon.desk-1", "lyon")
+        );
+        let alerts: Vec<String> = store
+            .alerts(&Default::default())
+            .unwrap()
+            .into_iter()
+            .map(|a| a.kind)
+            .collect();
+        assert!(
+            alerts.iter().any(|k| k == "escalated_call"),
+            "{}: {alerts:?}",
+            hub.consumer
+        );
+    }
+    // Both hubs hold the same alerts.
+    let kinds = |h: &Hub| {
+        let mut k: Vec<String> = h
+            .store()
+            .alerts(&Default::default())
+            .unwrap()
+            .into_iter()
+            .map(|a| a.kind)
+            .collect();
+        k.sort();
+        k
+    };
+    assert_eq!(kinds(&a), kinds(&b));
+}
+
+/// A hub started after the calls catches up from the stream; a station's user can publish only
+/// to its own subject.
+#[test]
+fn a_late_hub_catches_up_and_a_station_cannot_publish_as_another() {
+    let nats = Nats::start();
+    // A hub creates the stream.
+    let first = Hub::start(&nats, "hub-a");
+    let dir = tempfile::tempdir().unwrap();
+    let out = lines(monitor(
+        &nats,
+        "desk-2",
+        "scenario_calm_a01.wav",
+        16.0,
+        dir.path(),
+    ));
+    let s = out.iter().find(|l| l["type"] == "summary").unwrap();
+    assert_eq!(s["hub"]["pending"], 0, "{s}");
+    let call = s["hub"]["call"].as_str().unwrap().to_string();
+    let queued = s["hub"]["queued"].as_u64().unwrap();
+    let late = Hub::start(&nats, "hub-late");
+    for hub in [&first, &late] {
+        wait_for(
+            &format!("every event at {}", hub.consumer),
+            Duration::from_secs(30),
+            || {
+                hub.events(&call)
+                    .values()
+                    .map(|v| v.len() as u64)
+                    .sum::<u64>()
+                    == queued
+            },
+        );
+    }
+    // desk-1's user tries to publish an event as desk-2: the server refuses it, and no hub
+    // stores it.
+    let url = nats.url();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let (own, foreign) = rt.block_on(async {
+        let client = async_nats::ConnectOptions::with_user_and_password(
+            "desk-1".into(),
+            "desk-1-secret".into(),
+        )
+        .connect(url.as_str())
+        .await
+        .unwrap();
+        let mut js = async_nats::jetstream::new(client);
+        js.set_timeout(Duration::from_secs(2));
+        let env = |call: &str| {
+            serde_json::json!({"id": format!("{call}/0"), "call": call, "seq": 0, "sent_ms": 0,
+                "event": {"t_s": 0.0, "type": "call_start", "agent": "mallory"}})
+            .to_string()
+        };
+        let foreign = match js
+            .publish("calmline.lyon.desk-2.events", env("forged-1").into())
+            .await
+        {
+            Ok(ack) => ack.await.map(|_| ()).map_err(|e| e.to_string()),
+            Err(e) => Err(e.to_string()),
+        };
+        let own = js
+            .publish("calmline.lyon.desk-1.events", env("genuine-1").into())
+            .await
+            .unwrap()
+            .await
+            .map(|_| ());
+        (own, foreign)
+    });
+    assert!(own.is_ok(), "{own:?}");
+    assert!(foreign.is_err(), "a station published as another");
+    wait_for("the genuine event", Duration::from_secs(10), || {
+        first.store().call("genuine-1").unwrap().is_some()
+    });
+    assert!(first.store().call("forged-1").unwrap().is_none());
+    assert!(late.store().call("forged-1").unwrap().is_none());
+}
