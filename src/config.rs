@@ -113,6 +113,7 @@ pub struct Nats {
     pub password: String,
     pub consumer: String,
     pub sites: Vec<String>,
+    pub job_ack_wait_s: f64,
 }
 
 #[allow(missing_docs)]

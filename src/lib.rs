@@ -18,6 +18,7 @@ pub mod hub;
 pub mod language;
 pub mod live;
 pub mod pipeline;
+pub mod queue;
 pub mod report;
 pub mod review;
 pub mod transcribe;

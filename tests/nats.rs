@@ -58,6 +58,7 @@ accounts {{
       {{ user: hub, password: hub-secret, permissions: {{ publish: ["$JS.API.>", "$JS.ACK.>"], subscribe: ["_INBOX.>"] }} }}
       {{ user: desk-1, password: desk-1-secret, permissions: {{ publish: ["calmline.lyon.desk-1.events"], subscribe: ["_INBOX.>"] }} }}
       {{ user: desk-2, password: desk-2-secret, permissions: {{ publish: ["calmline.lyon.desk-2.events"], subscribe: ["_INBOX.>"] }} }}
+      {{ user: qa, password: qa-secret }}
     ]
   }}
 }}
@@ -433,4 +434,162 @@ fn a_late_hub_catches_up_and_a_station_cannot_publish_as_another() {
     });
     assert!(first.store().call("forged-1").unwrap().is_none());
     assert!(late.store().call("forged-1").unwrap().is_none());
+}
+
+/// Lines of a child's stdout, as they come.
+fn line_channel(child: &mut Child) -> std::sync::mpsc::Receiver<String> {
+    let (tx, rx) = std::sync::mpsc::channel();
+    let stdout = child.stdout.take().unwrap();
+    std::thread::spawn(move || {
+        for l in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if tx.send(l).is_err() {
+                break;
+            }
+        }
+    });
+    rx
+}
+
+fn worker(nats: &Nats, name: &str, cfg: &Path) -> Child {
+    Command::new(BIN)
+        .args([
+            "worker",
+            "--nats",
+            &nats.url(),
+            "--nats-user",
+            "qa",
+            "--name",
+            name,
+        ])
+        .arg("--config")
+        .arg(cfg)
+        .env("CALMLINE_NATS_PASSWORD", "qa-secret")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap()
+}
+
+/// QA review at scale: 40 recordings queued, two worker processes with transcription, one
+/// killed (-9) in the middle of a job. Every file ends up in summary.csv exactly once, the
+/// killed worker's job is reviewed again by the other, and no report is half-written.
+#[test]
+fn review_workers_survive_a_killed_worker_and_review_every_file_once() {
+    let nats = Nats::start();
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("calls");
+    let out = dir.path().join("reviews");
+    std::fs::create_dir_all(&input).unwrap();
+    let calls = [
+        "scenario_calm_a01",
+        "scenario_calm_a04",
+        "scenario_escalating_a01",
+        "scenario_escalating_a04",
+    ];
+    for k in 0..40 {
+        let call = calls[k % 4];
+        let start = (k / 4 * 8).to_string();
+        common::sox_fx(
+            &common::call(&format!("{call}.wav")),
+            &input.join(format!("{call}_{k:02}.wav")),
+            &[],
+            &["trim", &start, "8"],
+        );
+    }
+    // Jobs of a silent worker go to another after 3 s (30 s by default).
+    let cfg = dir.path().join("worker.toml");
+    std::fs::write(&cfg, "[nats]\njob_ack_wait_s = 3.0\n").unwrap();
+    let mut a = worker(&nats, "wa", &cfg);
+    let mut b = worker(&nats, "wb", &cfg);
+    let (la, lb) = (line_channel(&mut a), line_channel(&mut b));
+    let mut review = Command::new(BIN)
+        .arg("review")
+        .arg(&input)
+        .args(["--queue", "--nats", &nats.url(), "--nats-user", "qa"])
+        .arg("--out")
+        .arg(&out)
+        .env("CALMLINE_NATS_PASSWORD", "qa-secret")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let lr = line_channel(&mut review);
+    // Kill worker a in the middle of its third job (a job takes over a second: transcription).
+    let mut started = 0;
+    let killed_on = loop {
+        let l = la
+            .recv_timeout(Duration::from_secs(120))
+            .expect("worker a took no third job");
+        if l.contains(": reviewing ") {
+            started += 1;
+            if started == 3 {
+                let _ = a.kill();
+                let _ = a.wait();
+                break l;
+            }
+        }
+    };
+    let status = review.wait().unwrap();
+    let enqueuer: Vec<String> = lr.try_iter().collect();
+    assert!(status.success(), "review --queue failed: {enqueuer:?}");
+    let _ = b.kill();
+    let _ = b.wait();
+    let b_lines: Vec<String> = lb.try_iter().collect();
+    // The job worker a died with was reviewed again, by b.
+    let file = killed_on
+        .split(": reviewing ")
+        .nth(1)
+        .unwrap()
+        .split(" (")
+        .next()
+        .unwrap()
+        .to_string();
+    assert!(
+        b_lines
+            .iter()
+            .any(|l| l.contains(&format!("reviewing {file} ")) && l.contains("delivery 2")),
+        "{file} was not redelivered to b: {b_lines:?}"
+    );
+    // Every file exactly once in the summary, none failed.
+    let summary = std::fs::read_to_string(out.join("summary.csv")).unwrap();
+    let rows: Vec<&str> = summary.lines().skip(1).collect();
+    assert_eq!(rows.len(), 40, "{summary}");
+    let mut names: Vec<&str> = rows.iter().map(|r| r.split(',').next().unwrap()).collect();
+    names.sort();
+    names.dedup();
+    assert_eq!(names.len(), 40);
+    assert!(
+        rows.iter().all(|r| r.ends_with(',')),
+        "a failure: {summary}"
+    );
+    // Complete reports only: every JSON parses, every HTML is whole, no partial file is left.
+    for e in std::fs::read_dir(&out).unwrap() {
+        let p = e.unwrap().path();
+        let name = p.file_name().unwrap().to_string_lossy().into_owned();
+        assert!(!name.contains(".partial-"), "left behind: {name}");
+        if name.ends_with(".json") {
+            let v: Value = serde_json::from_slice(&std::fs::read(&p).unwrap()).unwrap();
+            assert!(v["transcript"].is_array(), "{name}");
+        } else if name.ends_with(".html") {
+            let t = std::fs::read_to_string(&p).unwrap();
+            assert!(t.trim_end().ends_with("</html>"), "{name}");
+        }
+    }
+    let jsons = std::fs::read_dir(&out)
+        .unwrap()
+        .filter(|e| {
+            e.as_ref()
+                .unwrap()
+                .path()
+                .extension()
+                .is_some_and(|x| x == "json")
+        })
+        .count();
+    assert_eq!(jsons, 40);
+    assert!(
+        enqueuer
+            .iter()
+            .any(|l| l.starts_with("reviewed 40 of 40 file(s) by 2 worker(s)")),
+        "{enqueuer:?}"
+    );
 }

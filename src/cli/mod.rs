@@ -4,6 +4,7 @@ mod hub;
 mod live;
 mod model;
 mod review;
+mod worker;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -38,6 +39,30 @@ pub enum Command {
     /// The supervisors' hub: the server monitors report to and the floor view in a browser;
     /// `hub token ...` and `hub user ...` manage who may connect.
     Hub(HubArgs),
+    /// Review recordings queued with `review FOLDER --nats URL --queue`, on any number of
+    /// machines sharing the folders.
+    Worker(WorkerArgs),
+}
+
+/// Arguments of `worker`.
+#[derive(Debug, clap::Args)]
+pub struct WorkerArgs {
+    /// The NATS server(s) of the queue (default [nats] url).
+    #[arg(long)]
+    pub nats: Option<String>,
+    /// The NATS user (default [nats] user); its password from $CALMLINE_NATS_PASSWORD or
+    /// [nats] password.
+    #[arg(long)]
+    pub nats_user: Option<String>,
+    /// This worker's name in outcomes and logs (default: host name and process id).
+    #[arg(long)]
+    pub name: Option<String>,
+    /// Stop after this many jobs (default: run until Ctrl-C).
+    #[arg(long)]
+    pub max_jobs: Option<u64>,
+    /// A TOML file for the worker's own settings ([nats]); each job brings its review settings.
+    #[arg(long)]
+    pub config: Option<PathBuf>,
 }
 
 /// Arguments of `hub`.
@@ -289,6 +314,17 @@ pub struct ReviewArgs {
     /// Files reviewed in parallel for a folder (default: one per core).
     #[arg(long, short)]
     pub jobs: Option<usize>,
+    /// With --queue: the NATS server(s) of the review queue (default [nats] url).
+    #[arg(long, requires = "queue")]
+    pub nats: Option<String>,
+    /// Queue one job per file of the folder for `calmline worker`s instead of reviewing here;
+    /// show their progress and write summary.csv when every file has an outcome.
+    #[arg(long)]
+    pub queue: bool,
+    /// The NATS user (default [nats] user); its password from $CALMLINE_NATS_PASSWORD or
+    /// [nats] password.
+    #[arg(long)]
+    pub nats_user: Option<String>,
 }
 
 /// Settings for a run: the config file layered on the defaults, then command-line overrides.
@@ -328,6 +364,7 @@ pub fn main() -> ExitCode {
         Command::Devices => live::devices(),
         Command::Live(args) => live::run(args),
         Command::Hub(args) => hub::run(args),
+        Command::Worker(args) => worker::run(args),
     };
     match result {
         Ok(code) => code,

@@ -34,6 +34,9 @@ pub(super) fn run(args: ReviewArgs) -> anyhow::Result<ExitCode> {
     if !args.input.exists() {
         bail!("{}: no such file or folder", args.input.display());
     }
+    if args.queue {
+        return super::worker::enqueue(&args, &cfg);
+    }
     let model = if args.no_transcribe {
         None
     } else {
@@ -114,7 +117,7 @@ fn stem(p: &Path) -> String {
     output_stems(&[p.to_path_buf()]).remove(0)
 }
 
-fn progress_bar(len: Option<u64>) -> ProgressBar {
+pub(super) fn progress_bar(len: Option<u64>) -> ProgressBar {
     if !std::io::stderr().is_terminal() {
         return ProgressBar::hidden();
     }
@@ -144,7 +147,7 @@ fn render(review: &Review, format: Format) -> anyhow::Result<Vec<(&'static str, 
     Ok(out)
 }
 
-fn write_review(
+pub(super) fn write_review(
     review: &Review,
     dir: &Path,
     stem: &str,

@@ -1,0 +1,431 @@
+//! QA review over NATS: `review FOLDER --queue` (enqueue, follow, write summary.csv) and
+//! `worker` (take jobs, review, write the reports, then acknowledge). See [`crate::queue`].
+
+use std::collections::HashMap;
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, anyhow, bail};
+use async_nats::jetstream::{self, AckKind, consumer};
+use futures_util::StreamExt;
+
+use super::review::{progress_bar, write_review};
+use super::{Format, ReviewArgs, WorkerArgs, resolve_config};
+use crate::config::Config;
+use crate::queue::{
+    JOBS_STREAM, Job, Outcome, WORKERS, jobs_stream, results_stream, results_subject,
+    workers_consumer,
+};
+use crate::review::{ReviewOptions, audio_files, output_stems, review_file_with};
+use crate::transcribe::Model;
+use crate::uplink::nats::connect;
+
+fn nats_url(flag: &Option<String>, cfg: &Config, what: &str) -> anyhow::Result<String> {
+    flag.clone()
+        .or_else(|| Some(cfg.nats.url.clone()).filter(|u| !u.trim().is_empty()))
+        .with_context(|| format!("{what} needs the NATS server: --nats URL (or [nats] url)"))
+}
+
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .context("cannot start the NATS client's runtime")
+}
+
+/// `review FOLDER --nats URL --queue`.
+pub(super) fn enqueue(args: &ReviewArgs, cfg: &Config) -> anyhow::Result<ExitCode> {
+    let url = nats_url(&args.nats, cfg, "--queue")?;
+    if !args.input.is_dir() {
+        bail!(
+            "{}: --queue takes a folder of recordings (review a single file here without it)",
+            args.input.display()
+        );
+    }
+    if args.out.as_os_str() == "-" {
+        bail!("--queue writes reports to a folder every worker can reach: give one to --out");
+    }
+    let files = audio_files(&args.input)?;
+    if files.is_empty() {
+        bail!(
+            "{}: no audio files (.wav, .flac, .mp3, .ogg) in this folder",
+            args.input.display()
+        );
+    }
+    let stems = output_stems(&files);
+    std::fs::create_dir_all(&args.out)
+        .with_context(|| format!("cannot create {}", args.out.display()))?;
+    // Workers on other machines see the same shared storage: absolute paths.
+    let out = args
+        .out
+        .canonicalize()
+        .with_context(|| format!("cannot resolve {}", args.out.display()))?;
+    let config = toml::to_string(cfg).context("cannot serialise the configuration")?;
+    let batch = crate::uplink::new_call_id();
+    let n = files.len();
+    let mut jobs = Vec::with_capacity(n);
+    for (index, (file, stem)) in files.iter().zip(&stems).enumerate() {
+        jobs.push(Job {
+            batch: batch.clone(),
+            index,
+            of: n,
+            file: file
+                .canonicalize()
+                .with_context(|| format!("cannot resolve {}", file.display()))?,
+            out: out.clone(),
+            stem: stem.clone(),
+            json: matches!(args.format, Format::All | Format::Json),
+            html: matches!(args.format, Format::All | Format::Html),
+            vtt: args.vtt,
+            transcribe: !args.no_transcribe,
+            config: config.clone(),
+        });
+    }
+    let auth = super::hub::nats_auth(args.nats_user.as_deref(), cfg);
+    let names: Vec<String> = files
+        .iter()
+        .map(|f| {
+            f.file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default()
+        })
+        .collect();
+    let outcomes = runtime()?.block_on(async {
+        let client = connect(&url, &auth, "calmline review queue", Duration::from_secs(5))
+            .await
+            .map_err(|e| anyhow!(e))?;
+        let js = jetstream::new(client);
+        let results = results_stream(&js).await.map_err(|e| anyhow!(e))?;
+        jobs_stream(&js).await.map_err(|e| anyhow!(e))?;
+        // Follow this batch's outcomes from its start (an ephemeral consumer).
+        let follow = results
+            .create_consumer(consumer::pull::Config {
+                filter_subject: results_subject(&batch),
+                ack_policy: consumer::AckPolicy::None,
+                inactive_threshold: Duration::from_secs(300),
+                ..Default::default()
+            })
+            .await
+            .map_err(|e| anyhow!("cannot follow the outcomes: {e}"))?;
+        let mut msgs = follow
+            .messages()
+            .await
+            .map_err(|e| anyhow!("cannot follow the outcomes: {e}"))?;
+        for chunk in jobs.chunks(256) {
+            let mut acks = Vec::with_capacity(chunk.len());
+            for job in chunk {
+                let msg = jetstream::message::PublishMessage::build()
+                    .payload(serde_json::to_vec(job)?.into())
+                    .message_id(format!("{}/{}", job.batch, job.index));
+                acks.push(
+                    js.send_publish(crate::queue::JOBS_SUBJECT, msg)
+                        .await
+                        .map_err(|e| anyhow!("cannot queue a job: {e}"))?,
+                );
+            }
+            for a in acks {
+                a.await.map_err(|e| anyhow!("the queue did not take a job: {e}"))?;
+            }
+        }
+        eprintln!(
+            "calmline: queued {n} file(s) as batch {batch} on {url}; waiting for workers (calmline worker --nats {url})"
+        );
+        let bar = progress_bar(Some(n as u64));
+        let started = Instant::now();
+        let mut outcomes: Vec<Option<Outcome>> = vec![None; n];
+        let (mut done, mut failed) = (0usize, 0usize);
+        let mut tick = tokio::time::interval(Duration::from_secs(1));
+        let mut last_line = Instant::now();
+        let mut workers_seen: Vec<String> = Vec::new();
+        while done < n {
+            tokio::select! {
+                m = msgs.next() => match m {
+                    Some(Ok(m)) => {
+                        let Ok(o) = serde_json::from_slice::<Outcome>(&m.payload) else { continue };
+                        if o.batch != batch || o.index >= n || outcomes[o.index].is_some() {
+                            continue; // a second delivery of a job already done
+                        }
+                        done += 1;
+                        if !workers_seen.contains(&o.worker) {
+                            workers_seen.push(o.worker.clone());
+                        }
+                        let line = match &o.error {
+                            None => format!("{}: reviewed by {} in {:.1} s", o.name, o.worker, o.seconds),
+                            Some(e) => {
+                                failed += 1;
+                                format!("calmline: error: {}: {e}", o.name)
+                            }
+                        };
+                        if bar.is_hidden() {
+                            println!("{line}");
+                        } else {
+                            bar.println(line);
+                        }
+                        bar.inc(1);
+                        let i = o.index;
+                        outcomes[i] = Some(o);
+                    }
+                    Some(Err(_)) => continue, // missed heartbeats: the consumer carries on
+                    None => bail!("the outcomes' stream ended"),
+                },
+                _ = tick.tick() => {
+                    let in_flight = match js.get_stream(JOBS_STREAM).await {
+                        Ok(s) => s.consumer_info(WORKERS).await.map(|i| i.num_ack_pending).ok(),
+                        Err(_) => None,
+                    };
+                    let rate = done as f64 / started.elapsed().as_secs_f64().max(1e-3) * 60.0;
+                    let msg = format!(
+                        "done {done}, failed {failed}, in flight {}, {rate:.1} files/min",
+                        in_flight.map(|i| i.to_string()).unwrap_or_else(|| "?".into())
+                    );
+                    if bar.is_hidden() {
+                        if last_line.elapsed() >= Duration::from_secs(5) {
+                            eprintln!("calmline: {done}/{n} {msg}");
+                            last_line = Instant::now();
+                        }
+                    } else {
+                        bar.set_message(msg);
+                    }
+                }
+            }
+        }
+        bar.finish_and_clear();
+        anyhow::Ok((outcomes, workers_seen.len(), started.elapsed()))
+    })?;
+    let (outcomes, workers, took) = outcomes;
+    let mut csv = crate::report::csv::header();
+    let mut failed = 0;
+    for (o, name) in outcomes.iter().zip(&names) {
+        match o {
+            Some(o) => {
+                failed += o.error.is_some() as usize;
+                csv.push_str(&o.row);
+            }
+            None => csv.push_str(&crate::report::csv::row(name, Err("no outcome"))),
+        }
+    }
+    let summary = out.join("summary.csv");
+    crate::report::write::write_all_or_nothing(&[(summary.clone(), csv.into_bytes())])?;
+    println!(
+        "reviewed {} of {n} file(s) by {workers} worker(s) in {:.0} s into {}; summary: {}",
+        n - failed,
+        took.as_secs_f64(),
+        out.display(),
+        summary.display()
+    );
+    if failed > 0 {
+        eprintln!(
+            "calmline: {failed} file(s) could not be reviewed: see the error column of summary.csv"
+        );
+        return Ok(ExitCode::FAILURE);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `worker`: take jobs until Ctrl-C (or --max-jobs), reconnecting as needed.
+pub(super) fn run(args: WorkerArgs) -> anyhow::Result<ExitCode> {
+    let cfg = resolve_config(args.config.as_ref(), None)?;
+    let url = nats_url(&args.nats, &cfg, "worker")?;
+    let auth = super::hub::nats_auth(args.nats_user.as_deref(), &cfg);
+    let name = args.name.clone().unwrap_or_else(|| {
+        let host = std::fs::read_to_string("/etc/hostname")
+            .map(|h| h.trim().to_string())
+            .unwrap_or_else(|_| "worker".into());
+        format!("{host}-{}", std::process::id())
+    });
+    let ack_wait = Duration::from_secs_f64(cfg.nats.job_ack_wait_s.max(1.0));
+    let models: Models = Arc::new(Mutex::new(HashMap::new()));
+    let mut done = 0u64;
+    runtime()?.block_on(async {
+        let mut backoff = Duration::from_millis(250);
+        let mut warned = false;
+        loop {
+            match work(
+                &url,
+                &auth,
+                &name,
+                ack_wait,
+                &models,
+                &mut done,
+                args.max_jobs,
+            )
+            .await
+            {
+                Ok(()) => return,
+                Err(e) => {
+                    if !warned {
+                        eprintln!("calmline worker {name}: {e}; retrying");
+                        warned = true;
+                    }
+                    tokio::time::sleep(backoff).await;
+                    backoff = (backoff * 2).min(Duration::from_secs(5));
+                }
+            }
+        }
+    });
+    Ok(ExitCode::SUCCESS)
+}
+
+type Models = Arc<Mutex<HashMap<PathBuf, Arc<Model>>>>;
+
+async fn work(
+    url: &str,
+    auth: &crate::uplink::nats::NatsAuth,
+    name: &str,
+    ack_wait: Duration,
+    models: &Models,
+    done: &mut u64,
+    max_jobs: Option<u64>,
+) -> Result<(), String> {
+    let client = connect(
+        url,
+        auth,
+        &format!("calmline worker {name}"),
+        Duration::from_secs(5),
+    )
+    .await?;
+    let js = jetstream::new(client);
+    let consumer = workers_consumer(&js, ack_wait).await?;
+    // One job at a time: the others stay in the queue for other workers.
+    let mut msgs = consumer
+        .stream()
+        .max_messages_per_batch(1)
+        .messages()
+        .await
+        .map_err(|e| format!("cannot read the queue: {e}"))?;
+    println!("{name}: waiting for jobs on {url}");
+    let _ = std::io::stdout().flush();
+    while max_jobs.is_none_or(|m| *done < m) {
+        let m = match msgs.next().await {
+            None => return Err("the queue's stream ended".into()),
+            Some(Err(e)) => {
+                if e.kind() == consumer::pull::MessagesErrorKind::ConsumerDeleted {
+                    return Err("the workers' consumer was deleted".into());
+                }
+                continue;
+            }
+            Some(Ok(m)) => m,
+        };
+        let delivery = m.info().map(|i| i.delivered).unwrap_or(1);
+        let job: Job = match serde_json::from_slice(&m.payload) {
+            Ok(j) => j,
+            Err(e) => {
+                eprintln!("calmline worker {name}: not a review job ({e}); dropped");
+                let _ = m.ack_with(AckKind::Term).await;
+                continue;
+            }
+        };
+        let file_name = job
+            .file
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        println!(
+            "{name}: reviewing {} (batch {}, {}/{}, delivery {delivery})",
+            job.file.display(),
+            job.batch,
+            job.index + 1,
+            job.of
+        );
+        let _ = std::io::stdout().flush();
+        let started = Instant::now();
+        let (j, ms) = (job.clone(), models.clone());
+        let mut task = tokio::task::spawn_blocking(move || review_job(&j, &ms));
+        // Signs of life while it runs, so a long review is not given to another worker.
+        let result = loop {
+            tokio::select! {
+                r = &mut task => break r.unwrap_or_else(|e| Err(format!("the review crashed: {e}"))),
+                _ = tokio::time::sleep(ack_wait / 3) => {
+                    let _ = m.ack_with(AckKind::Progress).await;
+                }
+            }
+        };
+        let seconds = started.elapsed().as_secs_f64();
+        let (row, error) = match result {
+            Ok(row) => (row, None),
+            Err(e) => (crate::report::csv::row(&file_name, Err(&e)), Some(e)),
+        };
+        let outcome = Outcome {
+            batch: job.batch.clone(),
+            index: job.index,
+            name: file_name.clone(),
+            row,
+            error,
+            worker: name.to_string(),
+            delivery,
+            seconds,
+        };
+        let msg = jetstream::message::PublishMessage::build()
+            .payload(
+                serde_json::to_vec(&outcome)
+                    .map_err(|e| e.to_string())?
+                    .into(),
+            )
+            .message_id(format!("{}/{}", job.batch, job.index));
+        // The outcome is stored before the job is acknowledged: a crash in between gives the
+        // job to another worker, whose outcome the enqueuer ignores as a second one.
+        js.send_publish(results_subject(&job.batch), msg)
+            .await
+            .map_err(|e| format!("cannot send the outcome: {e}"))?
+            .await
+            .map_err(|e| format!("the outcome was not stored: {e}"))?;
+        m.double_ack()
+            .await
+            .map_err(|e| format!("cannot acknowledge the job: {e}"))?;
+        *done += 1;
+        println!("{name}: done {file_name} in {seconds:.1} s");
+        let _ = std::io::stdout().flush();
+    }
+    Ok(())
+}
+
+/// Review one job and write its reports; the summary row, or why not.
+fn review_job(job: &Job, models: &Models) -> Result<String, String> {
+    let cfg: Config =
+        toml::from_str(&job.config).map_err(|e| format!("the job's configuration: {e}"))?;
+    let model = if job.transcribe {
+        let path = crate::transcribe::engine::locate(&cfg.transcribe.model);
+        let mut cache = models.lock().unwrap_or_else(|p| p.into_inner());
+        match cache.get(&path) {
+            Some(m) => Some(m.clone()),
+            None => {
+                let m = Arc::new(Model::load(&path).map_err(|e| format!("{e}"))?);
+                cache.insert(path, m.clone());
+                Some(m)
+            }
+        }
+    } else {
+        None
+    };
+    let opts = ReviewOptions {
+        model: model.as_deref(),
+        workers: 0,
+    };
+    let review = review_file_with(&job.file, &cfg, opts, &|_| {}).map_err(|e| format!("{e}"))?;
+    // A worker killed while writing leaves only hidden partial files: clear this job's.
+    if let Ok(rd) = std::fs::read_dir(&job.out) {
+        let prefix = format!(".{}.", job.stem);
+        for e in rd.flatten() {
+            let n = e.file_name().to_string_lossy().into_owned();
+            if n.starts_with(&prefix) && n.contains(".partial-") {
+                let _ = std::fs::remove_file(e.path());
+            }
+        }
+    }
+    let format = match (job.json, job.html) {
+        (true, false) => Format::Json,
+        (false, true) => Format::Html,
+        _ => Format::All,
+    };
+    write_review(&review, &job.out, &job.stem, format, job.vtt).map_err(|e| format!("{e:#}"))?;
+    let name = job
+        .file
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    Ok(crate::report::csv::row(&name, Ok(&review)))
+}
