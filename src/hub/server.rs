@@ -155,7 +155,20 @@ pub(super) struct Hub {
     floor: broadcast::Sender<Update>,
     /// Refusals and duplicates by reason, flushed to the store's counters now and then.
     counts: Mutex<HashMap<&'static str, i64>>,
+    /// Token digests looked up lately (a station sends every second). Cleared when the stations
+    /// change in the store (`hub token add/revoke` run by another process): see
+    /// [`watch_stations`].
+    tokens: Mutex<HashMap<String, (Option<Station>, std::time::Instant)>>,
+    /// Which station started each call seen lately (a call never changes station).
+    owners: Mutex<HashMap<String, String>>,
 }
+
+/// How long a token lookup is trusted at most (revocations clear it within [`STATIONS_POLL`]).
+const TOKEN_TTL: Duration = Duration::from_secs(60);
+/// How often the hub looks for added or revoked stations.
+const STATIONS_POLL: Duration = Duration::from_millis(250);
+/// Entries kept at most in each of the hub's lookup caches (cleared when full).
+const CACHE_MAX: usize = 200_000;
 
 pub(super) type Shared = Arc<Hub>;
 
@@ -219,12 +232,15 @@ async fn serve(opts: HubOptions, redactor: Redactor) -> Result<()> {
         ingest: tx,
         floor: floor.clone(),
         counts: Mutex::new(HashMap::new()),
+        tokens: Mutex::new(HashMap::new()),
+        owners: Mutex::new(HashMap::new()),
     });
     std::thread::Builder::new()
         .name("hub-writer".into())
         .spawn(move || writer(writer_store, rx, floor, redactor))
         .map_err(|e| Error::Invalid(format!("cannot start the hub's writer: {e}")))?;
     tokio::spawn(housekeeping(hub.clone()));
+    tokio::spawn(watch_stations(hub.clone()));
     if let Some(feed) = &opts.nats {
         super::nats::start(hub.clone(), feed.clone());
     }
@@ -332,6 +348,25 @@ fn writer(
     }
 }
 
+/// A token revoked (or a station added) by `calmline hub token ...` is seen within
+/// [`STATIONS_POLL`]: the token cache is cleared whenever the stations change.
+async fn watch_stations(hub: Shared) {
+    let mut tick = tokio::time::interval(STATIONS_POLL);
+    let mut last = None;
+    loop {
+        tick.tick().await;
+        let h = hub.clone();
+        let now = tokio::task::spawn_blocking(move || h.db().stations_version().ok())
+            .await
+            .ok()
+            .flatten();
+        if now.is_some() && now != last {
+            hub.tokens.lock().unwrap_or_else(|p| p.into_inner()).clear();
+            last = now;
+        }
+    }
+}
+
 /// Once a second: calls whose monitor went quiet; once an hour: retention.
 async fn housekeeping(hub: Shared) {
     let mut tick = tokio::time::interval(Duration::from_secs(1));
@@ -402,12 +437,31 @@ async fn ingest(State(hub): State<Shared>, headers: HeaderMap, body: Body) -> Re
         );
     }
     let hash = auth::digest(token);
-    let h = hub.clone();
-    let station = tokio::task::spawn_blocking(move || h.db().station_by_token(&hash))
-        .await
-        .ok()
-        .and_then(|r| r.ok())
-        .flatten();
+    let cached = {
+        let t = hub.tokens.lock().unwrap_or_else(|p| p.into_inner());
+        t.get(&hash)
+            .filter(|(_, at)| at.elapsed() < TOKEN_TTL)
+            .map(|(s, _)| s.clone())
+    };
+    let station = match cached {
+        Some(s) => s,
+        None => {
+            let (h, key) = (hub.clone(), hash.clone());
+            let looked = tokio::task::spawn_blocking(move || h.db().station_by_token(&key))
+                .await
+                .ok()
+                .and_then(|r| r.ok());
+            // A failed lookup is not remembered: the next request asks the store again.
+            if let Some(s) = &looked {
+                let mut t = hub.tokens.lock().unwrap_or_else(|p| p.into_inner());
+                if t.len() >= CACHE_MAX {
+                    t.clear();
+                }
+                t.insert(hash, (s.clone(), std::time::Instant::now()));
+            }
+            looked.flatten()
+        }
+    };
     let Some(station) = station else {
         hub.count("refused_bad_token", 1);
         return plain(StatusCode::UNAUTHORIZED, "unknown or revoked station token");
@@ -521,22 +575,41 @@ pub(super) async fn foreign_calls(
     let mut calls: Vec<String> = good.iter().map(|(_, e)| e.call.clone()).collect();
     calls.sort();
     calls.dedup();
-    let h = hub.clone();
-    let name = station.to_string();
-    let foreign: Vec<String> = tokio::task::spawn_blocking(move || {
-        let db = h.db();
-        calls
-            .into_iter()
-            .filter(|c| {
-                db.call(c)
-                    .ok()
-                    .flatten()
-                    .is_some_and(|row| row.station != name)
-            })
-            .collect()
-    })
-    .await
-    .unwrap_or_default();
+    let mut foreign: Vec<String> = Vec::new();
+    {
+        let owners = hub.owners.lock().unwrap_or_else(|p| p.into_inner());
+        calls.retain(|c| match owners.get(c) {
+            Some(owner) => {
+                if owner != station {
+                    foreign.push(c.clone());
+                }
+                false
+            }
+            None => true,
+        });
+    }
+    if !calls.is_empty() {
+        let h = hub.clone();
+        let owned: Vec<(String, String)> = tokio::task::spawn_blocking(move || {
+            let db = h.db();
+            calls
+                .into_iter()
+                .filter_map(|c| db.call(&c).ok().flatten().map(|row| (c, row.station)))
+                .collect()
+        })
+        .await
+        .unwrap_or_default();
+        let mut owners = hub.owners.lock().unwrap_or_else(|p| p.into_inner());
+        if owners.len() >= CACHE_MAX {
+            owners.clear();
+        }
+        for (c, owner) in owned {
+            if owner != station {
+                foreign.push(c.clone());
+            }
+            owners.insert(c, owner);
+        }
+    }
     let mut out = Vec::new();
     if !foreign.is_empty() {
         good.retain(|(_, e)| {

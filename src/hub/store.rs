@@ -294,6 +294,7 @@ impl Store {
             conn,
             path: path.to_path_buf(),
         };
+        me.conn.set_prepared_statement_cache_capacity(64);
         me.conn
             .busy_timeout(std::time::Duration::from_secs(5))
             .map_err(|e| me.err(e))?;
@@ -354,6 +355,17 @@ impl Store {
             .map_err(|e| self.err(e))?;
         rows.collect::<rusqlite::Result<Vec<_>>>()
             .map_err(|e| self.err(e))
+    }
+
+    /// Changes whenever a station is added or revoked (the hub's token cache is cleared then).
+    pub fn stations_version(&self) -> Result<(i64, i64, i64)> {
+        row1(
+            &self.conn,
+            "SELECT COUNT(*), COALESCE(MAX(created_ms), 0), COALESCE(MAX(revoked_ms), 0) FROM stations",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )
+        .map_err(|e| self.err(e))
     }
 
     /// A station by name, revoked or not.
@@ -417,20 +429,20 @@ impl Store {
 
     /// The station a token hash belongs to, if it is valid.
     pub fn station_by_token(&self, token_hash: &str) -> Result<Option<Station>> {
-        self.conn
-            .query_row(
-                "SELECT name, team FROM stations WHERE token_hash = ?1 AND revoked_ms IS NULL",
-                params![token_hash],
-                |r| {
-                    Ok(Station {
-                        name: r.get(0)?,
-                        team: r.get(1)?,
-                        revoked: false,
-                    })
-                },
-            )
-            .optional()
-            .map_err(|e| self.err(e))
+        row1(
+            &self.conn,
+            "SELECT name, team FROM stations WHERE token_hash = ?1 AND revoked_ms IS NULL",
+            params![token_hash],
+            |r| {
+                Ok(Station {
+                    name: r.get(0)?,
+                    team: r.get(1)?,
+                    revoked: false,
+                })
+            },
+        )
+        .optional()
+        .map_err(|e| self.err(e))
     }
 
     // ---- users and sessions ----
@@ -588,7 +600,8 @@ impl Store {
         names.sort_unstable();
         names.dedup();
         for n in names {
-            tx.execute(
+            exec(
+                &tx,
                 "UPDATE stations SET last_ms = ?2 WHERE name = ?1",
                 params![n, now],
             )
@@ -625,8 +638,12 @@ impl Store {
             .map_err(|e| db_err(&path, e))?
         };
         for (call, station, t_s, gone) in quiet {
-            tx.execute("UPDATE calls SET silent = 1 WHERE id = ?1", params![call])
-                .map_err(|e| db_err(&path, e))?;
+            exec(
+                &tx,
+                "UPDATE calls SET silent = 1 WHERE id = ?1",
+                params![call],
+            )
+            .map_err(|e| db_err(&path, e))?;
             let reason = if gone {
                 format!(
                     "No events from station {station} for {} s in the middle of the call: the monitor stopped or lost its connection.",
@@ -664,7 +681,8 @@ impl Store {
                 .map_err(|e| db_err(&path, e))?
         };
         for call in abandoned {
-            tx.execute(
+            exec(
+                &tx,
                 "UPDATE calls SET ended_ms = last_ms, escalated = 0 WHERE id = ?1",
                 params![call],
             )
@@ -683,7 +701,7 @@ impl Store {
         let path = self.path.clone();
         let cut = now_ms() - days as i64 * 86_400_000;
         let tx = self.conn.transaction().map_err(|e| db_err(&path, e))?;
-        let run = |sql: &str, p: i64| tx.execute(sql, params![p]).map_err(|e| db_err(&path, e));
+        let run = |sql: &str, p: i64| exec(&tx, sql, params![p]).map_err(|e| db_err(&path, e));
         run(
             "DELETE FROM events WHERE call IN (SELECT id FROM calls WHERE started_ms < ?1)",
             cut,
@@ -748,12 +766,12 @@ impl Store {
             _ => {}
         }
         if claim {
-            tx.execute(
+            exec(&tx,
                 "UPDATE alerts SET state = 'claimed', claimed_by = ?2, claimed_ms = ?3 WHERE id = ?1",
                 params![id, user, now],
             )
         } else {
-            tx.execute(
+            exec(&tx,
                 "UPDATE alerts SET state = 'open', claimed_by = NULL, claimed_ms = NULL WHERE id = ?1",
                 params![id],
             )
@@ -821,8 +839,7 @@ impl Store {
     /// One call.
     pub fn call(&self, id: &str) -> Result<Option<CallRow>> {
         let sql = format!("{CALL_SELECT} WHERE id = ?1");
-        self.conn
-            .query_row(&sql, params![id], call_row)
+        row1(&self.conn, &sql, params![id], call_row)
             .optional()
             .map_err(|e| self.err(e))
     }
@@ -1083,7 +1100,8 @@ fn open_alert(
         )
         .optional()?;
     if let Some(id) = open {
-        tx.execute(
+        exec(
+            tx,
             "UPDATE alerts SET headline = ?2, reason = ?3, snippet = COALESCE(?4, snippet),
              updated_ms = ?5, repeats = repeats + 1 WHERE id = ?1",
             params![id, headline, reason, snippet, now],
@@ -1091,7 +1109,8 @@ fn open_alert(
         audit(tx, now, actor, "repeated", Some(id), Some(call), event_id)?;
         return Ok(id);
     }
-    tx.execute(
+    exec(
+        tx,
         "INSERT INTO alerts(call, event_id, kind, headline, reason, snippet, priority, t_s,
          opened_ms, updated_ms, state) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9, 'open')",
         params![
@@ -1104,6 +1123,22 @@ fn open_alert(
 }
 
 /// Apply one new monitor event to its call and alerts.
+/// Execute a statement prepared once per connection (the hub runs the same few thousands of
+/// times a second).
+fn exec(c: &Connection, sql: &str, p: impl rusqlite::Params) -> rusqlite::Result<usize> {
+    c.prepare_cached(sql)?.execute(p)
+}
+
+/// One row of a statement prepared once per connection.
+fn row1<T>(
+    c: &Connection,
+    sql: &str,
+    p: impl rusqlite::Params,
+    f: impl FnOnce(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
+) -> rusqlite::Result<T> {
+    c.prepare_cached(sql)?.query_row(p, f)
+}
+
 fn apply(
     tx: &Connection,
     station: &Station,
@@ -1116,33 +1151,38 @@ fn apply(
         EventBody::CallStart { agent } => agent.as_str(),
         _ => station.name.as_str(),
     };
-    tx.execute(
+    exec(
+        tx,
         "INSERT OR IGNORE INTO calls(id, station, team, agent, started_ms, last_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?5)",
         params![env.call, station.name, station.team, agent, now],
     )?;
     // A monitor that comes back is no longer silent.
-    tx.execute(
+    exec(
+        tx,
         "UPDATE calls SET last_ms = ?2, duration_s = MAX(duration_s, ?3), silent = 0 WHERE id = ?1",
         params![env.call, now, env.event.t_s],
     )?;
     let mut changed = false;
     match &env.event.body {
         EventBody::CallStart { agent } => {
-            tx.execute(
+            exec(
+                tx,
                 "UPDATE calls SET agent = ?2 WHERE id = ?1",
                 params![env.call, agent],
             )?;
             changed = true;
         }
         EventBody::CallEnd { duration_s } => {
-            tx.execute(
+            exec(
+                tx,
                 "UPDATE calls SET ended_ms = ?2, duration_s = ?3, escalated = 0 WHERE id = ?1",
                 params![env.call, now, duration_s],
             )?;
             changed = true;
         }
         EventBody::Levels(l) if l.speaker == Speaker::Customer => {
-            let (trend, escalated, since): (String, bool, Option<i64>) = tx.query_row(
+            let (trend, escalated, since): (String, bool, Option<i64>) = row1(
+                tx,
                 "SELECT trend, escalated, escalated_since_ms FROM calls WHERE id = ?1",
                 params![env.call],
                 |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
@@ -1157,7 +1197,7 @@ fn apply(
                 (true, true) => since,
                 _ => None,
             };
-            tx.execute(
+            exec(tx,
                 "UPDATE calls SET level = ?2, peak = MAX(peak, ?2), escalated = ?3, escalated_since_ms = ?4,
                  trend = ?5 WHERE id = ?1",
                 params![
@@ -1174,7 +1214,8 @@ fn apply(
             // Monitors redact already; the hub redacts again, so no number reaches the page
             // even from a monitor configured otherwise.
             let text = redactor.text(&s.text);
-            tx.execute(
+            exec(
+                tx,
                 "UPDATE calls SET snippet = ?2 WHERE id = ?1",
                 params![env.call, text],
             )?;
@@ -1182,7 +1223,8 @@ fn apply(
         }
         EventBody::Status(st) => {
             let capturing = st.devices.iter().all(|d| d.connected);
-            tx.execute(
+            exec(
+                tx,
                 "UPDATE calls SET capturing = ?2, dropped_samples = ?3 WHERE id = ?1",
                 params![env.call, capturing, st.dropped_samples as i64],
             )?;
