@@ -309,6 +309,22 @@ fn main() {
     let wall = began.elapsed().as_secs_f64();
     std::thread::sleep(Duration::from_millis(500));
     let (cpu1, hwm) = usage(hub.id());
+    // The hub's own view (/metrics): SQLite commits and the events' lag to commit.
+    let metrics = ureq::get(&format!("{base}/metrics"))
+        .call()
+        .ok()
+        .and_then(|mut r| r.body_mut().read_to_string().ok())
+        .unwrap_or_default();
+    let figure = |name: &str| -> f64 {
+        metrics
+            .lines()
+            .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
+            .unwrap_or(f64::NAN)
+    };
+    let commits = figure("calmline_hub_sqlite_commit_seconds_count");
+    let commit_ms = 1000.0 * figure("calmline_hub_sqlite_commit_seconds_sum") / commits;
+    let lag_ms = 1000.0 * figure("calmline_hub_event_lag_seconds_sum")
+        / figure("calmline_hub_event_lag_seconds_count");
     stop.store(true, Ordering::Relaxed);
     let _ = hub.kill();
     let _ = hub.wait();
@@ -345,6 +361,9 @@ fn main() {
         hwm,
         idle_mb,
         (hwm - idle_mb) * 1024.0 / monitors.max(1) as f64
+    );
+    println!(
+        "  hub /metrics: {commits:.0} SQLite commits, mean {commit_ms:.2} ms; event emitted -> committed mean {lag_ms:.0} ms"
     );
     assert!(stored > 0 && !l.is_empty(), "the hub took no load");
 }

@@ -607,6 +607,9 @@ pub struct Status {
     pub transcripts_skipped: u32,
     /// The model used for transcription, if any.
     pub model: Option<String>,
+    /// Events waiting in the monitor's outbox for the hub (set by the uplink).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub outbox: Option<u64>,
 }
 
 /// One capture device's state.

@@ -131,6 +131,7 @@ fn scripted() -> AgentView {
                 transcript_lag_s: Some(0.7),
                 transcripts_skipped: 0,
                 model: Some("models/ggml-tiny.en-q8_0.bin".into()),
+                outbox: None,
             }),
         ),
     ];

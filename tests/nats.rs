@@ -342,6 +342,29 @@ fn two_hubs_see_every_alert_once_through_hub_and_server_kills() {
             hub.consumer
         );
     }
+    // Operations figures (Prometheus text): events, alerts, the consumer's backlog (drained).
+    let metrics = ureq::get(&format!("http://127.0.0.1:{}/metrics", b.port))
+        .call()
+        .unwrap()
+        .body_mut()
+        .read_to_string()
+        .unwrap();
+    for line in [
+        "calmline_hub_alerts{kind=\"escalated_call\",state=\"open\"} 1",
+        "calmline_hub_nats_consumer_unacked{consumer=\"hub-b\"} 0",
+        "calmline_hub_monitor_outbox_events ",
+        "calmline_hub_event_lag_seconds_count ",
+        "calmline_hub_sqlite_commit_seconds_bucket{le=\"+Inf\"} ",
+    ] {
+        assert!(metrics.contains(line), "{line} not in /metrics:\n{metrics}");
+    }
+    let stored: u64 = metrics
+        .lines()
+        .find_map(|l| l.strip_prefix("calmline_hub_events_stored_total "))
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert_eq!(stored, queued, "{metrics}");
     // Both hubs hold the same alerts.
     let kinds = |h: &Hub| {
         let mut k: Vec<String> = h

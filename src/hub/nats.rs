@@ -124,6 +124,20 @@ async fn follow_once(
         Ok(c) => c,
         Err(e) => return format!("cannot open consumer {durable}: {e}"),
     };
+    // The consumer's backlog for /metrics, every 5 s while this connection lasts.
+    let lag = {
+        let (c, m, name) = (consumer.clone(), hub.metrics.clone(), durable.clone());
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_secs(5));
+            loop {
+                tick.tick().await;
+                if let Ok(i) = c.get_info().await {
+                    m.nats(&name, i.num_pending, i.num_ack_pending as u64);
+                }
+            }
+        })
+    };
+    let _stop_lag = AbortOnDrop(lag);
     let mut messages = match consumer.messages().await {
         Ok(m) => m,
         Err(e) => return format!("cannot read consumer {durable}: {e}"),
@@ -159,6 +173,15 @@ async fn follow_once(
         if let Err(e) = handle(hub, batch, &mut stations).await {
             return e;
         }
+    }
+}
+
+/// Stops a background task when its owner is gone.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
     }
 }
 
@@ -216,6 +239,7 @@ async fn handle(
         }
         match serde_json::from_slice::<Envelope>(&m.payload) {
             Ok(e) if valid_call_id(&e.call) && e.id == format!("{}/{}", e.call, e.seq) => {
+                super::server::note_outbox(hub, &e);
                 good.push((st, e));
                 kept.push(m);
             }

@@ -161,6 +161,8 @@ pub(super) struct Hub {
     tokens: Mutex<HashMap<String, (Option<Station>, std::time::Instant)>>,
     /// Which station started each call seen lately (a call never changes station).
     owners: Mutex<HashMap<String, String>>,
+    /// Live figures for `/metrics`.
+    pub(super) metrics: Arc<super::metrics::Metrics>,
 }
 
 /// How long a token lookup is trusted at most (revocations clear it within [`STATIONS_POLL`]).
@@ -226,6 +228,7 @@ async fn serve(opts: HubOptions, redactor: Redactor) -> Result<()> {
     let writer_store = Store::open(&opts.db)?;
     let (tx, rx) = crossbeam_channel::bounded::<IngestJob>(1024);
     let (floor, _) = broadcast::channel(4096);
+    let metrics = Arc::new(super::metrics::Metrics::new());
     let hub = Arc::new(Hub {
         opts: opts.clone(),
         db: Mutex::new(store),
@@ -234,10 +237,11 @@ async fn serve(opts: HubOptions, redactor: Redactor) -> Result<()> {
         counts: Mutex::new(HashMap::new()),
         tokens: Mutex::new(HashMap::new()),
         owners: Mutex::new(HashMap::new()),
+        metrics: metrics.clone(),
     });
     std::thread::Builder::new()
         .name("hub-writer".into())
-        .spawn(move || writer(writer_store, rx, floor, redactor))
+        .spawn(move || writer(writer_store, rx, floor, redactor, metrics))
         .map_err(|e| Error::Invalid(format!("cannot start the hub's writer: {e}")))?;
     tokio::spawn(housekeeping(hub.clone()));
     tokio::spawn(watch_stations(hub.clone()));
@@ -247,6 +251,7 @@ async fn serve(opts: HubOptions, redactor: Redactor) -> Result<()> {
 
     let app = Router::new()
         .route("/healthz", get(|| async { "ok\n" }))
+        .route("/metrics", get(metrics_page))
         .route("/", get(floor_page))
         .route("/login", get(login_page).post(login))
         .route("/logout", post(logout))
@@ -313,6 +318,7 @@ fn writer(
     rx: crossbeam_channel::Receiver<IngestJob>,
     floor: broadcast::Sender<Update>,
     redactor: Redactor,
+    metrics: Arc<super::metrics::Metrics>,
 ) {
     while let Ok(first) = rx.recv() {
         let mut jobs = vec![first];
@@ -324,8 +330,20 @@ fn writer(
         }
         let all: Vec<(Station, Envelope)> =
             jobs.iter().flat_map(|j| j.batch.iter().cloned()).collect();
-        match store.ingest(&all, &redactor) {
+        let began = std::time::Instant::now();
+        let result = store.ingest(&all, &redactor);
+        metrics.commit.observe(began.elapsed().as_secs_f64());
+        match result {
             Ok((fresh, changes)) => {
+                let now = now_ms();
+                let mut n = 0;
+                for ((_, e), _) in all.iter().zip(&fresh).filter(|(_, f)| **f) {
+                    metrics.event_lag.observe((now - e.sent_ms) as f64 / 1000.0);
+                    n += 1;
+                }
+                metrics
+                    .stored
+                    .fetch_add(n, std::sync::atomic::Ordering::Relaxed);
                 let mut at = 0;
                 for j in jobs {
                     let n = j.batch.len();
@@ -373,6 +391,7 @@ async fn housekeeping(hub: Shared) {
     let mut last_purge: Option<std::time::Instant> = None;
     loop {
         tick.tick().await;
+        hub.metrics.tick();
         let h = hub.clone();
         let _ = tokio::task::spawn_blocking(move || {
             let mut db = h.db();
@@ -509,6 +528,7 @@ async fn ingest(State(hub): State<Shared>, headers: HeaderMap, body: Body) -> Re
         }
         match serde_json::from_value::<Envelope>(v) {
             Ok(e) if valid_call_id(&e.call) && e.id == format!("{}/{}", e.call, e.seq) => {
+                note_outbox(&hub, &e);
                 good.push((station.clone(), e))
             }
             Ok(_) => {
@@ -622,6 +642,43 @@ pub(super) async fn foreign_calls(
         });
     }
     out
+}
+
+/// Monitors report their outbox backlog in their status events.
+pub(super) fn note_outbox(hub: &Hub, e: &Envelope) {
+    if let crate::events::EventBody::Status(st) = &e.event.body
+        && let Some(n) = st.outbox
+    {
+        hub.metrics.outbox(&e.call, n);
+    }
+}
+
+/// `/metrics`: Prometheus text format, aggregates only (see [`super::metrics`]).
+async fn metrics_page(State(hub): State<Shared>) -> Response {
+    flush_counts(&hub);
+    let h = hub.clone();
+    let quiet_ms = (hub.opts.silent_after_s * 1000.0) as i64;
+    let figures = tokio::task::spawn_blocking(move || {
+        let db = h.db();
+        Ok::<_, Error>((db.metrics(quiet_ms)?, db.counters()?))
+    })
+    .await;
+    match figures {
+        Ok(Ok(((stations, stations_connected, active_calls, alerts), counters))) => {
+            let body = super::metrics::render(
+                &hub.metrics,
+                &super::metrics::FromStore {
+                    stations,
+                    stations_connected,
+                    active_calls,
+                    alerts,
+                    counters,
+                },
+            );
+            ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], body).into_response()
+        }
+        _ => plain(StatusCode::INTERNAL_SERVER_ERROR, "the store failed"),
+    }
 }
 
 /// A call id a monitor may choose: 1-64 characters of letters, digits, `-` and `_`.

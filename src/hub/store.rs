@@ -357,6 +357,38 @@ impl Store {
             .map_err(|e| self.err(e))
     }
 
+    /// For `/metrics`: stations registered (not revoked), stations heard from within `quiet_ms`,
+    /// calls in progress and reporting, and alerts by kind and state.
+    #[allow(clippy::type_complexity)]
+    pub fn metrics(&self, quiet_ms: i64) -> Result<(i64, i64, i64, Vec<(String, String, i64)>)> {
+        let since = now_ms() - quiet_ms;
+        let one = |sql: &str, p: &[&dyn rusqlite::ToSql]| -> Result<i64> {
+            row1(&self.conn, sql, p, |r| r.get(0)).map_err(|e| self.err(e))
+        };
+        let stations = one(
+            "SELECT COUNT(*) FROM stations WHERE revoked_ms IS NULL",
+            &[],
+        )?;
+        let heard = one(
+            "SELECT COUNT(DISTINCT station) FROM calls WHERE last_ms >= ?1",
+            &[&since],
+        )?;
+        let active = one(
+            "SELECT COUNT(*) FROM calls WHERE ended_ms IS NULL AND silent = 0",
+            &[],
+        )?;
+        let mut st = self
+            .conn
+            .prepare_cached("SELECT kind, state, COUNT(*) FROM alerts GROUP BY kind, state ORDER BY kind, state")
+            .map_err(|e| self.err(e))?;
+        let alerts = st
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .map_err(|e| self.err(e))?
+            .collect::<rusqlite::Result<Vec<_>>>()
+            .map_err(|e| self.err(e))?;
+        Ok((stations, heard, active, alerts))
+    }
+
     /// Changes whenever a station is added or revoked (the hub's token cache is cleared then).
     pub fn stations_version(&self) -> Result<(i64, i64, i64)> {
         row1(

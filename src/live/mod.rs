@@ -668,6 +668,8 @@ pub fn run(cfg: &Config, opts: LiveOptions, sink: &mut dyn EventSink) -> Result<
                 transcript_lag_s: lags.last().copied(),
                 transcripts_skipped: summary.transcripts_skipped,
                 model: opts.model.as_ref().map(|m| m.path().display().to_string()),
+                // The uplink fills in its backlog when it forwards this.
+                outbox: None,
             };
             sink.event(&Event {
                 t_s: pipeline.time_s(),

@@ -58,6 +58,8 @@ pub struct UplinkStats {
     pub dropped: AtomicU64,
     /// Failed attempts to reach the hub.
     pub failures: AtomicU64,
+    /// Events in the outbox now, waiting for the hub.
+    pub pending: AtomicU64,
 }
 
 /// What the uplink did over a call.
@@ -253,6 +255,11 @@ impl Uplink {
             self.peak_since = 0.0;
             self.push(e);
             return;
+        }
+        let mut e = e;
+        // The hub's operators see each monitor's backlog.
+        if let EventBody::Status(st) = &mut e.body {
+            st.outbox = Some(self.stats.pending.load(Ordering::Relaxed));
         }
         self.push(e);
     }
@@ -494,6 +501,7 @@ fn sender(
                 Msg::Finish(deadline) => finish = Some(deadline),
             }
         }
+        stats.pending.store(pending.len() as u64, Ordering::Relaxed);
         if pending.is_empty() && finish.is_some() {
             break;
         }
