@@ -8,7 +8,7 @@
 //! store keeps each event id once, so a redelivery changes nothing.
 
 use std::collections::HashMap;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use async_nats::jetstream::{self, AckKind, consumer, stream};
 use futures_util::{FutureExt, StreamExt};
@@ -31,6 +31,9 @@ pub struct NatsFeed {
     /// Sites followed (empty = all).
     pub sites: Vec<String>,
 }
+
+/// How long a station's registry entry is trusted before it is read again.
+const STATION_TTL: Duration = Duration::from_secs(5);
 
 /// Messages handled per commit at most.
 const BATCH: usize = 1000;
@@ -149,7 +152,7 @@ async fn follow_once(
         );
         *warned = false;
     }
-    let mut stations: HashMap<String, Station> = HashMap::new();
+    let mut stations: HashMap<String, (Station, Instant)> = HashMap::new();
     loop {
         let first = match messages.next().await {
             None => return format!("consumer {durable} ended"),
@@ -204,7 +207,7 @@ fn station(hub: &Shared, site: &str, name: &str) -> Station {
 async fn handle(
     hub: &Shared,
     batch: Vec<jetstream::Message>,
-    stations: &mut HashMap<String, Station>,
+    stations: &mut HashMap<String, (Station, Instant)>,
 ) -> Result<(), String> {
     let mut good: Vec<(Station, Envelope)> = Vec::new();
     let mut kept: Vec<jetstream::Message> = Vec::new();
@@ -216,14 +219,18 @@ async fn handle(
             continue;
         };
         let key = format!("{site}.{name}");
-        let st = match stations.get(&key) {
-            Some(s) => s.clone(),
+        // Looked up again now and then: a registry change (team, revocation) takes effect.
+        let st = match stations
+            .get(&key)
+            .filter(|(_, at)| at.elapsed() < STATION_TTL)
+        {
+            Some((s, _)) => s.clone(),
             None => {
                 let (h, site, name) = (hub.clone(), site.to_string(), name.to_string());
                 let s = tokio::task::spawn_blocking(move || station(&h, &site, &name))
                     .await
                     .map_err(|e| e.to_string())?;
-                stations.insert(key, s.clone());
+                stations.insert(key, (s.clone(), Instant::now()));
                 s
             }
         };

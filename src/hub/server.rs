@@ -226,6 +226,7 @@ pub fn run(opts: HubOptions, redactor: Redactor) -> Result<()> {
 async fn serve(opts: HubOptions, redactor: Redactor) -> Result<()> {
     let store = Store::open(&opts.db)?;
     let writer_store = Store::open(&opts.db)?;
+    let publisher_store = Store::open(&opts.db)?;
     let (tx, rx) = crossbeam_channel::bounded::<IngestJob>(1024);
     let (floor, _) = broadcast::channel(4096);
     let metrics = Arc::new(super::metrics::Metrics::new());
@@ -241,7 +242,7 @@ async fn serve(opts: HubOptions, redactor: Redactor) -> Result<()> {
     });
     std::thread::Builder::new()
         .name("hub-writer".into())
-        .spawn(move || writer(writer_store, rx, floor, redactor, metrics))
+        .spawn(move || writer(writer_store, rx, publisher_store, floor, redactor, metrics))
         .map_err(|e| Error::Invalid(format!("cannot start the hub's writer: {e}")))?;
     tokio::spawn(housekeeping(hub.clone()));
     tokio::spawn(watch_stations(hub.clone()));
@@ -316,10 +317,30 @@ async fn serve(opts: HubOptions, redactor: Redactor) -> Result<()> {
 fn writer(
     mut store: Store,
     rx: crossbeam_channel::Receiver<IngestJob>,
+    publisher_store: Store,
     floor: broadcast::Sender<Update>,
     redactor: Redactor,
     metrics: Arc<super::metrics::Metrics>,
 ) {
+    // The pages are told on another thread (reading what was committed on its own connection),
+    // so the next commit does not wait for the last one's page updates.
+    let (to_pages, changed) = crossbeam_channel::unbounded::<Changes>();
+    let _ = std::thread::Builder::new()
+        .name("hub-pages".into())
+        .spawn(move || {
+            while let Ok(mut changes) = changed.recv() {
+                // Coalesce what queued up meanwhile: each call's tile once, with its latest state.
+                while let Ok(more) = changed.try_recv() {
+                    changes.calls.extend(more.calls);
+                    changes.alerts.extend(more.alerts);
+                }
+                changes.calls.sort();
+                changes.calls.dedup();
+                changes.alerts.sort_unstable();
+                changes.alerts.dedup();
+                publish(&floor, &publisher_store, &changes);
+            }
+        });
     while let Ok(first) = rx.recv() {
         let mut jobs = vec![first];
         while jobs.len() < 256 {
@@ -354,7 +375,7 @@ fn writer(
                     at += n;
                     let _ = j.reply.send(Ok(fates));
                 }
-                publish(&floor, &store, &changes);
+                let _ = to_pages.send(changes);
             }
             Err(e) => {
                 let msg = e.to_string();
