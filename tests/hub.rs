@@ -5,8 +5,9 @@
 
 mod common;
 
+use common::Monitor;
+
 use std::io::{BufRead, BufReader, Write};
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -14,14 +15,6 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 
 const BIN: &str = env!("CARGO_BIN_EXE_calmline");
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 /// A hub process on a private store; killed when dropped.
 struct Hub {
@@ -35,7 +28,7 @@ impl Hub {
     fn new() -> Self {
         let dir = tempfile::tempdir().unwrap();
         let db = dir.path().join("hub.sqlite");
-        let port = free_port();
+        let port = common::free_port();
         let child = spawn_hub(&db, port, dir.path());
         Hub {
             child,
@@ -202,13 +195,6 @@ impl Supervisor {
     }
 }
 
-/// A monitor process and the thread reading its JSON lines (read as they come: a full pipe
-/// would stall the monitor's loop, as a terminal that stops reading would).
-struct Monitor {
-    child: Child,
-    out: std::thread::JoinHandle<Vec<String>>,
-}
-
 /// Play a recording through a live monitor reporting to `hub`.
 fn monitor(hub: &Hub, token: &str, file: &str, speed: f64, outbox: &Path) -> Monitor {
     let cfg = outbox.join("monitor.toml");
@@ -220,47 +206,26 @@ fn monitor(hub: &Hub, token: &str, file: &str, speed: f64, outbox: &Path) -> Mon
         ),
     )
     .unwrap();
-    let mut child = Command::new(BIN)
-        .args(["live", "--file"])
-        .arg(common::call(file))
-        .args([
-            "--speed",
-            &speed.to_string(),
-            "--no-transcribe",
-            "--ui",
-            "json",
-            "--hub",
-            &hub.url(),
-            "--token",
-            token,
-            "--agent",
-            "ann",
-            "--config",
-            cfg.to_str().unwrap(),
-        ])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let out = std::thread::spawn(move || {
-        BufReader::new(stdout)
-            .lines()
-            .map_while(Result::ok)
-            .collect()
-    });
-    Monitor { child, out }
-}
-
-fn lines(mut m: Monitor) -> Vec<Value> {
-    let status = m.child.wait().unwrap();
-    assert!(status.success(), "the monitor failed");
-    m.out
-        .join()
-        .unwrap()
-        .iter()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect()
+    Monitor::spawn(
+        Command::new(BIN)
+            .args(["live", "--file"])
+            .arg(common::call(file))
+            .args([
+                "--speed",
+                &speed.to_string(),
+                "--no-transcribe",
+                "--ui",
+                "json",
+                "--hub",
+                &hub.url(),
+                "--token",
+                token,
+                "--agent",
+                "ann",
+                "--config",
+                cfg.to_str().unwrap(),
+            ]),
+    )
 }
 
 fn summary(lines: &[Value]) -> &Value {
@@ -275,13 +240,7 @@ fn a_monitor_reports_and_supervisors_see_only_their_team_claim_and_resolve() {
         hub.user(u, t);
     }
     let dir = tempfile::tempdir().unwrap();
-    let out = lines(monitor(
-        &hub,
-        &token,
-        "scenario_escalating_a04.wav",
-        8.0,
-        dir.path(),
-    ));
+    let out = monitor(&hub, &token, "scenario_escalating_a04.wav", 8.0, dir.path()).lines();
     let s = summary(&out);
     let sent = &s["hub"];
     assert_eq!(sent["pending"], 0, "{s}");
@@ -517,7 +476,7 @@ fn a_hub_restart_mid_call_loses_no_alert_and_duplicates_none() {
     let _ = hub.child.wait();
     std::thread::sleep(Duration::from_secs(4));
     hub.restart();
-    let out = lines(m);
+    let out = m.lines();
     let s = summary(&out);
     assert_eq!(s["hub"]["pending"], 0, "{s}");
     assert!(
@@ -807,7 +766,7 @@ fn the_floor_view_shows_the_alert_live_and_a_claim_to_every_supervisor() {
     a.screenshot(&shot);
     assert!(std::fs::metadata(&shot).unwrap().len() > 10_000);
     println!("screenshot: {}", shot.display());
-    let _ = lines(m);
+    let _ = m.lines();
     // History: the alert is there, claimed by Alice; the stations tab shows the desk.
     a.eval("document.querySelector('[data-tab=history]').click(); true");
     a.wait_for(
@@ -863,7 +822,7 @@ fn the_hub_serves_https_and_monitors_trust_the_centres_own_ca() {
         "printf 'subjectAltName=IP:127.0.0.1\\n' > san.ext && openssl x509 -req -in hub.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out hub.pem -days 2 -extfile san.ext 2>/dev/null",
     );
     let db = d.join("hub.sqlite");
-    let port = free_port();
+    let port = common::free_port();
     let mut child = Command::new(BIN)
         .args(["hub", "--db", db.to_str().unwrap(), "--bind"])
         .arg(format!("127.0.0.1:{port}"))
@@ -945,13 +904,7 @@ fn a_call_made_while_the_hub_is_down_waits_in_the_outbox_and_arrives_with_the_ne
     let _ = hub.child.wait();
     let dir = tempfile::tempdir().unwrap();
     // The first call: nobody to report to. It runs all the same and keeps its events on disk.
-    let first = lines(monitor(
-        &hub,
-        &token,
-        "scenario_calm_a01.wav",
-        16.0,
-        dir.path(),
-    ));
+    let first = monitor(&hub, &token, "scenario_calm_a01.wav", 16.0, dir.path()).lines();
     let s1 = summary(&first)["hub"].clone();
     assert!(s1["pending"].as_u64().unwrap() > 0, "{s1}");
     assert_eq!(s1["acked"], 0, "{s1}");
@@ -961,13 +914,7 @@ fn a_call_made_while_the_hub_is_down_waits_in_the_outbox_and_arrives_with_the_ne
     assert_eq!(outbox.len(), 1, "{outbox:?}");
     // The hub is back; the next call sends the first one's events too.
     hub.restart();
-    let second = lines(monitor(
-        &hub,
-        &token,
-        "scenario_calm_a04.wav",
-        16.0,
-        dir.path(),
-    ));
+    let second = monitor(&hub, &token, "scenario_calm_a04.wav", 16.0, dir.path()).lines();
     let s2 = summary(&second)["hub"].clone();
     assert_eq!(s2["pending"], 0, "{s2}");
     let store = calmline::hub::Store::open(&hub.db).unwrap();

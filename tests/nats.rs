@@ -5,8 +5,9 @@
 
 mod common;
 
+use common::Monitor;
+
 use std::io::{BufRead, BufReader};
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -14,14 +15,6 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 const BIN: &str = env!("CARGO_BIN_EXE_calmline");
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 fn wait_for(what: &str, limit: Duration, mut ok: impl FnMut() -> bool) {
     let t = Instant::now();
@@ -42,7 +35,7 @@ struct Nats {
 impl Nats {
     fn start() -> Self {
         let dir = tempfile::tempdir().unwrap();
-        let port = free_port();
+        let port = common::free_port();
         let conf = dir.path().join("nats.conf");
         // Hubs may use the JetStream API and acknowledge; each station may publish only to its
         // own subject (and receive its publish acknowledgements).
@@ -132,7 +125,7 @@ impl Hub {
         let mut h = Hub {
             child: None,
             db: dir.path().join("hub.sqlite"),
-            port: free_port(),
+            port: common::free_port(),
             consumer: consumer.into(),
             nats: nats.url(),
             dir,
@@ -203,12 +196,6 @@ const KINDS: [&str; 10] = [
     "warning",
 ];
 
-/// A monitor playing `file` and publishing to NATS as `station` of site lyon.
-struct Monitor {
-    child: Child,
-    out: std::thread::JoinHandle<Vec<String>>,
-}
-
 fn monitor(nats: &Nats, station: &str, file: &str, speed: f64, dir: &Path) -> Monitor {
     let cfg = dir.join(format!("{station}.toml"));
     std::fs::write(
@@ -219,50 +206,29 @@ fn monitor(nats: &Nats, station: &str, file: &str, speed: f64, dir: &Path) -> Mo
         ),
     )
     .unwrap();
-    let mut child = Command::new(BIN)
-        .args(["live", "--file"])
-        .arg(common::call(file))
-        .args([
-            "--speed",
-            &speed.to_string(),
-            "--no-transcribe",
-            "--ui",
-            "json",
-        ])
-        .args([
-            "--nats",
-            &nats.url(),
-            "--site",
-            "lyon",
-            "--station",
-            station,
-        ])
-        .args(["--nats-user", station, "--agent", "ann", "--config"])
-        .arg(&cfg)
-        .env("CALMLINE_NATS_PASSWORD", format!("{station}-secret"))
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let out = std::thread::spawn(move || {
-        BufReader::new(stdout)
-            .lines()
-            .map_while(Result::ok)
-            .collect()
-    });
-    Monitor { child, out }
-}
-
-fn lines(mut m: Monitor) -> Vec<Value> {
-    let status = m.child.wait().unwrap();
-    assert!(status.success(), "the monitor failed");
-    m.out
-        .join()
-        .unwrap()
-        .iter()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect()
+    Monitor::spawn(
+        Command::new(BIN)
+            .args(["live", "--file"])
+            .arg(common::call(file))
+            .args([
+                "--speed",
+                &speed.to_string(),
+                "--no-transcribe",
+                "--ui",
+                "json",
+            ])
+            .args([
+                "--nats",
+                &nats.url(),
+                "--site",
+                "lyon",
+                "--station",
+                station,
+            ])
+            .args(["--nats-user", station, "--agent", "ann", "--config"])
+            .arg(&cfg)
+            .env("CALMLINE_NATS_PASSWORD", format!("{station}-secret")),
+    )
 }
 
 /// Two hubs follow one stream while a call escalates; one hub is killed (-9) and restarted
@@ -295,7 +261,7 @@ fn two_hubs_see_every_alert_once_through_hub_and_server_kills() {
     nats.kill();
     std::thread::sleep(Duration::from_secs(7));
     nats.spawn();
-    let out = lines(m);
+    let out = m.lines();
     let s = out.iter().find(|l| l["type"] == "summary").unwrap();
     assert_eq!(s["hub"]["pending"], 0, "{s}");
     assert_eq!(s["hub"]["rejected"], 0, "{s}");
@@ -388,13 +354,7 @@ fn a_late_hub_catches_up_and_a_station_cannot_publish_as_another() {
     // A hub creates the stream.
     let first = Hub::start(&nats, "hub-a");
     let dir = tempfile::tempdir().unwrap();
-    let out = lines(monitor(
-        &nats,
-        "desk-2",
-        "scenario_calm_a01.wav",
-        16.0,
-        dir.path(),
-    ));
+    let out = monitor(&nats, "desk-2", "scenario_calm_a01.wav", 16.0, dir.path()).lines();
     let s = out.iter().find(|l| l["type"] == "summary").unwrap();
     assert_eq!(s["hub"]["pending"], 0, "{s}");
     let call = s["hub"]["call"].as_str().unwrap().to_string();

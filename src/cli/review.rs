@@ -241,11 +241,16 @@ fn folder(args: &ReviewArgs, cfg: &Config, model: Option<&Model>) -> anyhow::Res
         args.out.display(),
         summary.display()
     );
+    Ok(folder_exit(failed))
+}
+
+/// A folder's exit: failure, said once, when any file could not be reviewed.
+pub(super) fn folder_exit(failed: usize) -> ExitCode {
     if failed > 0 {
         eprintln!(
             "calmline: {failed} file(s) could not be reviewed: see the error column of summary.csv"
         );
-        return Ok(ExitCode::FAILURE);
+        return ExitCode::FAILURE;
     }
-    Ok(ExitCode::SUCCESS)
+    ExitCode::SUCCESS
 }

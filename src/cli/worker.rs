@@ -217,13 +217,7 @@ pub(super) fn enqueue(args: &ReviewArgs, cfg: &Config) -> anyhow::Result<ExitCod
         out.display(),
         summary.display()
     );
-    if failed > 0 {
-        eprintln!(
-            "calmline: {failed} file(s) could not be reviewed: see the error column of summary.csv"
-        );
-        return Ok(ExitCode::FAILURE);
-    }
-    Ok(ExitCode::SUCCESS)
+    Ok(super::review::folder_exit(failed))
 }
 
 /// `worker`: take jobs until Ctrl-C (or --max-jobs), reconnecting as needed.

@@ -14,7 +14,7 @@ use async_nats::jetstream::{self, AckKind, consumer, stream};
 use futures_util::{FutureExt, StreamExt};
 use tokio::sync::oneshot;
 
-use super::server::{Fate, IngestJob, Shared, foreign_calls, valid_call_id};
+use super::server::{Fate, IngestJob, Shared, foreign_calls, valid_envelope};
 use super::store::Station;
 use crate::events::Envelope;
 use crate::uplink::nats::{NatsAuth, STREAM, STREAM_SUBJECTS, connect, parse_subject};
@@ -245,7 +245,7 @@ async fn handle(
             continue;
         }
         match serde_json::from_slice::<Envelope>(&m.payload) {
-            Ok(e) if valid_call_id(&e.call) && e.id == format!("{}/{}", e.call, e.seq) => {
+            Ok(e) if valid_envelope(&e) => {
                 super::server::note_outbox(hub, &e);
                 good.push((st, e));
                 kept.push(m);

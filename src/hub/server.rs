@@ -548,7 +548,7 @@ async fn ingest(State(hub): State<Shared>, headers: HeaderMap, body: Body) -> Re
             continue;
         }
         match serde_json::from_value::<Envelope>(v) {
-            Ok(e) if valid_call_id(&e.call) && e.id == format!("{}/{}", e.call, e.seq) => {
+            Ok(e) if valid_envelope(&e) => {
                 note_outbox(&hub, &e);
                 good.push((station.clone(), e))
             }
@@ -700,6 +700,11 @@ async fn metrics_page(State(hub): State<Shared>) -> Response {
         }
         _ => plain(StatusCode::INTERNAL_SERVER_ERROR, "the store failed"),
     }
+}
+
+/// An envelope's id is `CALL/SEQ` of its own call and number, the call id a valid one.
+pub(super) fn valid_envelope(e: &Envelope) -> bool {
+    valid_call_id(&e.call) && e.id == format!("{}/{}", e.call, e.seq)
 }
 
 /// A call id a monitor may choose: 1-64 characters of letters, digits, `-` and `_`.

@@ -300,3 +300,51 @@ pub fn write_wav(path: &Path, rate: u32, chans: &[Vec<f32>]) {
     }
     w.finalize().unwrap();
 }
+
+/// A free TCP port on loopback.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A `calmline live` monitor process and the thread reading its JSON lines (read as they come:
+/// a full pipe would stall the monitor's loop, as a terminal that stops reading would).
+pub struct Monitor {
+    child: std::process::Child,
+    out: std::thread::JoinHandle<Vec<String>>,
+}
+
+impl Monitor {
+    /// Start `cmd` with its stdout read line by line.
+    pub fn spawn(cmd: &mut Command) -> Self {
+        use std::io::BufRead;
+        let mut child = cmd
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let out = std::thread::spawn(move || {
+            std::io::BufReader::new(stdout)
+                .lines()
+                .map_while(Result::ok)
+                .collect()
+        });
+        Monitor { child, out }
+    }
+
+    /// Wait for a successful end; its JSON lines.
+    pub fn lines(mut self) -> Vec<serde_json::Value> {
+        let status = self.child.wait().unwrap();
+        assert!(status.success(), "the monitor failed");
+        self.out
+            .join()
+            .unwrap()
+            .iter()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect()
+    }
+}
