@@ -350,3 +350,46 @@ fn folder_review_writes_per_call_files_and_summary() {
         assert!(out.path().join(f).is_file(), "{f}");
     }
 }
+
+/// `calmline devices` with no sound server: the sound libraries' own logging (alsa-lib, its
+/// OSS/PulseAudio/JACK plugins, libjack) stays off the console; calmline says what is missing.
+#[test]
+fn devices_without_a_sound_server_prints_only_calmlines_lines() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = Command::new(env!("CARGO_BIN_EXE_calmline"))
+        .arg("devices")
+        .env("XDG_RUNTIME_DIR", dir.path())
+        .env(
+            "PULSE_SERVER",
+            format!("unix:{}/none", dir.path().display()),
+        )
+        .env_remove("JACK_DEFAULT_SERVER")
+        .output()
+        .expect("run calmline devices");
+    assert!(o.status.success());
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.trim().is_empty(), "library noise on stderr: {err}");
+    let out = String::from_utf8_lossy(&o.stdout);
+    println!("{out}");
+    // Every line is a heading of ours or an indented entry of ours.
+    for line in out.lines() {
+        let ours = line.starts_with("  ")
+            || matches!(line, "ALSA:" | "PulseAudio:" | "not available:")
+            || line.starts_with("no input devices found");
+        assert!(ours, "not calmline's line: {line:?}\n{out}");
+        assert!(
+            !line.contains("ALSA lib") && !line.contains("Jack"),
+            "{line}"
+        );
+    }
+    // The missing server is named once, in calmline's words.
+    let unavailable = out.split("not available:").nth(1).unwrap_or("");
+    let hosts = unavailable
+        .lines()
+        .filter(|l| l.trim_start().starts_with("PulseAudio "))
+        .count();
+    assert_eq!(
+        hosts, 1,
+        "the PulseAudio host named once as unavailable:\n{out}"
+    );
+}

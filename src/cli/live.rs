@@ -13,12 +13,12 @@ use crate::review::{ReviewOptions, review_file_with};
 use crate::transcribe::{Model, engine::locate};
 
 pub(super) fn devices() -> anyhow::Result<ExitCode> {
-    let list = devices::list();
-    if list.is_empty() {
+    let listing = devices::list();
+    if listing.devices.is_empty() {
         println!("no input devices found (is PulseAudio or ALSA running?)");
     }
     let mut host = String::new();
-    for d in list {
+    for d in listing.devices {
         if d.host != host {
             host = d.host.clone();
             println!("{host}:");
@@ -48,6 +48,12 @@ pub(super) fn devices() -> anyhow::Result<ExitCode> {
             },
             if d.default { "  [default]" } else { "" }
         );
+    }
+    if !listing.unavailable.is_empty() {
+        println!("not available:");
+        for u in &listing.unavailable {
+            println!("  {:<12} {}", u.what, u.why);
+        }
     }
     Ok(ExitCode::SUCCESS)
 }

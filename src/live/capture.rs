@@ -87,10 +87,19 @@ pub fn ring(rate: u32, channels: usize, seconds: f32) -> (Pusher, Consumer<f32>,
     )
 }
 
+/// What keeps a capture running; dropping it stops capture.
+#[expect(dead_code, reason = "held only to be dropped")]
+enum Stream {
+    /// A cpal stream (its callback pushes).
+    Cpal(cpal::Stream),
+    /// A PulseAudio source read through ALSA's pulse plugin by our own thread.
+    Pulse(super::pulse::Reader),
+}
+
 /// A running capture stream.
 pub struct Capture {
     /// Keeps the stream alive; dropping it stops capture.
-    _stream: cpal::Stream,
+    _stream: Stream,
     /// The analysis side of the ring (interleaved samples).
     pub ring: Consumer<f32>,
     /// Counters and the lost flag.
@@ -136,20 +145,30 @@ where
 impl Capture {
     /// Start capturing `found` (see [`super::devices::find`]) with its default input
     /// configuration, in periods of `period_ms`, into a ring of two seconds.
+    ///
+    /// A PulseAudio source is read through ALSA's pulse plugin (see [`super::pulse`]) when the
+    /// plugin opens it, and through cpal's PulseAudio host otherwise.
     pub fn open(found: &super::devices::Found, period_ms: u32) -> Result<Self> {
-        match &found.pulse_source {
-            Some(source) => {
-                // The ALSA pulse plugin connects to the default source, which libpulse takes from
-                // PULSE_SOURCE when it creates the stream's context. Set only for the open.
-                // SAFETY: set and removed around opening one stream, on the analysis thread;
-                // no other calmline thread reads the environment.
-                unsafe { std::env::set_var("PULSE_SOURCE", source) };
-                let c = Self::start(&found.device, &found.name, period_ms);
-                unsafe { std::env::remove_var("PULSE_SOURCE") };
-                c
+        if let Some(source) = &found.pulse_source
+            && let Ok(supported) = found.device.default_input_config()
+        {
+            let rate = supported.sample_rate();
+            let channels = supported.channels() as usize;
+            let (pusher, consumer, health) = ring(rate, channels, 2.0);
+            if let Ok(reader) =
+                super::pulse::start(source, channels, rate, period_ms, pusher, health.clone())
+            {
+                return Ok(Self {
+                    _stream: Stream::Pulse(reader),
+                    ring: consumer,
+                    health,
+                    rate,
+                    channels,
+                    name: found.name.clone(),
+                });
             }
-            None => Self::start(&found.device, &found.name, period_ms),
         }
+        Self::start(&found.device, &found.name, period_ms)
     }
 
     /// Start capturing from `device` with its default input configuration, in periods of
@@ -191,7 +210,7 @@ impl Capture {
             .play()
             .map_err(|e| Error::Invalid(format!("{name}: cannot start capture: {e}")))?;
         Ok(Self {
-            _stream: stream,
+            _stream: Stream::Cpal(stream),
             ring: consumer,
             health,
             rate,

@@ -25,9 +25,29 @@ pub struct DeviceInfo {
     pub monitor: bool,
 }
 
-/// Hosts in order of preference: PulseAudio (sees monitors of outputs) before ALSA.
-fn hosts() -> Vec<cpal::Host> {
-    let mut ids = cpal::available_hosts();
+/// Something that cannot be captured from, and why (in calmline's words).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Unavailable {
+    /// A host (`PulseAudio`) or a device (`alsa:jack`), or `sound cards`.
+    pub what: String,
+    /// Why.
+    pub why: String,
+}
+
+/// Every input device, and what could not be used.
+#[derive(Debug, Clone, Default)]
+pub struct Listing {
+    /// Capturable devices, preferred host first.
+    pub devices: Vec<DeviceInfo>,
+    /// Hosts and devices that failed, once each.
+    pub unavailable: Vec<Unavailable>,
+}
+
+/// Hosts in order of preference: PulseAudio (sees monitors of outputs) before ALSA; and those
+/// that could not be started.
+fn hosts() -> (Vec<cpal::Host>, Vec<Unavailable>) {
+    super::quiet::install();
+    let mut ids = cpal::ALL_HOSTS.to_vec();
     ids.sort_by_key(|h| {
         if h.name().eq_ignore_ascii_case("pulseaudio") {
             0
@@ -35,9 +55,54 @@ fn hosts() -> Vec<cpal::Host> {
             1
         }
     });
-    ids.into_iter()
-        .filter_map(|id| cpal::host_from_id(id).ok())
-        .collect()
+    let mut hosts = Vec::new();
+    let mut unavailable = Vec::new();
+    for id in ids {
+        match cpal::host_from_id(id) {
+            Ok(h) => hosts.push(h),
+            Err(e) => {
+                let text = e.to_string();
+                let why = if id.name().eq_ignore_ascii_case("pulseaudio") {
+                    "no PulseAudio server is running".to_string()
+                } else {
+                    text
+                };
+                unavailable.push(Unavailable {
+                    what: id.name().to_string(),
+                    why,
+                });
+            }
+        }
+    }
+    (hosts, unavailable)
+}
+
+/// Turn the libraries' messages caught while probing `what` into one entry, if they explain it.
+fn note(what: &str, out: &mut Vec<Unavailable>) {
+    let messages = super::quiet::take();
+    if let Some(why) = super::quiet::reason(&messages) {
+        // A missing card shows up under every device that refers to it: say it once.
+        let (what, why) = if why == "no sound card" {
+            ("sound cards", "none found")
+        } else {
+            (what, why)
+        };
+        if !out.iter().any(|u| u.what == what) {
+            out.push(Unavailable {
+                what: what.to_string(),
+                why: why.to_string(),
+            });
+        }
+    }
+}
+
+/// One line for what is unavailable, e.g. for an error message.
+pub fn summary(unavailable: &[Unavailable]) -> String {
+    unavailable
+        .iter()
+        .map(|u| format!("{}: {}", u.what, u.why))
+        .collect::<Vec<_>>()
+        .join("; ")
 }
 
 fn device_name(d: &cpal::Device) -> String {
@@ -48,19 +113,25 @@ fn device_name(d: &cpal::Device) -> String {
 }
 
 /// Every input-capable device of every host.
-pub fn list() -> Vec<DeviceInfo> {
+///
+/// The sound libraries' own messages are kept off the console: what they say about a device
+/// that failed becomes an [`Unavailable`] entry.
+pub fn list() -> Listing {
     let mut out = Vec::new();
-    for host in hosts() {
+    let (hosts, mut unavailable) = hosts();
+    for host in hosts {
         let hname = host.id().name().to_string();
         let default = host.default_input_device().map(|d| device_name(&d));
+        note(&hname, &mut unavailable);
         let Ok(devices) = host.devices() else {
             continue;
         };
         for (index, d) in devices.enumerate() {
+            let name = device_name(&d);
             let Ok(cfg) = d.default_input_config() else {
+                note(&name, &mut unavailable);
                 continue;
             };
-            let name = device_name(&d);
             // The overall range of the supported configurations (ALSA lists hundreds).
             let rates: Vec<(u32, u32)> = d
                 .supported_input_configs()
@@ -71,6 +142,9 @@ pub fn list() -> Vec<DeviceInfo> {
                         .collect()
                 })
                 .unwrap_or_default();
+            // A device that opened may still have made a plugin complain (a failed probe of
+            // one configuration): forget that.
+            let _ = super::quiet::take();
             out.push(DeviceInfo {
                 host: hname.clone(),
                 index,
@@ -83,53 +157,57 @@ pub fn list() -> Vec<DeviceInfo> {
             });
         }
     }
-    out
+    Listing {
+        devices: out,
+        unavailable,
+    }
 }
 
 /// A device to capture from.
 pub struct Found {
-    /// The cpal device to open.
+    /// The cpal device (for a PulseAudio source: the PulseAudio host's, which gives its format).
     pub device: cpal::Device,
     /// Its name, to report and to reopen it by.
     pub name: String,
-    /// For a PulseAudio source captured through ALSA's `pulse` device: the source to select.
+    /// For a PulseAudio source: its name, to open through ALSA's pulse plugin (see
+    /// [`super::pulse`]).
     pub pulse_source: Option<String>,
 }
 
-/// Find an input device (see [`find_raw`]). A PulseAudio source is captured through ALSA's
-/// `pulse` device when there is one: cpal's own PulseAudio host keeps a single period of
-/// buffering in the server and loses audio whenever the machine is busy (measured: half the
-/// audio with transcription and another call on a 2-core machine), while the ALSA plugin keeps
-/// several.
+/// Find an input device (see [`find_raw`]).
 pub fn find(which: Option<&str>) -> Result<Found> {
     let (device, name) = find_raw(which)?;
-    if let Some(source) = name.strip_prefix("pulseaudio:") {
-        let alsa_pulse = hosts()
-            .into_iter()
-            .filter(|h| h.id().name().eq_ignore_ascii_case("alsa"))
-            .filter_map(|h| h.devices().ok())
-            .flatten()
-            .find(|d| device_name(d) == "alsa:pulse");
-        if let Some(d) = alsa_pulse {
-            return Ok(Found {
-                device: d,
-                pulse_source: Some(source.to_string()),
-                name,
-            });
-        }
-    }
+    let pulse_source = name.strip_prefix("pulseaudio:").map(String::from);
     Ok(Found {
         device,
         name,
-        pulse_source: None,
+        pulse_source,
     })
 }
 
 /// Find an input device: `None` is the default input of the preferred host; a number is an
 /// index in `calmline devices`; otherwise the first device whose name contains the text
 /// (exact matches first).
+///
+/// The sound libraries' messages are kept off the console; when nothing matches, the error says
+/// what was unavailable and why.
 pub fn find_raw(which: Option<&str>) -> Result<(cpal::Device, String)> {
-    let hosts = hosts();
+    let (hosts, mut unavailable) = hosts();
+    let found = find_in(&hosts, which, &mut unavailable);
+    let _ = super::quiet::take();
+    found.map_err(|e| match e {
+        Error::Invalid(m) if !unavailable.is_empty() => {
+            Error::Invalid(format!("{m} (unavailable: {})", summary(&unavailable)))
+        }
+        e => e,
+    })
+}
+
+fn find_in(
+    hosts: &[cpal::Host],
+    which: Option<&str>,
+    unavailable: &mut Vec<Unavailable>,
+) -> Result<(cpal::Device, String)> {
     if hosts.is_empty() {
         return Err(Error::Invalid(
             "no audio host is available (no PulseAudio, no ALSA)".into(),
@@ -137,7 +215,7 @@ pub fn find_raw(which: Option<&str>) -> Result<(cpal::Device, String)> {
     }
     match which {
         None => {
-            for h in &hosts {
+            for h in hosts {
                 if let Some(d) = h.default_input_device() {
                     let n = device_name(&d);
                     return Ok((d, n));
@@ -150,13 +228,14 @@ pub fn find_raw(which: Option<&str>) -> Result<(cpal::Device, String)> {
         Some(w) => {
             let index: Option<usize> = w.parse().ok();
             let mut contains = None;
-            for h in &hosts {
+            for h in hosts {
                 let Ok(devices) = h.devices() else { continue };
                 for (i, d) in devices.enumerate() {
+                    let n = device_name(&d);
                     if d.default_input_config().is_err() {
+                        note(&n, unavailable);
                         continue;
                     }
-                    let n = device_name(&d);
                     if index == Some(i) || n == w {
                         return Ok((d, n));
                     }

@@ -9,6 +9,8 @@
 
 pub mod capture;
 pub mod devices;
+pub mod pulse;
+pub mod quiet;
 
 use std::collections::VecDeque;
 use std::path::PathBuf;
