@@ -7,7 +7,7 @@ use symphonia::core::codecs::audio::{AudioDecoder, AudioDecoderOptions};
 use symphonia::core::errors::Error as SymError;
 use symphonia::core::formats::probe::Hint;
 use symphonia::core::formats::{FormatOptions, FormatReader, TrackType};
-use symphonia::core::io::MediaSourceStream;
+use symphonia::core::io::{MediaSource, MediaSourceStream};
 use symphonia::core::meta::MetadataOptions;
 
 use super::source::Source;
@@ -52,7 +52,27 @@ impl FileSource {
             return Err(decode("is empty (0 bytes)".into()));
         }
         let file = File::open(path).map_err(io)?;
-        let mss = MediaSourceStream::new(Box::new(file), Default::default());
+        Self::from_stream(path, Box::new(file))
+    }
+
+    /// Decode a recording held in memory; `name` stands for it in errors, and its extension
+    /// (if any) is a hint to the format.
+    pub fn from_bytes(name: &Path, bytes: Vec<u8>) -> Result<Self> {
+        if bytes.is_empty() {
+            return Err(Error::Decode {
+                path: name.to_path_buf(),
+                message: "is empty (0 bytes)".into(),
+            });
+        }
+        Self::from_stream(name, Box::new(std::io::Cursor::new(bytes)))
+    }
+
+    fn from_stream(path: &Path, source: Box<dyn MediaSource>) -> Result<Self> {
+        let decode = |message: String| Error::Decode {
+            path: path.to_path_buf(),
+            message,
+        };
+        let mss = MediaSourceStream::new(source, Default::default());
         let mut hint = Hint::new();
         if let Some(ext) = path.extension().and_then(|e| e.to_str()) {
             hint.with_extension(ext);

@@ -13,5 +13,5 @@ mod page;
 mod server;
 pub mod store;
 
-pub use server::{HubOptions, run, valid_call_id};
+pub use server::{HubOptions, Parsed, parse_batch, run, valid_call_id};
 pub use store::Store;

@@ -519,46 +519,35 @@ async fn ingest(State(hub): State<Shared>, headers: HeaderMap, body: Body) -> Re
             );
         }
     };
-    #[derive(Deserialize)]
-    struct Batch {
-        events: Vec<serde_json::Value>,
-    }
-    let batch: Batch = match serde_json::from_slice(&bytes) {
-        Ok(b) => b,
+    let parsed = match parse_batch(&bytes, hub.opts.max_event_bytes) {
+        Ok(p) => p,
         Err(e) => {
             hub.count("refused_malformed", 1);
-            return plain(
-                StatusCode::BAD_REQUEST,
-                format!("not a batch of events ({{\"events\": [...]}}): {e}"),
-            );
+            return plain(StatusCode::BAD_REQUEST, e);
         }
     };
     let mut rejected = Vec::new();
     let mut good: Vec<(Station, Envelope)> = Vec::new();
-    for v in batch.events {
-        let id = v
-            .get("id")
-            .and_then(|i| i.as_str())
-            .unwrap_or("")
-            .to_string();
-        let size = v.to_string().len();
-        if size > hub.opts.max_event_bytes {
-            hub.count("rejected_oversized_event", 1);
-            rejected.push(serde_json::json!({"id": id, "reason": format!("event of {size} bytes, over {}", hub.opts.max_event_bytes)}));
-            continue;
-        }
-        match serde_json::from_value::<Envelope>(v) {
-            Ok(e) if valid_envelope(&e) => {
+    for p in parsed {
+        match p {
+            Parsed::Good(e) => {
                 note_outbox(&hub, &e);
                 good.push((station.clone(), e))
             }
-            Ok(_) => {
-                hub.count("rejected_malformed_event", 1);
-                rejected.push(serde_json::json!({"id": id, "reason": "id must be CALL/SEQ, CALL 1-64 of [A-Za-z0-9_-]"}));
-            }
-            Err(e) => {
-                hub.count("rejected_malformed_event", 1);
-                rejected.push(serde_json::json!({"id": id, "reason": e.to_string()}));
+            Parsed::Rejected {
+                id,
+                reason,
+                oversized,
+            } => {
+                hub.count(
+                    if oversized {
+                        "rejected_oversized_event"
+                    } else {
+                        "rejected_malformed_event"
+                    },
+                    1,
+                );
+                rejected.push(serde_json::json!({"id": id, "reason": reason}));
             }
         }
     }
@@ -703,6 +692,69 @@ async fn metrics_page(State(hub): State<Shared>) -> Response {
 }
 
 /// An envelope's id is `CALL/SEQ` of its own call and number, the call id a valid one.
+/// One event of an ingest request, as parsed.
+#[derive(Debug)]
+pub enum Parsed {
+    /// A well-formed event.
+    Good(Envelope),
+    /// An event refused, with its id (if it had one) and why.
+    Rejected {
+        /// The event's id, or "".
+        id: String,
+        /// Why, for the monitor.
+        reason: String,
+        /// Refused for its size (counted apart in /metrics).
+        oversized: bool,
+    },
+}
+
+/// Parse an ingest request body, `{"events": [...]}`: each event is checked on its own (size,
+/// envelope, id), so one bad event does not refuse the others. A body that is not a batch at all
+/// is an error with the reason.
+pub fn parse_batch(
+    bytes: &[u8],
+    max_event_bytes: usize,
+) -> std::result::Result<Vec<Parsed>, String> {
+    #[derive(Deserialize)]
+    struct Batch {
+        events: Vec<serde_json::Value>,
+    }
+    let batch: Batch = serde_json::from_slice(bytes)
+        .map_err(|e| format!("not a batch of events ({{\"events\": [...]}}): {e}"))?;
+    Ok(batch
+        .events
+        .into_iter()
+        .map(|v| {
+            let id = v
+                .get("id")
+                .and_then(|i| i.as_str())
+                .unwrap_or("")
+                .to_string();
+            let size = v.to_string().len();
+            if size > max_event_bytes {
+                return Parsed::Rejected {
+                    id,
+                    reason: format!("event of {size} bytes, over {max_event_bytes}"),
+                    oversized: true,
+                };
+            }
+            match serde_json::from_value::<Envelope>(v) {
+                Ok(e) if valid_envelope(&e) => Parsed::Good(e),
+                Ok(_) => Parsed::Rejected {
+                    id,
+                    reason: "id must be CALL/SEQ, CALL 1-64 of [A-Za-z0-9_-]".into(),
+                    oversized: false,
+                },
+                Err(e) => Parsed::Rejected {
+                    id,
+                    reason: e.to_string(),
+                    oversized: false,
+                },
+            }
+        })
+        .collect())
+}
+
 pub(super) fn valid_envelope(e: &Envelope) -> bool {
     valid_call_id(&e.call) && e.id == format!("{}/{}", e.call, e.seq)
 }

@@ -587,19 +587,28 @@ fn round_ms(t: f64) -> f64 {
 /// Walk a whisper.cpp ggml file's structure (header, mel filters, vocabulary, tensor headers)
 /// without reading the weights, and refuse anything whisper.cpp could not load safely.
 pub fn validate(path: &Path) -> Result<()> {
-    use std::io::{Read, Seek, SeekFrom};
+    let f = std::fs::File::open(path).map_err(|source| Error::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let len = f.metadata().map(|m| m.len()).unwrap_or(0);
+    validate_from(path, f, len)
+}
+
+/// [`validate`] for a model held in memory; `name` stands for it in errors.
+pub fn validate_bytes(name: &Path, bytes: &[u8]) -> Result<()> {
+    validate_from(name, std::io::Cursor::new(bytes), bytes.len() as u64)
+}
+
+fn validate_from<R: std::io::Read + std::io::Seek>(path: &Path, mut f: R, len: u64) -> Result<()> {
+    use std::io::SeekFrom;
     let bad = |what: String| Error::Decode {
         path: path.to_path_buf(),
         message: format!(
             "is not a whisper.cpp model: {what}; convert CTranslate2 models with `calmline model import`"
         ),
     };
-    let mut f = std::fs::File::open(path).map_err(|source| Error::Io {
-        path: path.to_path_buf(),
-        source,
-    })?;
-    let len = f.metadata().map(|m| m.len()).unwrap_or(0);
-    let i32_at = |f: &mut std::fs::File| -> Result<i32> {
+    let i32_at = |f: &mut R| -> Result<i32> {
         let mut b = [0u8; 4];
         f.read_exact(&mut b)
             .map_err(|_| bad("the file ends early".into()))?;

@@ -124,11 +124,7 @@ fn dtype_size(d: u8) -> Option<usize> {
 }
 
 impl Ct2 {
-    fn read(path: &Path) -> Result<Self> {
-        let bytes = std::fs::read(path).map_err(|source| Error::Io {
-            path: path.to_path_buf(),
-            source,
-        })?;
+    fn parse(bytes: Vec<u8>, path: &Path) -> Result<Self> {
         let mut vars = HashMap::new();
         let mut r = Reader {
             b: &bytes,
@@ -162,8 +158,13 @@ impl Ct2 {
             let Some(size) = dtype_size(dtype) else {
                 return Err(r.bad(&format!("variable {name} has unknown dtype {dtype}")));
             };
-            let count: usize = dims.iter().product::<usize>().max(1);
-            if count * size != nbytes {
+            // Shapes come from the file: an overflowing product is a malformed file, not a size.
+            let bytes_for_shape = dims
+                .iter()
+                .try_fold(1usize, |a, d| a.checked_mul(*d))
+                .map(|c| c.max(1))
+                .and_then(|c| c.checked_mul(size));
+            if bytes_for_shape != Some(nbytes) {
                 return Err(r.bad(&format!(
                     "variable {name}: {nbytes} bytes for shape {dims:?} of dtype {dtype}"
                 )));
@@ -399,12 +400,31 @@ pub fn import(dir: &Path, out: &Path, q: Quantization) -> Result<Imported> {
             dir.display()
         )));
     }
-    let model = Ct2::read(&dir.join("model.bin"))?;
+    let model_path = dir.join("model.bin");
+    let bytes = std::fs::read(&model_path).map_err(|source| Error::Io {
+        path: model_path.clone(),
+        source,
+    })?;
     let vocab_path = dir.join("vocabulary.txt");
     let vocab_text = std::fs::read_to_string(&vocab_path).map_err(|source| Error::Io {
         path: vocab_path.clone(),
         source,
     })?;
+    import_bytes(&model_path, bytes, &vocab_path, &vocab_text, out, q)
+}
+
+/// [`import`] from a `model.bin` and a vocabulary held in memory (`model_path` and `vocab_path`
+/// stand for them in errors); writes to `out` (a file, or a folder to name the file in).
+pub fn import_bytes(
+    model_path: &Path,
+    model: Vec<u8>,
+    vocab_path: &Path,
+    vocab_text: &str,
+    out: &Path,
+    q: Quantization,
+) -> Result<Imported> {
+    let model = Ct2::parse(model, model_path)?;
+    let vocab_path = vocab_path.to_path_buf();
     let vocab: Vec<&str> = vocab_text.lines().collect();
 
     // Shapes come from the model itself.
@@ -415,9 +435,20 @@ pub fn import(dir: &Path, out: &Path, q: Quantization) -> Result<Imported> {
             message: format!("encoder/conv1/weight has shape {:?}", conv1.dims),
         });
     };
-    let n_audio_ctx = model.var("encoder/position_encodings/encodings")?.dims[0];
-    let n_text_ctx = model.var("decoder/position_encodings/encodings")?.dims[0];
-    let n_vocab = model.var("decoder/embeddings/weight")?.dims[0];
+    let rows = |name: &str| -> Result<usize> {
+        model
+            .var(name)?
+            .dims
+            .first()
+            .copied()
+            .ok_or_else(|| Error::Decode {
+                path: model.path.clone(),
+                message: format!("{name} is a scalar, not a matrix"),
+            })
+    };
+    let n_audio_ctx = rows("encoder/position_encodings/encodings")?;
+    let n_text_ctx = rows("decoder/position_encodings/encodings")?;
+    let n_vocab = rows("decoder/embeddings/weight")?;
     let count_layers = |prefix: &str| {
         (0..)
             .take_while(|i| {
