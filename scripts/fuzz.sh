@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Coverage-guided fuzzing of every input calmline parses (cargo-fuzz: libFuzzer + AddressSanitizer,
-# nightly toolchain). Targets (fuzz/fuzz_targets, bodies in fuzz/src/targets.rs):
+# nightly toolchain; calmline itself built with overflow checks and debug assertions, its
+# dependencies as shipped). Targets (fuzz/fuzz_targets, bodies in fuzz/src/targets.rs):
 #   decode      recordings from bytes: every container and codec a review accepts
 #   pipeline    the analysis pipeline + coach fed arbitrary blocks, sizes, rates, NaN/inf samples
 #   config      any TOML; a configuration that loads must also run the pipeline
@@ -29,8 +30,8 @@ if ! rustup toolchain list | grep -q '^nightly'; then
 fi
 command -v cargo-fuzz >/dev/null 2>&1 || cargo install cargo-fuzz --locked --quiet
 
-echo "== building fuzz targets (nightly, ASan, debug assertions)"
-(cd fuzz && cargo +nightly fuzz build -a >/dev/null 2>fuzz-build.log) || {
+echo "== building fuzz targets (nightly, AddressSanitizer; calmline with overflow checks and debug assertions)"
+(cd fuzz && cargo +nightly fuzz build -O >/dev/null 2>fuzz-build.log) || {
     tail -40 fuzz/fuzz-build.log >&2
     exit 2
 }
@@ -103,7 +104,7 @@ for t in "${targets[@]}"; do
     log="fuzz/artifacts/$t.log"
     echo "== $t: $secs s"
     set +e
-    (cd fuzz && cargo +nightly fuzz run -a "$t" "corpus/$t" -- \
+    (cd fuzz && cargo +nightly fuzz run -O "$t" "corpus/$t" -- \
         -max_total_time="$secs" -timeout=1 -rss_limit_mb=2048 -max_len=65536 \
         -print_final_stats=1 "${dict[@]}" >"../$log" 2>&1)
     rc=$?
