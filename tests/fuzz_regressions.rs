@@ -34,6 +34,17 @@ fn replay(target: &str, f: fn(&[u8]), extra: Vec<(String, Vec<u8>)>) -> usize {
     inputs.len()
 }
 
+/// Every file of a folder of the repository, named by its path.
+fn files_in(dir: &str) -> Vec<(String, Vec<u8>)> {
+    std::fs::read_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join(dir))
+        .unwrap()
+        .map(|e| {
+            let p = e.unwrap().path();
+            (p.display().to_string(), std::fs::read(&p).unwrap())
+        })
+        .collect()
+}
+
 /// The first `n` bytes of a real call, behind the target's format byte.
 fn call_head(pick: u8, name: &str, n: usize) -> (String, Vec<u8>) {
     let bytes = std::fs::read(common::call(name)).unwrap();
@@ -79,15 +90,7 @@ fn pipeline() {
 
 #[test]
 fn config() {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("config");
-    let extra = std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| {
-            let p = e.unwrap().path();
-            (p.display().to_string(), std::fs::read(&p).unwrap())
-        })
-        .collect();
-    let n = replay("config", targets::config, extra);
+    let n = replay("config", targets::config, files_in("config"));
     assert!(n >= 3);
 }
 
@@ -107,14 +110,10 @@ fn model() {
 
 #[test]
 fn hub_events() {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/seeds/hub_events");
-    let extra = std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| {
-            let p = e.unwrap().path();
-            (p.display().to_string(), std::fs::read(&p).unwrap())
-        })
-        .collect();
-    let n = replay("hub_events", targets::hub_events, extra);
+    let n = replay(
+        "hub_events",
+        targets::hub_events,
+        files_in("fuzz/seeds/hub_events"),
+    );
     assert!(n >= 2);
 }
