@@ -66,6 +66,7 @@ fn review_pass(model: &Model) -> (f64, f64, f64) {
                 ReviewOptions {
                     model: Some(model),
                     workers: 2,
+                    ..Default::default()
                 },
                 &|_| {},
             )
@@ -277,6 +278,7 @@ fn guards(model: &Model) {
                     ReviewOptions {
                         model: Some(model),
                         workers: 2,
+                        ..Default::default()
                     },
                     &|_| {},
                 )
@@ -347,6 +349,7 @@ fn main() {
             ReviewOptions {
                 model: Some(&model),
                 workers: 1,
+                ..Default::default()
             },
             &|_| {},
         )

@@ -6,4 +6,5 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
 scripts/install-model.sh
+scripts/install-diarisation.sh
 cargo test --release --all-targets "$@"

@@ -64,6 +64,7 @@ pub struct Config {
     pub transcribe: Transcribe,
     pub report: Report,
     pub privacy: Privacy,
+    pub diarise: Diarise,
     pub live: Live,
     pub coach: Coach,
     pub alerts: Alerts,
@@ -212,6 +213,32 @@ pub struct PhraseSet {
 #[serde(deny_unknown_fields)]
 pub struct Channels {
     pub customer: Side,
+}
+
+#[allow(missing_docs)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Diarise {
+    pub enabled: bool,
+    pub models: String,
+    pub speakers: usize,
+    pub step_s: f32,
+    pub same_voice: f32,
+    pub agent: AgentRule,
+    pub voices: String,
+    pub voice_match: f32,
+    pub agent_phrases: Vec<String>,
+    pub customer_phrases: Vec<String>,
+}
+
+/// How the agent is told apart from the customer in a diarised mono call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AgentRule {
+    /// The first to speak (the agent answers the call).
+    First,
+    /// The second to speak (outbound calls: the customer answers).
+    Second,
 }
 
 #[allow(missing_docs)]
@@ -441,6 +468,16 @@ impl Config {
                 "transcribe.max_compression_ratio must be over 1 and max_syllables_per_s over 0"
                     .into(),
             );
+        }
+        let d = &self.diarise;
+        if !((1..=3).contains(&d.speakers)
+            && (1.0..=10.0).contains(&d.step_s)
+            && (-1.0..=1.0).contains(&d.same_voice))
+        {
+            return Err(format!(
+                "diarise: speakers ({}) must be 1-3, step_s ({}) 1-10 and same_voice ({}) -1 to 1",
+                d.speakers, d.step_s, d.same_voice
+            ));
         }
         let h = &self.hub;
         if h.bind.parse::<std::net::SocketAddr>().is_err() {

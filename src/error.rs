@@ -49,6 +49,14 @@ pub enum Error {
         /// What SQLite said.
         message: String,
     },
+    /// A model file (speaker segmentation or embedding) is missing, damaged or of the wrong kind.
+    #[error("model {path}: {message}")]
+    Model {
+        /// The model file.
+        path: PathBuf,
+        /// What is wrong with it.
+        message: String,
+    },
     /// Writing an output file failed; no partial file is left behind.
     #[error("cannot write {path}: {source}")]
     Write {

@@ -18,6 +18,15 @@ pub enum Speaker {
 }
 
 impl Speaker {
+    /// The other party (`Mixed` stays `Mixed`).
+    pub fn other(self) -> Speaker {
+        match self {
+            Speaker::Agent => Speaker::Customer,
+            Speaker::Customer => Speaker::Agent,
+            Speaker::Mixed => Speaker::Mixed,
+        }
+    }
+
     /// Lower-case name used in files and UIs.
     pub fn name(self) -> &'static str {
         match self {

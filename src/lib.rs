@@ -11,6 +11,8 @@ pub mod audio;
 pub mod cli;
 pub mod coach;
 pub mod config;
+#[cfg(feature = "diarise")]
+pub mod diarise;
 pub mod dsp;
 pub mod error;
 pub mod events;

@@ -18,6 +18,10 @@ pub struct ReviewOptions<'a> {
     pub model: Option<&'a Model>,
     /// Utterances transcribed in parallel (0 = from the config, where 0 means one per core).
     pub workers: usize,
+    /// Speaker models for mono calls, loaded once for many files (`None`: loaded per file
+    /// from `[diarise] models` when a mono file needs them).
+    #[cfg(feature = "diarise")]
+    pub diariser: Option<&'a crate::diarise::Diariser>,
 }
 
 /// Review one recording, acoustics only. `progress` receives the fraction done (0..1).
@@ -41,6 +45,29 @@ pub fn review_file_with(
     if dual_mono {
         source.first_channel_only();
     }
+    // The acoustic pass is quick; with transcription it is the first fifth of the work.
+    let share = if opts.model.is_some() { 0.2 } else { 1.0 };
+    // A mono call is split into its speakers by voice where the speaker models allow.
+    #[cfg_attr(not(feature = "diarise"), allow(unused_mut))]
+    let mut notes = Vec::new();
+    #[cfg(feature = "diarise")]
+    let split = if source.channels() == 1 && cfg.diarise.enabled {
+        diarise(path, cfg, opts, &mut notes, &|f| progress(f * 0.3 * share))?
+    } else {
+        None
+    };
+    #[cfg(not(feature = "diarise"))]
+    let split: Option<(crate::audio::MemorySource, crate::report::DiarisationReport)> = None;
+    let diarised = split.is_some();
+    #[cfg_attr(not(feature = "diarise"), allow(unused_mut))]
+    let (mut memory, mut report) = match split {
+        Some((m, r)) => (Some(m), Some(r)),
+        None => (None, None),
+    };
+    let source: &mut dyn Source = match memory.as_mut() {
+        Some(m) => m,
+        None => &mut source,
+    };
     let speakers = channel_map(source.channels(), cfg.channels.customer)?;
     let mut builder = ReviewBuilder::new(
         &path.display().to_string(),
@@ -48,16 +75,22 @@ pub fn review_file_with(
         &speakers,
         cfg,
     );
-    // The acoustic pass is quick; with transcription it is the first fifth of the work.
-    let share = if opts.model.is_some() { 0.2 } else { 1.0 };
+    for n in notes {
+        builder.warn(n);
+    }
+    let (done, rest) = if diarised {
+        (0.3 * share, 0.7 * share)
+    } else {
+        (0.0, share)
+    };
     let mut events: Vec<Event> = Vec::new();
     let mut pipeline = run_source(
-        &mut source,
+        source,
         cfg,
-        speakers,
+        speakers.clone(),
         opts.model.is_some(),
         &mut |e| events.push(e),
-        &mut |f| progress(f * share),
+        &mut |f| progress(done + f * rest),
     )?;
     if pipeline.time_s() == 0.0 {
         return Err(crate::error::Error::Unsupported {
@@ -93,6 +126,49 @@ pub fn review_file_with(
             ));
         }
     }
+    // A diarised call whose roles came from the speaking order: the transcript may show that
+    // the caller spoke first. Then the two channels swap and the acoustic pass runs again (the
+    // transcript keeps its words, with the roles swapped).
+    #[cfg(feature = "diarise")]
+    if let (Some(m), Some(r)) = (memory.as_mut(), report.as_mut()) {
+        let (as_is, swapped) = crate::diarise::split::phrase_votes(
+            events.iter().filter_map(|e| match &e.body {
+                EventBody::Transcript(seg) => Some(seg),
+                _ => None,
+            }),
+            cfg,
+        );
+        if r.agent_name.is_none() && swapped > as_is {
+            m.swap_channels();
+            let kept: Vec<Event> = events
+                .drain(..)
+                .filter_map(|mut e| {
+                    match &mut e.body {
+                        EventBody::Transcript(seg) => seg.speaker = seg.speaker.other(),
+                        EventBody::TranscriptSkipped { speaker, .. } => *speaker = speaker.other(),
+                        _ => return None,
+                    }
+                    Some(e)
+                })
+                .collect();
+            pipeline = run_source(
+                m,
+                cfg,
+                speakers.clone(),
+                false,
+                &mut |e| events.push(e),
+                &mut |_| {},
+            )?;
+            events.extend(kept);
+            r.agent_voice = 1 - r.agent_voice.min(1);
+            r.speech_s.swap(0, 1);
+            r.agent_decided_by = "what each side said".into();
+            r.role_confidence = (0.5 + 0.1 * (swapped - as_is) as f32).min(1.0);
+        }
+    }
+    if let Some(r) = report {
+        builder.diarised(r);
+    }
     // The coach sees the call in time order, as it would have live.
     events.sort_by(|a, b| a.t_s.total_cmp(&b.t_s));
     let mut coach = Coach::new(cfg);
@@ -106,6 +182,46 @@ pub fn review_file_with(
         builder.on_event(c);
     }
     Ok(builder.finish())
+}
+
+/// Split the mono call at `path` by speaker. `None` (with a note saying why) when the models are
+/// missing or fewer than two voices are found: the call is then analysed as `mixed`.
+#[cfg(feature = "diarise")]
+fn diarise(
+    path: &Path,
+    cfg: &Config,
+    opts: ReviewOptions<'_>,
+    notes: &mut Vec<String>,
+    progress: &(dyn Fn(f32) + Sync),
+) -> Result<Option<(crate::audio::MemorySource, crate::report::DiarisationReport)>> {
+    use crate::diarise::{Diariser, Options, split::split_mono};
+    let loaded;
+    let diariser = match opts.diariser {
+        Some(d) => d,
+        None => match Diariser::load(Path::new(&cfg.diarise.models), Options::from(cfg)) {
+            Ok(d) => {
+                loaded = d;
+                &loaded
+            }
+            Err(e) => {
+                notes.push(format!("mono recording not split into speakers: {e}"));
+                return Ok(None);
+            }
+        },
+    };
+    match split_mono(path, cfg, diariser, notes, progress)? {
+        Some(s) => Ok(Some((
+            crate::audio::MemorySource::new(s.rate, s.channels),
+            s.report,
+        ))),
+        None => {
+            notes.push(
+                "mono recording: diarisation found one voice, analysed as one `mixed` speaker"
+                    .into(),
+            );
+            Ok(None)
+        }
+    }
 }
 
 /// File extensions reviewed when a folder is given.

@@ -26,6 +26,7 @@ fn review_with(path: &Path, cfg: &Config, m: &Model) -> Review {
         ReviewOptions {
             model: Some(m),
             workers: 2,
+            ..Default::default()
         },
         &|_| {},
     )

@@ -23,6 +23,7 @@ fn transcribe(path: &Path, model: &Model) -> calmline::report::Review {
     let opts = ReviewOptions {
         model: Some(model),
         workers: 2,
+        ..Default::default()
     };
     review_file_with(path, &Config::default(), opts, &|_| {}).unwrap()
 }
@@ -127,6 +128,7 @@ fn stereo_call_has_both_speakers_in_time_order() {
     let opts = ReviewOptions {
         model: Some(&m),
         workers: 2,
+        ..Default::default()
     };
     let r = review_file_with(
         &call("spokenwoz_MUL1011_8k_stereo.wav"),
@@ -290,6 +292,7 @@ fn demo_and_real_call_transcripts_do_not_loop() {
         ReviewOptions {
             model: Some(&m),
             workers: 2,
+            ..Default::default()
         },
         &|_| {},
     )
@@ -408,6 +411,7 @@ fn without_fallback_the_last_guard_collapses_loops_and_flags_them() {
             ReviewOptions {
                 model: Some(&m),
                 workers: 2,
+                ..Default::default()
             },
             &|_| {},
         )

@@ -1,12 +1,14 @@
 //! Audio in: sources that yield blocks of samples per channel, and resampling to the analysis rate.
 
 pub mod file;
+pub mod memory;
 pub mod resample;
 pub mod source;
 
 pub use file::FileSource;
-pub use resample::StreamResampler;
-pub use source::{Replay, Source, channels_identical};
+pub use memory::MemorySource;
+pub use resample::{StreamResampler, resample_all};
+pub use source::{Replay, Source, channels_identical, read_all};
 
 /// The rate every analysis stage works at.
 pub const ANALYSIS_RATE: u32 = 16_000;

@@ -192,6 +192,16 @@ impl StreamResampler {
     }
 }
 
+/// Resample whole planar channels from `rate_in` to `rate_out` (a copy when they are equal).
+pub fn resample_all(input: &[Vec<f32>], rate_in: u32, rate_out: u32) -> Result<Vec<Vec<f32>>> {
+    let mut rs = StreamResampler::new(rate_in, rate_out, input.len())?;
+    let frames = input.first().map_or(0, Vec::len);
+    let mut out = vec![Vec::with_capacity(rs.max_output(frames)); input.len()];
+    rs.process(input, frames, &mut out);
+    rs.flush(&mut out);
+    Ok(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -109,3 +109,18 @@ pub fn channels_identical<'b>(blocks: impl Iterator<Item = &'b Vec<Vec<f32>>>) -
     // little); two people on two channels differ by far more, even with echo between them.
     energy > 1e-6 && diff < energy * 1e-2
 }
+
+/// Read a whole source into memory, one vector per channel.
+pub fn read_all(source: &mut dyn Source) -> Result<Vec<Vec<f32>>> {
+    let mut all = vec![Vec::new(); source.channels()];
+    let mut block = Vec::new();
+    loop {
+        let n = source.read(&mut block)?;
+        if n == 0 {
+            return Ok(all);
+        }
+        for (a, b) in all.iter_mut().zip(&block) {
+            a.extend_from_slice(&b[..n]);
+        }
+    }
+}

@@ -276,6 +276,7 @@ pub(super) fn run(args: LiveArgs) -> anyhow::Result<ExitCode> {
         let opts = ReviewOptions {
             model: model.as_ref(),
             workers: 0,
+            ..Default::default()
         };
         let review = review_file_with(rec, &cfg, opts, &|_| {})?;
         let stem = rec

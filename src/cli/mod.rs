@@ -1,5 +1,7 @@
 //! Command line: parse arguments, resolve settings, then call library code.
 
+#[cfg(feature = "diarise")]
+mod diarise;
 mod hub;
 mod live;
 mod model;
@@ -42,6 +44,39 @@ pub enum Command {
     /// Review recordings queued with `review FOLDER --nats URL --queue`, on any number of
     /// machines sharing the folders.
     Worker(WorkerArgs),
+    /// Who spoke when in a recording (mixed to mono): RTTM lines on stdout, and the diarisation
+    /// error rate against a reference RTTM with --rttm.
+    #[cfg(feature = "diarise")]
+    Diarise(DiariseArgs),
+    /// Enrol an agent's voice from a recording of them alone: later reviews of mono calls take
+    /// the speaker with this voice for the agent.
+    #[cfg(feature = "diarise")]
+    Enroll(EnrollArgs),
+}
+
+/// Arguments of `diarise`.
+#[derive(Debug, clap::Args)]
+pub struct DiariseArgs {
+    /// The recording (any channels; they are mixed to one).
+    pub input: PathBuf,
+    /// A reference RTTM: print the diarisation error rate against it (no collar, overlap scored).
+    #[arg(long)]
+    pub rttm: Option<PathBuf>,
+    /// A TOML file layered over the defaults ([diarise] settings).
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+}
+
+/// Arguments of `enroll`.
+#[derive(Debug, clap::Args)]
+pub struct EnrollArgs {
+    /// The agent's name (letters, digits, '-', '_', '.').
+    pub name: String,
+    /// A recording of the agent alone (10 s or more of speech is best).
+    pub sample: PathBuf,
+    /// A TOML file layered over the defaults ([diarise] voices says where voices are kept).
+    #[arg(long)]
+    pub config: Option<PathBuf>,
 }
 
 /// Arguments of `worker`.
@@ -365,6 +400,10 @@ pub fn main() -> ExitCode {
         Command::Live(args) => live::run(args),
         Command::Hub(args) => hub::run(args),
         Command::Worker(args) => worker::run(args),
+        #[cfg(feature = "diarise")]
+        Command::Diarise(args) => diarise::run(args),
+        #[cfg(feature = "diarise")]
+        Command::Enroll(args) => diarise::enroll(args),
     };
     match result {
         Ok(code) => code,

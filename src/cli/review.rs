@@ -51,6 +51,7 @@ pub(super) fn run(args: ReviewArgs) -> anyhow::Result<ExitCode> {
     let opts = ReviewOptions {
         model: model.as_ref(),
         workers: args.jobs.unwrap_or(0),
+        ..Default::default()
     };
     let review = review_file_with(&args.input, &cfg, opts, &|f| {
         bar.set_position((f * 1000.0) as u64)
@@ -195,6 +196,19 @@ fn folder(args: &ReviewArgs, cfg: &Config, model: Option<&Model>) -> anyhow::Res
         .build()
         .context("cannot start worker threads")?;
     let failures = Mutex::new(0usize);
+    // Loaded once for the whole folder (mono files need it); missing models are said per file.
+    #[cfg(feature = "diarise")]
+    let diariser = cfg
+        .diarise
+        .enabled
+        .then(|| {
+            crate::diarise::Diariser::load(
+                std::path::Path::new(&cfg.diarise.models),
+                crate::diarise::Options::from(cfg),
+            )
+            .ok()
+        })
+        .flatten();
     let rows: Vec<String> = pool.install(|| {
         files
             .par_iter()
@@ -205,7 +219,12 @@ fn folder(args: &ReviewArgs, cfg: &Config, model: Option<&Model>) -> anyhow::Res
                     .map(|n| n.to_string_lossy().into_owned())
                     .unwrap_or_default();
                 // Files are the parallel unit here: one recogniser thread per file.
-                let opts = ReviewOptions { model, workers: 1 };
+                let opts = ReviewOptions {
+                    model,
+                    workers: 1,
+                    #[cfg(feature = "diarise")]
+                    diariser: diariser.as_ref(),
+                };
                 let outcome = review_file_with(path, cfg, opts, &|_| {})
                     .map_err(anyhow::Error::from)
                     .and_then(|r| {

@@ -385,6 +385,23 @@ pub fn render(review: &Review) -> String {
     if !review.speaker_separation {
         o.push_str(r#"<p class="notice">Mono recording: speaker separation unavailable. Both parties are analysed together as <em>mixed</em>; talk ratio, overlaps and interruptions cannot be measured.</p>"#);
     }
+    if let Some(d) = &review.diarisation {
+        let by = match &d.agent_name {
+            Some(name) => format!("the enrolled voice of {name}"),
+            None => format!(
+                "who spoke {}",
+                d.agent_decided_by.trim_end_matches(" to speak")
+            ),
+        };
+        o.push_str(&format!(
+            r#"<p class="notice">Mono recording: the speakers were separated by diarisation (by voice), not by channel. The agent was picked by {} (confidence {:.0}%). Agent {:.0} s, customer {:.0} s of speech, {:.0} s together.</p>"#,
+            esc(&by),
+            100.0 * d.role_confidence,
+            d.speech_s[0],
+            d.speech_s[1],
+            d.overlap_s
+        ));
+    }
 
     // Key facts.
     let s = &review.conversation.summary;

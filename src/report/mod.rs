@@ -40,6 +40,9 @@ pub struct Review {
     pub thresholds: Thresholds,
     /// False for mono recordings: both parties in one channel, analysed as `mixed`.
     pub speaker_separation: bool,
+    /// For a mono call split into speakers by voice: what diarisation decided (absent otherwise).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub diarisation: Option<DiarisationReport>,
     /// Per speaker: baseline, talk time, summary statistics.
     pub speakers: BTreeMap<Speaker, SpeakerSummary>,
     /// Per-speaker arrays at `hop_s` steps.
@@ -62,6 +65,31 @@ pub struct Review {
     pub warnings: Vec<String>,
     /// Non-fatal failures of parts of the analysis.
     pub errors: Vec<String>,
+}
+
+/// What diarisation decided for a mono call, as written into the review.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DiarisationReport {
+    /// Always "diarisation": the speakers were separated by voice, not by channel.
+    pub method: String,
+    /// Voices found (the call is split when there are two or more).
+    pub speakers_found: usize,
+    /// What picked the agent: "enrolled voice", or the `[diarise] agent` rule ("first to
+    /// speak", "second to speak").
+    pub agent_decided_by: String,
+    /// The enrolled agent whose voice matched, when one did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub agent_name: Option<String>,
+    /// Which voice (0 = first to speak) was taken for the agent.
+    pub agent_voice: usize,
+    /// How sure the role decision is, 0.5 (a guess) to 1. By speaking order: the first
+    /// speaker's lead before the other started, 2 s or more counting as certain. By voice:
+    /// 0.5 plus the matched voice's similarity margin over the other voice.
+    pub role_confidence: f32,
+    /// Seconds each role spoke, as diarised: [agent, customer].
+    pub speech_s: [f64; 2],
+    /// Seconds in which both spoke at once.
+    pub overlap_s: f64,
 }
 
 /// A cue with the call-clock time it was shown.
@@ -98,7 +126,7 @@ pub struct Thresholds {
 pub struct ChannelInfo {
     /// 0-based channel index in the file.
     pub index: usize,
-    /// "left", "right" or "mono".
+    /// "left", "right", "mono", or "diarised" (a mono file split into speakers by voice).
     pub position: String,
     /// Who speaks on it.
     pub speaker: Speaker,
@@ -216,6 +244,7 @@ impl ReviewBuilder {
                     end: cfg.escalation.end,
                 },
                 speaker_separation: !mono,
+                diarisation: None,
                 speakers: BTreeMap::new(),
                 timeline: Timeline {
                     hop_s,
@@ -332,6 +361,15 @@ impl ReviewBuilder {
     /// The call was transcribed (an empty transcript then means nothing intelligible was said).
     pub fn transcribed(&mut self) {
         self.review.transcript.get_or_insert_with(Vec::new);
+    }
+
+    /// The file was mono and its speakers were separated by voice: the channels are the
+    /// diarised speakers, not the file's channels.
+    pub fn diarised(&mut self, report: DiarisationReport) {
+        for c in &mut self.review.channels {
+            c.position = "diarised".into();
+        }
+        self.review.diarisation = Some(report);
     }
 
     /// Add a warning about the input.

@@ -1,0 +1,56 @@
+//! Diarisation speed: every call in ../shared/data/calls mixed down to mono and joined into one
+//! 9.9-minute recording (16 kHz), diarised with the default settings on all cores.
+//!
+//! `cargo bench --bench diarise` prints seconds per 10 minutes of call and the multiple of real
+//! time (best of 3), and the split between segmentation and embedding is in the progress: the
+//! first 80% is segmentation. Run as a test (`cargo test --benches`) it diarises the first
+//! minute once. Needs the speaker models (scripts/install-diarisation.sh).
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use calmline::diarise::{Diariser, Options, load_mono};
+
+fn main() {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let quick = !std::env::args().any(|a| a == "--bench");
+    let d = match Diariser::load(&root.join("models"), Options::default()) {
+        Ok(d) => d,
+        Err(e) => {
+            eprintln!("diarise bench: {e}");
+            std::process::exit(1);
+        }
+    };
+    let calls = root.join("../shared/data/calls");
+    let mut names: Vec<PathBuf> = std::fs::read_dir(&calls)
+        .expect("../shared/data/calls")
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|e| e == "wav"))
+        .collect();
+    names.sort();
+    let mut audio = Vec::new();
+    for p in &names {
+        audio.extend(load_mono(Path::new(p)).expect("decodable call"));
+    }
+    if quick {
+        audio.truncate(60 * 16_000);
+    }
+    let secs = audio.len() as f64 / 16_000.0;
+    let runs = if quick { 1 } else { 3 };
+    let best = (0..runs)
+        .map(|_| {
+            let t = Instant::now();
+            let out = d.run(&audio, &|_| {}).expect("diarisation");
+            assert!(out.speakers >= 1);
+            t.elapsed().as_secs_f64()
+        })
+        .fold(f64::MAX, f64::min);
+    println!(
+        "diarise  {:.0} s of mono calls in {best:.2} s: {:.0}x real time, {:.1} s per 10 minutes ({} threads{})",
+        secs,
+        secs / best,
+        600.0 * best / secs,
+        rayon::current_num_threads(),
+        if quick { ", quick pass" } else { ", best of 3" }
+    );
+}

@@ -1,0 +1,177 @@
+//! A diarised mono call turned into the stereo call the rest of calmline understands: one
+//! channel per speaker (the mix, faded in where that speaker talks), agent and customer decided
+//! by the centre's rule.
+
+use std::path::Path;
+
+use super::{Diarisation, Diariser, RATE, voices};
+use crate::audio::{FileSource, Source, read_all, resample_all};
+use crate::config::{AgentRule, Config};
+use crate::error::Result;
+use crate::report::DiarisationReport;
+
+/// A mono recording split by speaker.
+pub struct Split {
+    /// The recording's sample rate.
+    pub rate: u32,
+    /// Two channels, the customer on `cfg.channels.customer`.
+    pub channels: Vec<Vec<f32>>,
+    /// The decision, for the report.
+    pub report: DiarisationReport,
+    /// The raw diarisation.
+    pub diarisation: Diarisation,
+}
+
+/// Fade at each turn edge (s): a hard cut clicks, and the click reads as a level onset.
+const FADE_S: f64 = 0.02;
+
+/// Diarise the mono recording at `path`. `None` when fewer than two voices are found.
+pub fn split_mono(
+    path: &Path,
+    cfg: &Config,
+    diariser: &Diariser,
+    notes: &mut Vec<String>,
+    progress: &(dyn Fn(f32) + Sync),
+) -> Result<Option<Split>> {
+    let mut file = FileSource::open(path)?;
+    let rate = file.sample_rate();
+    let mut channels = read_all(&mut file)?;
+    let mono = channels.swap_remove(0);
+    let at16 = if rate == RATE {
+        None
+    } else {
+        Some(resample_all(std::slice::from_ref(&mono), rate, RATE)?.swap_remove(0))
+    };
+    let d = diariser.run(at16.as_deref().unwrap_or(&mono), progress)?;
+    if d.speakers < 2 {
+        return Ok(None);
+    }
+    let first_start = |s: usize| {
+        d.turns
+            .iter()
+            .filter(|t| t.speaker == s)
+            .map(|t| t.start_s)
+            .fold(f64::INFINITY, f64::min)
+    };
+    let lead = (first_start(1) - first_start(0)).max(0.0);
+    let enrolled = match voices::load_all(Path::new(&cfg.diarise.voices)) {
+        Ok(v) => v,
+        Err(e) => {
+            notes.push(format!("enrolled voices not used: {e}"));
+            Vec::new()
+        }
+    };
+    let (agent_voice, agent_decided_by, agent_name, role_confidence) =
+        match voices::match_agent(&enrolled, &d.voices, cfg.diarise.voice_match) {
+            Some((v, name, sim, other)) => (
+                v,
+                "enrolled voice",
+                Some(name),
+                (0.5 + (sim - other).max(0.0)).min(1.0),
+            ),
+            None => match cfg.diarise.agent {
+                AgentRule::First => (
+                    0,
+                    "first to speak",
+                    None,
+                    (0.5 + lead / 4.0).min(1.0) as f32,
+                ),
+                AgentRule::Second => (
+                    1,
+                    "second to speak",
+                    None,
+                    (0.5 + lead / 4.0).min(1.0) as f32,
+                ),
+            },
+        };
+    // Voices beyond the second (a third party, a recorded message) go with the customer.
+    let role_of = |s: usize| usize::from(s != agent_voice);
+    let n = mono.len();
+    let mut masks = vec![vec![0f32; n]; 2];
+    let fade = (FADE_S * rate as f64).max(1.0);
+    for t in &d.turns {
+        let m = &mut masks[role_of(t.speaker)];
+        let a = ((t.start_s * rate as f64) as usize).min(n);
+        let b = ((t.end_s * rate as f64) as usize).min(n);
+        let lo = a.saturating_sub(fade as usize);
+        let hi = (b + fade as usize).min(n);
+        for (i, v) in m.iter_mut().enumerate().take(hi).skip(lo) {
+            let edge = if i < a {
+                (a - i) as f64
+            } else if i >= b {
+                (i - b + 1) as f64
+            } else {
+                0.0
+            };
+            let g = (1.0 - edge / fade).max(0.0) as f32;
+            *v = v.max(g);
+        }
+    }
+    let speech = |m: &[f32]| m.iter().filter(|&&g| g >= 1.0).count() as f64 / rate as f64;
+    let overlap = masks[0]
+        .iter()
+        .zip(&masks[1])
+        .filter(|(a, b)| **a >= 1.0 && **b >= 1.0)
+        .count() as f64
+        / rate as f64;
+    let report = DiarisationReport {
+        method: "diarisation".into(),
+        speakers_found: d.speakers,
+        agent_decided_by: agent_decided_by.into(),
+        agent_name,
+        agent_voice,
+        role_confidence,
+        speech_s: [speech(&masks[0]), speech(&masks[1])],
+        overlap_s: overlap,
+    };
+    let [agent, customer] = [0, 1].map(|r| {
+        mono.iter()
+            .zip(&masks[r])
+            .map(|(x, g)| x * g)
+            .collect::<Vec<f32>>()
+    });
+    let channels = if cfg.channels.customer.index() == 0 {
+        vec![customer, agent]
+    } else {
+        vec![agent, customer]
+    };
+    Ok(Some(Split {
+        rate,
+        channels,
+        report,
+        diarisation: d,
+    }))
+}
+
+/// How well the transcript fits the roles as assigned, and swapped: (as is, swapped), each the
+/// number of agent phrases on the agent's side plus caller phrases on the customer's side.
+pub fn phrase_votes<'a>(
+    segments: impl Iterator<Item = &'a crate::events::TranscriptSegment>,
+    cfg: &Config,
+) -> (usize, usize) {
+    use crate::events::Speaker;
+    let count = |text: &str, list: &[String]| {
+        list.iter()
+            .filter(|p| !p.is_empty())
+            .map(|p| text.matches(p.as_str()).count())
+            .sum::<usize>()
+    };
+    let (mut as_is, mut swapped) = (0, 0);
+    for seg in segments {
+        let text = seg.text.to_lowercase().replace('\u{2019}', "'");
+        let a = count(&text, &cfg.diarise.agent_phrases);
+        let c = count(&text, &cfg.diarise.customer_phrases);
+        match seg.speaker {
+            Speaker::Agent => {
+                as_is += a;
+                swapped += c;
+            }
+            Speaker::Customer => {
+                as_is += c;
+                swapped += a;
+            }
+            Speaker::Mixed => {}
+        }
+    }
+    (as_is, swapped)
+}

@@ -1,0 +1,245 @@
+#![cfg(feature = "diarise")]
+//! Diarisation of mono calls against real references: pyannote's telephone sample (its RTTM) and
+//! the stereo calls of ../shared/data mixed down to mono (each channel's voice activity is the
+//! reference). Needs the speaker models (scripts/install-diarisation.sh).
+
+mod common;
+
+use std::path::Path;
+
+use calmline::Config;
+use calmline::diarise::{Diariser, Options, der, load_mono};
+use calmline::review::{ReviewOptions, review_file_with};
+use calmline::transcribe::Model;
+
+fn diariser() -> Diariser {
+    Diariser::load(Path::new("models"), Options::default())
+        .expect("speaker models (run scripts/install-diarisation.sh)")
+}
+
+#[test]
+fn pyannote_sample_der() {
+    let d = diariser();
+    let path = common::data().join("calls/pyannote_sample.wav");
+    let audio = load_mono(&path).unwrap();
+    let out = d.run(&audio, &|_| {}).unwrap();
+    let reference = der::read_rttm(&path.with_extension("rttm")).unwrap();
+    let hyp = out.grid(der::STEP_S, audio.len() as f64 / 16000.0);
+    let s = der::score(&reference, &hyp);
+    println!(
+        "pyannote_sample: {} speakers, DER {:.3} ({s:?})",
+        out.speakers,
+        s.der()
+    );
+    assert_eq!(out.speakers, 2);
+    assert!(s.der() <= 0.10, "DER {:.3}", s.der());
+}
+
+/// Each channel's voice activity on the DER grid: 10 ms frames within 35 dB of the channel's
+/// loud speech (its 99th percentile) and above -55 dBFS, pauses under 0.3 s bridged, blips under
+/// 0.1 s dropped (the way hand-made references mark turns).
+fn channel_activity(x: &[f32], rate: u32) -> Vec<bool> {
+    let hop = (rate as f64 * der::STEP_S) as usize;
+    let db: Vec<f32> = x
+        .chunks(hop)
+        .map(|c| 10.0 * (c.iter().map(|v| v * v).sum::<f32>() / c.len() as f32 + 1e-12).log10())
+        .collect();
+    let mut sorted = db.clone();
+    sorted.sort_by(f32::total_cmp);
+    let loud = sorted[(sorted.len() * 99 / 100).min(sorted.len() - 1)];
+    let floor = (loud - 35.0).max(-55.0);
+    let mut on: Vec<bool> = db.iter().map(|&d| d > floor).collect();
+    let runs = |on: &[bool], value: bool| -> Vec<(usize, usize)> {
+        let mut out = Vec::new();
+        let mut i = 0;
+        while i < on.len() {
+            if on[i] == value {
+                let a = i;
+                while i < on.len() && on[i] == value {
+                    i += 1;
+                }
+                out.push((a, i));
+            } else {
+                i += 1;
+            }
+        }
+        out
+    };
+    for (a, b) in runs(&on, false) {
+        if b - a < 30 && a > 0 && b < on.len() {
+            on[a..b].iter_mut().for_each(|v| *v = true);
+        }
+    }
+    for (a, b) in runs(&on, true) {
+        if b - a < 10 {
+            on[a..b].iter_mut().for_each(|v| *v = false);
+        }
+    }
+    on
+}
+
+/// Mix a stereo call down to mono, diarise it, score it against its channels.
+fn mixed_down(name: &str) -> (f64, calmline::diarise::Diarisation, Vec<Vec<bool>>) {
+    let path = common::call(name);
+    let (rate, channels) = common::decode(&path);
+    let reference: Vec<Vec<bool>> = channels.iter().map(|c| channel_activity(c, rate)).collect();
+    let audio = load_mono(&path).unwrap();
+    let out = diariser().run(&audio, &|_| {}).unwrap();
+    let hyp = out.grid(der::STEP_S, audio.len() as f64 / 16000.0);
+    let s = der::score(&reference, &hyp);
+    println!(
+        "{name}: {} speakers, DER {:.3} (missed {:.1} s, false alarm {:.1} s, confusion {:.1} s of {:.1} s)",
+        out.speakers,
+        s.der(),
+        s.missed,
+        s.false_alarm,
+        s.confusion,
+        s.reference
+    );
+    (s.der(), out, reference)
+}
+
+/// The stereo calls of ../shared/data/calls and which channel carries the agent.
+const CALLS: [(&str, usize); 5] = [
+    ("scenario_calm_a01.wav", 0),
+    ("scenario_calm_a04.wav", 0),
+    ("scenario_escalating_a01.wav", 0),
+    ("scenario_escalating_a04.wav", 0),
+    ("spokenwoz_MUL1011_8k_stereo.wav", 1),
+];
+
+#[test]
+fn mixed_down_calls_der() {
+    let mut total = der::Score::default();
+    for (name, _) in CALLS {
+        let (d, out, _) = mixed_down(name);
+        assert_eq!(out.speakers, 2, "{name}");
+        // Measured: 7.4-10.7% on the assembled calls, 17.3% on the real phone call (most of it
+        // speech the reference marks and the segmentation misses, 5.5 s confused).
+        let limit = if name.starts_with("spokenwoz") {
+            0.20
+        } else {
+            0.12
+        };
+        assert!(d <= limit, "{name}: DER {d:.3}");
+        let s = der::score(
+            &mixed_down_reference(name),
+            &out.grid(der::STEP_S, out_duration(name)),
+        );
+        total.reference += s.reference;
+        total.missed += s.missed;
+        total.false_alarm += s.false_alarm;
+        total.confusion += s.confusion;
+    }
+    println!("all mixed-down calls: DER {:.3}", total.der());
+    assert!(total.der() <= 0.15, "DER {:.3}", total.der());
+}
+
+fn mixed_down_reference(name: &str) -> Vec<Vec<bool>> {
+    let (rate, channels) = common::decode(&common::call(name));
+    channels.iter().map(|c| channel_activity(c, rate)).collect()
+}
+
+fn out_duration(name: &str) -> f64 {
+    let (rate, channels) = common::decode(&common::call(name));
+    channels[0].len() as f64 / rate as f64
+}
+
+/// The mono file of a stereo call (both channels summed), in a temporary folder.
+fn mono_file(dir: &Path, name: &str) -> std::path::PathBuf {
+    let out = dir.join(name);
+    common::sox_fx(&common::call(name), &out, &[], &["remix", "1,2"]);
+    out
+}
+
+fn model() -> Model {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(Config::default().transcribe.model);
+    Model::load(&path).expect("tiny.en installed: run scripts/install-model.sh")
+}
+
+/// Every mixed-down call: the voice reviewed as the agent is the one that talks when the
+/// agent's channel does; the scenario calls by speaking order, the SpokenWOZ call (whose caller
+/// speaks first) by what each side says.
+#[test]
+fn roles_right_on_every_mixed_down_call() {
+    let dir = std::env::temp_dir().join(format!("calmline-roles-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let d = diariser();
+    let m = model();
+    let cfg = Config::default();
+    for (name, agent_channel) in CALLS {
+        let mono = mono_file(&dir, name);
+        let out = d.run(&load_mono(&mono).unwrap(), &|_| {}).unwrap();
+        let reference = mixed_down_reference(name);
+        let hyp = out.grid(der::STEP_S, out_duration(name));
+        // The voice that talks most while the agent's channel does.
+        let co = |v: usize| {
+            (0..reference[agent_channel].len().min(hyp[v].len()))
+                .filter(|&t| reference[agent_channel][t] && hyp[v][t])
+                .count()
+        };
+        let truth = if co(0) >= co(1) { 0 } else { 1 };
+        let transcribe = name.starts_with("spokenwoz");
+        let r = review_file_with(
+            &mono,
+            &cfg,
+            ReviewOptions {
+                model: transcribe.then_some(&m),
+                workers: 2,
+                diariser: Some(&d),
+            },
+            &|_| {},
+        )
+        .unwrap();
+        let dz = r.diarisation.as_ref().expect("diarised");
+        println!(
+            "{name}: agent voice {} by {} (confidence {:.2}), truth {truth}",
+            dz.agent_voice, dz.agent_decided_by, dz.role_confidence
+        );
+        assert_eq!(dz.agent_voice, truth, "{name}");
+        assert!(r.speaker_separation && r.channels.iter().all(|c| c.position == "diarised"));
+    }
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+/// Turn-level escalation on the mixed-down scenario calls, against the same calls in stereo.
+#[test]
+fn escalation_on_mixed_down_calls_matches_stereo() {
+    let dir = std::env::temp_dir().join(format!("calmline-esc-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let d = diariser();
+    let cfg = Config::default();
+    let (mut stereo, mut mono) = (common::Counts::default(), common::Counts::default());
+    for (name, _) in &CALLS[..4] {
+        let turns = common::turns(&common::call(name).with_extension("turns.csv"));
+        let s = common::review(&common::call(name), &cfg);
+        let path = mono_file(&dir, name);
+        let m = review_file_with(
+            &path,
+            &cfg,
+            ReviewOptions {
+                diariser: Some(&d),
+                ..Default::default()
+            },
+            &|_| {},
+        )
+        .unwrap();
+        assert!(m.diarisation.is_some(), "{name}");
+        for t in &turns {
+            stereo.add(t.escalated, common::flagged(&s, t));
+            mono.add(t.escalated, common::flagged(&m, t));
+        }
+        if name.contains("calm") {
+            assert!(
+                m.episodes
+                    .iter()
+                    .all(|e| e.speaker != calmline::events::Speaker::Customer),
+                "{name}: a customer episode in a calm call, mixed down"
+            );
+        }
+    }
+    let (bs, bm) = (stereo.balanced_accuracy(), mono.balanced_accuracy());
+    println!("turn-level balanced accuracy: stereo {bs:.3}, mixed down to mono {bm:.3}");
+    assert!((bs - bm).abs() <= 0.03, "stereo {bs:.3} vs mono {bm:.3}");
+    std::fs::remove_dir_all(&dir).ok();
+}
