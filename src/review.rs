@@ -195,19 +195,37 @@ fn diarise(
     progress: &(dyn Fn(f32) + Sync),
 ) -> Result<Option<(crate::audio::MemorySource, crate::report::DiarisationReport)>> {
     use crate::diarise::{Diariser, Options, split::split_mono};
+    // Loaded once per process and settings: a worker or a test reviews many files.
+    static LOADED: std::sync::Mutex<Option<(String, std::sync::Arc<Diariser>)>> =
+        std::sync::Mutex::new(None);
     let loaded;
     let diariser = match opts.diariser {
         Some(d) => d,
-        None => match Diariser::load(Path::new(&cfg.diarise.models), Options::from(cfg)) {
-            Ok(d) => {
-                loaded = d;
-                &loaded
-            }
-            Err(e) => {
-                notes.push(format!("mono recording not split into speakers: {e}"));
-                return Ok(None);
-            }
-        },
+        None => {
+            let options = Options::from(cfg);
+            let key = format!("{}|{options:?}", cfg.diarise.models);
+            let mut slot = LOADED.lock().unwrap_or_else(|e| e.into_inner());
+            let cached = slot
+                .as_ref()
+                .filter(|(k, _)| *k == key)
+                .map(|(_, d)| d.clone());
+            loaded = match cached {
+                Some(d) => d,
+                None => match Diariser::load(Path::new(&cfg.diarise.models), options) {
+                    Ok(d) => {
+                        let d = std::sync::Arc::new(d);
+                        *slot = Some((key, d.clone()));
+                        d
+                    }
+                    Err(e) => {
+                        notes.push(format!("mono recording not split into speakers: {e}"));
+                        return Ok(None);
+                    }
+                },
+            };
+            drop(slot);
+            &*loaded
+        }
     };
     match split_mono(path, cfg, diariser, notes, progress)? {
         Some(s) => Ok(Some((

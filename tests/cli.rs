@@ -209,7 +209,7 @@ fn every_supported_format_decodes_to_the_same_call() {
 }
 
 #[test]
-fn mono_is_one_mixed_speaker_and_says_so() {
+fn mono_is_diarised_into_agent_and_customer() {
     let out = tempfile::tempdir().unwrap();
     let o = run(&[
         "review",
@@ -217,16 +217,49 @@ fn mono_is_one_mixed_speaker_and_says_so() {
         "--out",
         s(out.path()),
     ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let v = json(&out.path().join("pyannote_sample.json"));
+    assert_eq!(v["speaker_separation"], true);
+    assert_eq!(v["diarisation"]["method"], "diarisation");
+    assert_eq!(v["diarisation"]["speakers_found"], 2);
+    assert_eq!(v["channels"][0]["position"], "diarised");
+    assert!(v["speakers"]["agent"]["talk_s"].as_f64().unwrap() > 3.0);
+    assert!(v["speakers"]["customer"]["talk_s"].as_f64().unwrap() > 3.0);
+    let html = std::fs::read_to_string(out.path().join("pyannote_sample.html")).unwrap();
+    assert!(html.contains("separated by diarisation"));
+    // Each party's words are attributed to them.
+    let t = v["transcript"].as_array().unwrap();
+    for who in ["agent", "customer"] {
+        assert!(t.iter().any(|x| x["speaker"] == who), "{who}: {t:?}");
+    }
+}
+
+#[test]
+fn mono_without_speaker_models_is_one_mixed_speaker_and_says_so() {
+    let out = tempfile::tempdir().unwrap();
+    let cfg = out.path().join("nomodels.toml");
+    std::fs::write(&cfg, "[diarise]\nmodels = \"/nonexistent\"\n").unwrap();
+    let o = run(&[
+        "review",
+        s(&call("pyannote_sample.wav")),
+        "--out",
+        s(out.path()),
+        "--config",
+        s(&cfg),
+    ]);
     assert!(o.status.success());
     let v = json(&out.path().join("pyannote_sample.json"));
     assert_eq!(v["speaker_separation"], false);
     assert_eq!(v["channels"][0]["speaker"], "mixed");
     assert!(v["speakers"]["mixed"]["talk_s"].as_f64().unwrap() > 10.0);
+    let warnings = v["warnings"].to_string();
     assert!(
-        v["warnings"][0]
-            .as_str()
-            .unwrap()
-            .contains("speaker separation unavailable")
+        warnings.contains("speaker separation unavailable"),
+        "{warnings}"
+    );
+    assert!(
+        warnings.contains("not split into speakers") && warnings.contains("install-diarisation"),
+        "{warnings}"
     );
     let html = std::fs::read_to_string(out.path().join("pyannote_sample.html")).unwrap();
     assert!(html.contains("speaker separation unavailable"));

@@ -371,8 +371,10 @@ pub fn load_mono(path: &Path) -> Result<Vec<f32>> {
     let channels = crate::audio::read_all(&mut file)?;
     let n = channels.first().map_or(0, Vec::len);
     let k = channels.len().max(1) as f32;
+    // Damaged samples (NaN, infinite) are silence to the speaker models.
     let mono: Vec<f32> = (0..n)
         .map(|i| channels.iter().map(|c| c[i]).sum::<f32>() / k)
+        .map(|x| if x.is_finite() { x } else { 0.0 })
         .collect();
     Ok(crate::audio::resample_all(&[mono], rate, RATE)?
         .pop()

@@ -37,12 +37,24 @@ pub fn split_mono(
     let rate = file.sample_rate();
     let mut channels = read_all(&mut file)?;
     let mono = channels.swap_remove(0);
+    // Damaged samples (NaN, infinite) are silence to the speaker models; the analysis still
+    // sees and reports them.
+    let clean: Vec<f32>;
+    let for_models: &[f32] = if mono.iter().all(|x| x.is_finite()) {
+        &mono
+    } else {
+        clean = mono
+            .iter()
+            .map(|&x| if x.is_finite() { x } else { 0.0 })
+            .collect();
+        &clean
+    };
     let at16 = if rate == RATE {
         None
     } else {
-        Some(resample_all(std::slice::from_ref(&mono), rate, RATE)?.swap_remove(0))
+        Some(resample_all(&[for_models.to_vec()], rate, RATE)?.swap_remove(0))
     };
-    let d = diariser.run(at16.as_deref().unwrap_or(&mono), progress)?;
+    let d = diariser.run(at16.as_deref().unwrap_or(for_models), progress)?;
     if d.speakers < 2 {
         return Ok(None);
     }
