@@ -388,10 +388,11 @@ pub fn render(review: &Review) -> String {
     if let Some(d) = &review.diarisation {
         let by = match &d.agent_name {
             Some(name) => format!("the enrolled voice of {name}"),
-            None => format!(
-                "who spoke {}",
-                d.agent_decided_by.trim_end_matches(" to speak")
-            ),
+            None => match d.agent_decided_by.as_str() {
+                "first to speak" => "who spoke first".to_string(),
+                "second to speak" => "who spoke second".to_string(),
+                other => other.to_string(),
+            },
         };
         o.push_str(&format!(
             r#"<p class="notice">Mono recording: the speakers were separated by diarisation (by voice), not by channel. The agent was picked by {} (confidence {:.0}%). Agent {:.0} s, customer {:.0} s of speech, {:.0} s together.</p>"#,
