@@ -367,12 +367,16 @@ pub fn render(review: &Review) -> String {
         r#"<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1"><title>{}</title><style>{CSS}</style></head><body>"#,
         esc(&title)
     );
-    let chans = review
-        .channels
-        .iter()
-        .map(|c| format!("{} = {}", c.position, c.speaker))
-        .collect::<Vec<_>>()
-        .join(", ");
+    let chans = if review.diarisation.is_some() {
+        "mono, agent and customer separated by voice".to_string()
+    } else {
+        review
+            .channels
+            .iter()
+            .map(|c| format!("{} = {}", c.position, c.speaker))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
     let _ = write!(
         o,
         r#"<header><h1>{}</h1><p class="meta">{} · {} Hz · {} · schema {}</p></header>"#,
