@@ -32,6 +32,22 @@ pub const SEGMENTATION_MODEL: &str = "models/segmentation-3.0.onnx";
 /// The speaker-embedding model's file.
 pub const EMBEDDING_MODEL: &str = "models/campplus_cn_en_common.pt";
 
+/// Switch off candle's own CPU worker pool for this process, unless `CANDLE_NUM_THREADS` is set.
+///
+/// The pool serialises concurrent callers on one lock, and [`Diariser::run`] already embeds one
+/// fragment per core: with the pool on, two cores embed no faster than one (measured: 14 s of
+/// embedding per 10 minutes of call with it, 6 s without).
+///
+/// # Safety
+/// It sets an environment variable, so call it first thing in `main`, before any other thread
+/// exists (see [`std::env::set_var`]).
+pub unsafe fn prepare_process() {
+    if std::env::var_os("CANDLE_NUM_THREADS").is_none() {
+        // SAFETY: the caller guarantees no other thread is running.
+        unsafe { std::env::set_var("CANDLE_NUM_THREADS", "1") };
+    }
+}
+
 /// Diarisation settings.
 #[derive(Debug, Clone)]
 pub struct Options {
