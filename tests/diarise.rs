@@ -27,9 +27,10 @@ fn pyannote_sample_der() {
     let hyp = out.grid(der::STEP_S, audio.len() as f64 / 16000.0);
     let s = der::score(&reference, &hyp);
     println!(
-        "pyannote_sample: {} speakers, DER {:.3} ({s:?})",
+        "pyannote_sample: {} speakers, DER {:.3} ({s:?}); one speaker attributed right {:.1}%",
         out.speakers,
-        s.der()
+        s.der(),
+        100.0 * s.attribution()
     );
     assert_eq!(out.speakers, 2);
     assert!(s.der() <= 0.10, "DER {:.3}", s.der());
@@ -79,7 +80,7 @@ fn channel_activity(x: &[f32], rate: u32) -> Vec<bool> {
 }
 
 /// Mix a stereo call down to mono, diarise it, score it against its channels.
-fn mixed_down(name: &str) -> (f64, calmline::diarise::Diarisation, Vec<Vec<bool>>) {
+fn mixed_down(name: &str) -> (der::Score, calmline::diarise::Diarisation) {
     let path = common::call(name);
     let (rate, channels) = common::decode(&path);
     let reference: Vec<Vec<bool>> = channels.iter().map(|c| channel_activity(c, rate)).collect();
@@ -88,15 +89,17 @@ fn mixed_down(name: &str) -> (f64, calmline::diarise::Diarisation, Vec<Vec<bool>
     let hyp = out.grid(der::STEP_S, audio.len() as f64 / 16000.0);
     let s = der::score(&reference, &hyp);
     println!(
-        "{name}: {} speakers, DER {:.3} (missed {:.1} s, false alarm {:.1} s, confusion {:.1} s of {:.1} s)",
+        "{name}: {} speakers, DER {:.3} (missed {:.1} s, false alarm {:.1} s, confusion {:.1} s of {:.1} s); one speaker attributed right {:.1}% of {:.1} s",
         out.speakers,
         s.der(),
         s.missed,
         s.false_alarm,
         s.confusion,
-        s.reference
+        s.reference,
+        100.0 * s.attribution(),
+        s.single
     );
-    (s.der(), out, reference)
+    (s, out)
 }
 
 /// The stereo calls of ../shared/data/calls and which channel carries the agent.
@@ -112,7 +115,7 @@ const CALLS: [(&str, usize); 5] = [
 fn mixed_down_calls_der() {
     let mut total = der::Score::default();
     for (name, _) in CALLS {
-        let (d, out, _) = mixed_down(name);
+        let (s, out) = mixed_down(name);
         assert_eq!(out.speakers, 2, "{name}");
         // Measured: 7.4-10.7% on the assembled calls, 17.3% on the real phone call (most of it
         // speech the reference marks and the segmentation misses, 5.5 s confused).
@@ -121,18 +124,28 @@ fn mixed_down_calls_der() {
         } else {
             0.12
         };
-        assert!(d <= limit, "{name}: DER {d:.3}");
-        let s = der::score(
-            &mixed_down_reference(name),
-            &out.grid(der::STEP_S, out_duration(name)),
+        assert!(s.der() <= limit, "{name}: DER {:.3}", s.der());
+        // Where one person speaks, attributed to them alone: measured 95.6-100% on the
+        // assembled calls, 86.9% on the real phone call (missed quiet speech counts as wrong).
+        let attribution = if name.starts_with("spokenwoz") {
+            0.85
+        } else {
+            0.93
+        };
+        assert!(
+            s.attribution() >= attribution,
+            "{name}: attribution {:.3}",
+            s.attribution()
         );
-        total.reference += s.reference;
-        total.missed += s.missed;
-        total.false_alarm += s.false_alarm;
-        total.confusion += s.confusion;
+        total.add(&s);
     }
-    println!("all mixed-down calls: DER {:.3}", total.der());
+    println!(
+        "all mixed-down calls: DER {:.3}; one speaker attributed right {:.1}%",
+        total.der(),
+        100.0 * total.attribution()
+    );
     assert!(total.der() <= 0.15, "DER {:.3}", total.der());
+    assert!(total.attribution() >= 0.90, "{:.3}", total.attribution());
 }
 
 fn mixed_down_reference(name: &str) -> Vec<Vec<bool>> {

@@ -44,12 +44,14 @@ pub fn run(args: DiariseArgs) -> anyhow::Result<ExitCode> {
     if let Some(reference) = reference {
         let s = der::score(&reference, &out.grid(der::STEP_S, duration));
         eprintln!(
-            "DER {:.1}% (no collar, overlap scored): missed {:.1} s, false alarm {:.1} s, confusion {:.1} s of {:.1} s of speech",
+            "DER {:.1}% (no collar, overlap scored): missed {:.1} s, false alarm {:.1} s, confusion {:.1} s of {:.1} s of speech; where one person speaks, attributed to them alone {:.1}% of {:.1} s",
             100.0 * s.der(),
             s.missed,
             s.false_alarm,
             s.confusion,
-            s.reference
+            s.reference,
+            100.0 * s.attribution(),
+            s.single
         );
     }
     Ok(ExitCode::SUCCESS)

@@ -19,12 +19,32 @@ pub struct Score {
     pub false_alarm: f64,
     /// Speech attributed to the wrong speaker.
     pub confusion: f64,
+    /// Reference time where exactly one person speaks (seconds).
+    pub single: f64,
+    /// Of [`single`](Self::single), the time attributed to that person alone (the speaker
+    /// mapped to them is found, and no one else): missed speech counts as wrong.
+    pub single_right: f64,
 }
 
 impl Score {
     /// (missed + false alarm + confusion) / reference.
     pub fn der(&self) -> f64 {
         (self.missed + self.false_alarm + self.confusion) / self.reference.max(1e-9)
+    }
+
+    /// The share of the moments where one person speaks that are attributed to them alone.
+    pub fn attribution(&self) -> f64 {
+        self.single_right / self.single.max(1e-9)
+    }
+
+    /// Sum two calls' scores (for totals over several calls).
+    pub fn add(&mut self, o: &Score) {
+        self.reference += o.reference;
+        self.missed += o.missed;
+        self.false_alarm += o.false_alarm;
+        self.confusion += o.confusion;
+        self.single += o.single;
+        self.single_right += o.single_right;
     }
 }
 
@@ -62,33 +82,75 @@ pub fn score(reference: &[Vec<bool>], hypothesis: &[Vec<bool>]) -> Score {
             }
         }
     }
-    let correct = best_assignment(&co);
+    let (correct, map) = best_assignment(&co);
+    // Moments of one speaker, scored under the same mapping.
+    let (mut single, mut single_right) = (0usize, 0usize);
+    for t in 0..n {
+        let on: Vec<usize> = (0..reference.len())
+            .filter(|&r| at(reference, r, t))
+            .collect();
+        let [r] = on.as_slice() else { continue };
+        single += 1;
+        let found: Vec<usize> = (0..hypothesis.len())
+            .filter(|&h| at(hypothesis, h, t))
+            .collect();
+        if found.len() == 1 && map[*r] == Some(found[0]) {
+            single_right += 1;
+        }
+    }
     Score {
         reference: refs as f64 * STEP_S,
         missed: miss as f64 * STEP_S,
         false_alarm: fa as f64 * STEP_S,
         confusion: (both_min - correct) as f64 * STEP_S,
+        single: single as f64 * STEP_S,
+        single_right: single_right as f64 * STEP_S,
     }
 }
 
-/// The largest total of `co[r][h]` over one-to-one pairings (exhaustive; speaker counts are small).
-fn best_assignment(co: &[Vec<usize>]) -> usize {
-    fn go(co: &[Vec<usize>], r: usize, used: &mut Vec<bool>) -> usize {
+/// The largest total of `co[r][h]` over one-to-one pairings, and the pairing (per reference
+/// speaker, its hypothesis speaker). Exhaustive: speaker counts are small.
+fn best_assignment(co: &[Vec<usize>]) -> (usize, Vec<Option<usize>>) {
+    fn go(
+        co: &[Vec<usize>],
+        r: usize,
+        used: &mut Vec<bool>,
+        pick: &mut Vec<Option<usize>>,
+        best: &mut (usize, Vec<Option<usize>>),
+        sum: usize,
+    ) {
         if r == co.len() {
-            return 0;
+            if sum > best.0 || best.1.is_empty() {
+                *best = (sum, pick.clone());
+            }
+            return;
         }
-        let mut best = go(co, r + 1, used);
+        pick[r] = None;
+        go(co, r + 1, used, pick, best, sum);
         for h in 0..used.len() {
             if !used[h] {
                 used[h] = true;
-                best = best.max(co[r][h] + go(co, r + 1, used));
+                pick[r] = Some(h);
+                go(co, r + 1, used, pick, best, sum + co[r][h]);
+                pick[r] = None;
                 used[h] = false;
             }
         }
-        best
     }
     let h = co.first().map_or(0, Vec::len);
-    go(co, 0, &mut vec![false; h])
+    let mut best = (0, Vec::new());
+    go(
+        co,
+        0,
+        &mut vec![false; h],
+        &mut vec![None; co.len()],
+        &mut best,
+        0,
+    );
+    if best.1.is_empty() {
+        best.1 = vec![None; co.len()];
+    }
+    best
 }
 
 /// Read an RTTM file's SPEAKER lines as per-speaker activity on the [`STEP_S`] grid (speakers
@@ -158,5 +220,8 @@ mod tests {
         assert!((s.confusion - 0.01).abs() < 1e-9);
         assert!((s.false_alarm - 0.0).abs() < 1e-9);
         assert!((s.der() - 0.25).abs() < 1e-9);
+        // Eight moments of one speaker: A's first is missed, one of B's is given to A.
+        assert!((s.single - 0.08).abs() < 1e-9);
+        assert!((s.single_right - 0.06).abs() < 1e-9);
     }
 }
