@@ -187,3 +187,45 @@ pub fn phrase_votes<'a>(
     }
     (as_is, swapped)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::events::{Speaker, TranscriptSegment};
+
+    fn seg(speaker: Speaker, text: &str) -> TranscriptSegment {
+        TranscriptSegment {
+            speaker,
+            start_s: 0.0,
+            end_s: 1.0,
+            text: text.into(),
+            words: Vec::new(),
+            avg_logprob: -0.2,
+            no_speech_prob: 0.0,
+            fallback: None,
+            repaired: false,
+        }
+    }
+
+    #[test]
+    fn phrases_vote_for_the_roles_that_fit_the_words() {
+        let cfg = Config::default();
+        // The first to speak (reviewed as the agent) is the caller here.
+        let call = [
+            seg(Speaker::Agent, "Hi, I\u{2019}m calling about my bill."),
+            seg(Speaker::Customer, "Thanks for calling. Let me check that."),
+            seg(Speaker::Customer, "Is there anything else?"),
+        ];
+        let (as_is, swapped) = phrase_votes(call.iter(), &cfg);
+        assert_eq!((as_is, swapped), (0, 5));
+        // The same words with the roles the other way round vote for keeping them.
+        let right: Vec<_> = call
+            .iter()
+            .map(|s| seg(s.speaker.other(), &s.text))
+            .collect();
+        assert_eq!(phrase_votes(right.iter(), &cfg), (5, 0));
+        // Words that fit neither role leave the decision to the speaking order.
+        let none = [seg(Speaker::Agent, "Kids are talking by the door.")];
+        assert_eq!(phrase_votes(none.iter(), &cfg), (0, 0));
+    }
+}
