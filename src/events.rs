@@ -262,6 +262,24 @@ pub struct TranscriptSegment {
     pub repaired: bool,
 }
 
+impl TranscriptSegment {
+    /// A segment known only by its text (no word timings, a confident decode): for tools and
+    /// tests that write transcripts by hand.
+    pub fn from_text(speaker: Speaker, start_s: f64, end_s: f64, text: &str) -> Self {
+        TranscriptSegment {
+            speaker,
+            start_s,
+            end_s,
+            text: text.into(),
+            words: Vec::new(),
+            avg_logprob: -0.2,
+            no_speech_prob: 0.0,
+            fallback: None,
+            repaired: false,
+        }
+    }
+}
+
 /// Why and how a segment was decoded again.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Fallback {

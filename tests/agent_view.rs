@@ -14,17 +14,7 @@ fn ev(t_s: f64, body: EventBody) -> Event {
 }
 
 fn seg(speaker: Speaker, t: f64, text: &str) -> EventBody {
-    EventBody::Transcript(TranscriptSegment {
-        speaker,
-        start_s: t,
-        end_s: t + 2.0,
-        text: text.into(),
-        words: Vec::new(),
-        avg_logprob: -0.2,
-        no_speech_prob: 0.0,
-        fallback: None,
-        repaired: false,
-    })
+    EventBody::Transcript(TranscriptSegment::from_text(speaker, t, t + 2.0, text))
 }
 
 fn render(view: &AgentView, w: u16, h: u16) -> String {

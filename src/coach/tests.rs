@@ -76,17 +76,7 @@ impl Script {
         });
     }
     fn say(&mut self, speaker: Speaker, text: &str) {
-        let seg = TranscriptSegment {
-            speaker,
-            start_s: self.t - 1.5,
-            end_s: self.t,
-            text: text.into(),
-            words: Vec::new(),
-            avg_logprob: -0.2,
-            no_speech_prob: 0.0,
-            fallback: None,
-            repaired: false,
-        };
+        let seg = TranscriptSegment::from_text(speaker, self.t - 1.5, self.t, text);
         self.send(EventBody::Transcript(seg));
     }
     fn cues(&self) -> Vec<(f64, CueKind, String)> {

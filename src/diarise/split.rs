@@ -194,17 +194,7 @@ mod tests {
     use crate::events::{Speaker, TranscriptSegment};
 
     fn seg(speaker: Speaker, text: &str) -> TranscriptSegment {
-        TranscriptSegment {
-            speaker,
-            start_s: 0.0,
-            end_s: 1.0,
-            text: text.into(),
-            words: Vec::new(),
-            avg_logprob: -0.2,
-            no_speech_prob: 0.0,
-            fallback: None,
-            repaired: false,
-        }
+        TranscriptSegment::from_text(speaker, 0.0, 1.0, text)
     }
 
     #[test]

@@ -297,17 +297,7 @@ mod tests {
     use super::*;
 
     fn seg(speaker: Speaker, t: f64, text: &str) -> TranscriptSegment {
-        TranscriptSegment {
-            speaker,
-            start_s: t,
-            end_s: t + 2.0,
-            text: text.into(),
-            words: Vec::new(),
-            avg_logprob: -0.2,
-            no_speech_prob: 0.0,
-            fallback: None,
-            repaired: false,
-        }
+        TranscriptSegment::from_text(speaker, t, t + 2.0, text)
     }
 
     fn kinds(a: &mut Analyzer, s: TranscriptSegment) -> Vec<PhraseKind> {
