@@ -8,8 +8,9 @@
 //!    by voice: each fragment's clean speech (no one else talking) is embedded with
 //!    [`embed::Embedder`] and the fragments are clustered by cosine similarity into the call's
 //!    speakers (two by default; one when the two voices are the same).
-//! 4. Each speaker's activity is the mean over the windows that saw a frame; > 0.5 is speech, so
-//!    two speakers can overlap.
+//! 4. Per frame, the windows that saw it vote how many people talk (0, 1 or 2: overlap is
+//!    allowed), and that many speakers are taken, the most active first (each speaker's activity
+//!    is the mean over the windows).
 
 pub mod cluster;
 pub mod der;
@@ -264,11 +265,11 @@ impl Diariser {
             self.opts.same_voice,
         );
         let speakers = labels.iter().flatten().max().map_or(0, |m| m + 1);
-
         // Aggregate: per speaker and frame, the mean over covering windows of the most active
         // local speaker mapped to them.
         let mut sum = vec![vec![0f32; frames_total]; speakers];
         let mut count = vec![0u16; frames_total];
+        let mut talkers = vec![0f32; frames_total];
         let label_of = |w: usize, k: usize| -> Option<usize> {
             let frag = uf.find_const(w * LOCAL + k);
             frags.binary_search(&frag).ok().and_then(|i| labels[i])
@@ -285,6 +286,7 @@ impl Diariser {
                     break;
                 }
                 count[g] += 1;
+                talkers[g] += p.iter().filter(|&&x| x > 0.5).count() as f32;
                 let mut best = [0f32; 8];
                 for k in 0..LOCAL {
                     if let Some(s) = map[k].filter(|&s| s < best.len()) {
@@ -299,22 +301,40 @@ impl Diariser {
         let mut turns = Vec::new();
         let frame_s = FRAME_STEP as f64 / RATE as f64;
         let centre_s = FRAME_CENTRE as f64 / RATE as f64;
-        for (s, row) in sum.iter().enumerate() {
-            let mut start: Option<usize> = None;
-            for g in 0..=frames_total {
-                let on = g < frames_total && count[g] > 0 && row[g] / count[g] as f32 > 0.5;
-                match (on, start) {
-                    (true, None) => start = Some(g),
-                    (false, Some(a)) => {
-                        turns.push(Turn {
-                            start_s: (a as f64 * frame_s + centre_s - frame_s / 2.0).max(0.0),
-                            end_s: g as f64 * frame_s + centre_s - frame_s / 2.0,
-                            speaker: s,
-                        });
-                        start = None;
-                    }
-                    _ => {}
+        // Per frame, how many talk (the windows' hard counts, averaged and rounded half up) and
+        // who: the most active speakers. Thresholding each speaker's own mean instead drops a
+        // turn two windows disagree about (one gives it to the wrong local speaker), although
+        // both hear someone talking: a missed turn, where this gives a coin toss at worst.
+        let mut on = vec![vec![false; frames_total]; speakers];
+        let mut order: Vec<usize> = (0..speakers).collect();
+        for g in 0..frames_total {
+            if count[g] == 0 {
+                continue;
+            }
+            let k = ((talkers[g] / count[g] as f32 + 0.5).floor() as usize).min(speakers);
+            order.sort_by(|&a, &b| sum[b][g].total_cmp(&sum[a][g]));
+            for &s in order.iter().take(k) {
+                if sum[s][g] > 0.0 {
+                    on[s][g] = true;
                 }
+            }
+        }
+        for (s, row) in on.iter().enumerate() {
+            let mut g = 0;
+            while g < frames_total {
+                if !row[g] {
+                    g += 1;
+                    continue;
+                }
+                let a = g;
+                while g < frames_total && row[g] {
+                    g += 1;
+                }
+                turns.push(Turn {
+                    start_s: (a as f64 * frame_s + centre_s - frame_s / 2.0).max(0.0),
+                    end_s: g as f64 * frame_s + centre_s - frame_s / 2.0,
+                    speaker: s,
+                });
             }
         }
         // Speaker 0 is whoever spoke first.
