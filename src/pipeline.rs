@@ -7,7 +7,7 @@
 //! event sink may, for the rare events).
 
 use crate::analysis::{Conversation, SpeakerState};
-use crate::audio::{ANALYSIS_RATE, Source, StreamResampler};
+use crate::audio::{ANALYSIS_RATE, MAX_RATE, MIN_RATE, Source, StreamResampler};
 use crate::config::{Config, Side};
 use crate::dsp::{FrameAnalyzer, FrameFeatures, HOP, HOP_S, analysis_rate, hop_len};
 use crate::error::{Error, Result};
@@ -151,6 +151,13 @@ impl Pipeline {
         let n = speakers.len();
         if n == 0 || n > 2 {
             return Err(Error::Invalid(format!("{n} channels: expected 1 or 2")));
+        }
+        // The files' range: outside it a device is misreporting, and resampling from a rate
+        // like 100 Hz or 399,989 Hz costs far more than the analysis.
+        if !(MIN_RATE..=MAX_RATE).contains(&input_rate) {
+            return Err(Error::Invalid(format!(
+                "sample rate {input_rate} Hz is outside the supported {MIN_RATE}-{MAX_RATE} Hz"
+            )));
         }
         let rate = analysis_rate(input_rate);
         let hop = hop_len(rate);

@@ -5,7 +5,7 @@ use std::path::Path;
 
 use calmline::Config;
 use calmline::audio::{FileSource, Source};
-use calmline::events::Event;
+use calmline::events::{Event, Speaker};
 use calmline::pipeline::{Pipeline, channel_map};
 
 fn events(path: &str, batched: bool) -> Vec<String> {
@@ -46,6 +46,23 @@ fn batch_mode_gives_the_events_of_hop_by_hop_analysis() {
             "{call}: {} vs {} events, first difference at {differ:?}",
             a.len(),
             b.len()
+        );
+    }
+}
+
+#[test]
+fn rates_outside_the_files_range_are_a_clear_error() {
+    let cfg = Config::default();
+    for rate in [0, 100, 7_999, 192_001, 399_989] {
+        let err = Pipeline::new(&cfg, vec![Speaker::Mixed], rate)
+            .err()
+            .unwrap_or_else(|| panic!("{rate} Hz accepted"));
+        assert!(err.to_string().contains(&format!("{rate} Hz")), "{err}");
+    }
+    for rate in [8_000, 11_025, 191_999, 192_000] {
+        assert!(
+            Pipeline::new(&cfg, vec![Speaker::Mixed], rate).is_ok(),
+            "{rate} Hz"
         );
     }
 }

@@ -33,7 +33,7 @@ proptest! {
         }
     }
 
-    /// The whole pipeline survives any rate, block size and sample values including NaN and
+    /// The whole pipeline survives any supported rate, block size and sample values including NaN and
     /// infinity, and its timeline events are finite.
     #[test]
     fn pipeline_survives_anything(

@@ -11,11 +11,9 @@ use symphonia::core::io::{MediaSource, MediaSourceStream};
 use symphonia::core::meta::MetadataOptions;
 
 use super::source::Source;
+use super::{MAX_RATE, MIN_RATE};
 use crate::error::{Error, Result};
 
-/// Lowest and highest sample rates accepted; phone audio is 8 kHz, studio audio up to 192 kHz.
-const MIN_RATE: u32 = 8_000;
-const MAX_RATE: u32 = 192_000;
 /// Consecutive undecodable packets after which the file is declared damaged.
 const MAX_BAD_PACKETS: usize = 50;
 
