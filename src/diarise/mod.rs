@@ -8,7 +8,10 @@
 //!    by voice: each fragment's clean speech (no one else talking) is embedded with
 //!    [`embed::Embedder`] and the fragments are clustered by cosine similarity into the call's
 //!    speakers (two by default; one when the two voices are the same).
-//! 4. Per frame, the windows that saw it vote how many people talk (0, 1 or 2: overlap is
+//! 4. Each long stretch (1.5 s) of a fragment's clean speech is embedded on its own and moved to
+//!    the other speaker when clearly nearer their voice: the segmentation can keep two voices
+//!    as one local speaker inside a window.
+//! 5. Per frame, the windows that saw it vote how many people talk (0, 1 or 2: overlap is
 //!    allowed), and that many speakers are taken, the most active first (each speaker's activity
 //!    is the mean over the windows).
 
@@ -60,6 +63,11 @@ pub struct Options {
     pub same_voice: f32,
     /// Clean speech embedded per fragment, at most (seconds): more is slower, hardly better.
     pub embed_max_s: f32,
+    /// Stretches of one fragment's clean speech at least this long (seconds) are embedded on
+    /// their own and moved to the other speaker if nearer their voice; 0 switches it off.
+    pub recheck_min_s: f32,
+    /// How much nearer (cosine) the other speaker's voice must be for a stretch to move.
+    pub recheck_margin: f32,
 }
 
 impl Default for Options {
@@ -69,6 +77,8 @@ impl Default for Options {
             max_speakers: 2,
             same_voice: 0.7,
             embed_max_s: 4.0,
+            recheck_min_s: 1.5,
+            recheck_margin: 0.1,
         }
     }
 }
@@ -265,6 +275,40 @@ impl Diariser {
             self.opts.same_voice,
         );
         let speakers = labels.iter().flatten().max().map_or(0, |m| m + 1);
+        // The segmentation sometimes keeps two voices as one local speaker inside a window (on
+        // the SpokenWOZ call: the agent's 3.7 s at 114.9 s inside the caller's fragment), and
+        // clustering the fragment as a whole cannot undo it. So each long stretch of a
+        // fragment's clean speech is embedded on its own and moved to the other speaker when
+        // it is clearly nearer their voice.
+        let moved = if speakers == 2 && self.opts.recheck_min_s > 0.0 {
+            let centres = cluster::centroids(&embeddings, &labels, speakers);
+            let min_frames = (self.opts.recheck_min_s * RATE as f32 / FRAME_STEP as f32) as usize;
+            let runs: Vec<(usize, usize, usize, usize)> = frags
+                .iter()
+                .zip(&labels)
+                .filter_map(|(frag, label)| Some((*frag, (*label)?, clean.get(frag)?)))
+                .flat_map(|(frag, own, frames)| {
+                    clean_runs(frames, min_frames)
+                        .into_iter()
+                        .map(move |(g0, g1)| (frag, own, g0, g1))
+                })
+                .collect();
+            runs.par_iter()
+                .filter_map(|&(frag, own, g0, g1)| {
+                    let frames: Vec<usize> = (g0..g1).collect();
+                    let e = self
+                        .emb
+                        .embed(&gather(samples, &frames, frames.len()))
+                        .ok()?;
+                    let other = 1 - own;
+                    let nearer = cluster::cosine(&e, &centres[other])
+                        > cluster::cosine(&e, &centres[own]) + self.opts.recheck_margin;
+                    nearer.then_some((frag, g0, g1, other))
+                })
+                .collect()
+        } else {
+            Vec::new()
+        };
         // Aggregate: per speaker and frame, the mean over covering windows of the most active
         // local speaker mapped to them.
         let mut sum = vec![vec![0f32; frames_total]; speakers];
@@ -289,7 +333,13 @@ impl Diariser {
                 talkers[g] += p.iter().filter(|&&x| x > 0.5).count() as f32;
                 let mut best = [0f32; 8];
                 for k in 0..LOCAL {
-                    if let Some(s) = map[k].filter(|&s| s < best.len()) {
+                    let frag = uf.find_const(w * LOCAL + k);
+                    let lab = moved
+                        .iter()
+                        .find(|m| m.0 == frag && (m.1..m.2).contains(&g))
+                        .map(|m| m.3)
+                        .or(map[k]);
+                    if let Some(s) = lab.filter(|&s| s < best.len()) {
                         best[s] = best[s].max(p[k]);
                     }
                 }
@@ -368,6 +418,28 @@ impl Diariser {
     }
 }
 
+/// Stretches of at least `min_frames` in `frames` (global frame indices, any order), allowing
+/// gaps up to 0.2 s inside a stretch; as half-open ranges.
+fn clean_runs(frames: &[usize], min_frames: usize) -> Vec<(usize, usize)> {
+    let gap = (0.2 * RATE as f32 / FRAME_STEP as f32) as usize;
+    let mut v = frames.to_vec();
+    v.sort_unstable();
+    v.dedup();
+    let mut out = Vec::new();
+    let mut a = 0;
+    while a < v.len() {
+        let mut b = a + 1;
+        while b < v.len() && v[b] - v[b - 1] <= gap {
+            b += 1;
+        }
+        if v[b - 1] + 1 - v[a] >= min_frames {
+            out.push((v[a], v[b - 1] + 1));
+        }
+        a = b;
+    }
+    out
+}
+
 /// Up to `max_frames` of the given frames' audio, longest stretches first, concatenated.
 fn gather(samples: &[f32], frames: &[usize], max_frames: usize) -> Vec<f32> {
     let mut sorted = frames.to_vec();
@@ -425,5 +497,21 @@ impl From<&crate::config::Config> for Options {
             same_voice: cfg.diarise.same_voice,
             ..Options::default()
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::clean_runs;
+
+    #[test]
+    fn clean_runs_bridge_short_gaps_and_keep_only_long_stretches() {
+        // Frames of 16.9 ms: a gap of 10 frames (0.17 s) is bridged, one of 13 (0.22 s) is not.
+        let mut frames: Vec<usize> = (0..50).chain(60..120).chain(133..140).collect();
+        frames.reverse();
+        assert_eq!(clean_runs(&frames, 100), vec![(0, 120)]);
+        assert_eq!(clean_runs(&frames, 5), vec![(0, 120), (133, 140)]);
+        assert!(clean_runs(&frames, 121).is_empty());
+        assert!(clean_runs(&[], 1).is_empty());
     }
 }
