@@ -296,10 +296,7 @@ impl Diariser {
             runs.par_iter()
                 .filter_map(|&(frag, own, g0, g1)| {
                     let frames: Vec<usize> = (g0..g1).collect();
-                    let e = self
-                        .emb
-                        .embed(&gather(samples, &frames, frames.len()))
-                        .ok()?;
+                    let e = self.emb.embed(&gather(samples, &frames, min_frames)).ok()?;
                     let other = 1 - own;
                     let nearer = cluster::cosine(&e, &centres[other])
                         > cluster::cosine(&e, &centres[own]) + self.opts.recheck_margin;
