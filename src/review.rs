@@ -57,12 +57,16 @@ pub fn review_file_with(
         None
     };
     #[cfg(not(feature = "diarise"))]
-    let split: Option<(crate::audio::MemorySource, crate::report::DiarisationReport)> = None;
+    let split: Option<(
+        crate::audio::MemorySource,
+        crate::report::DiarisationReport,
+        (),
+    )> = None;
     let diarised = split.is_some();
-    #[cfg_attr(not(feature = "diarise"), allow(unused_mut))]
-    let (mut memory, mut report) = match split {
-        Some((m, r)) => (Some(m), Some(r)),
-        None => (None, None),
+    #[cfg_attr(not(feature = "diarise"), allow(unused_mut, unused_variables))]
+    let (mut memory, mut report, heard) = match split {
+        Some((m, r, h)) => (Some(m), Some(r), Some(h)),
+        None => (None, None, None),
     };
     let source: &mut dyn Source = match memory.as_mut() {
         Some(m) => m,
@@ -166,6 +170,10 @@ pub fn review_file_with(
             r.role_confidence = (0.5 + 0.1 * (swapped - as_is) as f32).min(1.0);
         }
     }
+    #[cfg(feature = "diarise")]
+    if let (Some(h), Some(r)) = (&heard, &report) {
+        drop_heard_twice(&mut events, h, r.agent_voice);
+    }
     if let Some(r) = report {
         builder.diarised(r);
     }
@@ -184,23 +192,97 @@ pub fn review_file_with(
     Ok(builder.finish())
 }
 
+/// What a diarised call keeps to tell whose speech a segment transcribed on both sides is.
+#[cfg(feature = "diarise")]
+struct Heard<'a> {
+    diariser: Held<'a>,
+    at16: Vec<f32>,
+    voices: Vec<Vec<f32>>,
+}
+
+/// The speaker models: the caller's, or the ones this process loaded.
+#[cfg(feature = "diarise")]
+enum Held<'a> {
+    Borrowed(&'a crate::diarise::Diariser),
+    Shared(std::sync::Arc<crate::diarise::Diariser>),
+}
+
+#[cfg(feature = "diarise")]
+impl std::ops::Deref for Held<'_> {
+    type Target = crate::diarise::Diariser;
+    fn deref(&self) -> &Self::Target {
+        match self {
+            Held::Borrowed(d) => d,
+            Held::Shared(d) => d,
+        }
+    }
+}
+
+/// Where the diarisation has both people talking, both split channels carry the whole mix and
+/// one voice's words can be transcribed on both sides. Such a pair keeps only the segment of
+/// the speaker whose voice the speech matches (diarisation speaker `agent_voice` is the agent).
+#[cfg(feature = "diarise")]
+fn drop_heard_twice(events: &mut Vec<Event>, heard: &Heard<'_>, agent_voice: usize) {
+    use crate::diarise::split::{heard_twice, whose_voice};
+    let Some(customer_voice) = (0..heard.voices.len()).find(|&v| v != agent_voice) else {
+        return;
+    };
+    let (Some(agent), Some(customer)) = (
+        heard.voices.get(agent_voice),
+        heard.voices.get(customer_voice),
+    ) else {
+        return;
+    };
+    let segs: Vec<(usize, &crate::events::TranscriptSegment)> = events
+        .iter()
+        .enumerate()
+        .filter_map(|(i, e)| match &e.body {
+            EventBody::Transcript(seg) => Some((i, seg)),
+            _ => None,
+        })
+        .collect();
+    let mut gone = Vec::new();
+    for (x, &(i, a)) in segs.iter().enumerate() {
+        for &(j, b) in &segs[x + 1..] {
+            if !heard_twice(a, b) {
+                continue;
+            }
+            let (start, end) = (a.start_s.max(b.start_s), a.end_s.min(b.end_s));
+            let voices = [agent.as_slice(), customer.as_slice()];
+            if let Some(who) = whose_voice(&heard.diariser, &heard.at16, voices, start, end) {
+                gone.push(if a.speaker == who { j } else { i });
+            }
+        }
+    }
+    let mut i = 0;
+    events.retain(|_| {
+        i += 1;
+        !gone.contains(&(i - 1))
+    });
+}
+
 /// Split the mono call at `path` by speaker. `None` (with a note saying why) when the models are
 /// missing or fewer than two voices are found: the call is then analysed as `mixed`.
 #[cfg(feature = "diarise")]
-fn diarise(
+fn diarise<'a>(
     path: &Path,
     cfg: &Config,
-    opts: ReviewOptions<'_>,
+    opts: ReviewOptions<'a>,
     notes: &mut Vec<String>,
     progress: &(dyn Fn(f32) + Sync),
-) -> Result<Option<(crate::audio::MemorySource, crate::report::DiarisationReport)>> {
+) -> Result<
+    Option<(
+        crate::audio::MemorySource,
+        crate::report::DiarisationReport,
+        Heard<'a>,
+    )>,
+> {
     use crate::diarise::{Diariser, Options, split::split_mono};
     // Loaded once per process and settings: a worker or a test reviews many files.
     static LOADED: std::sync::Mutex<Option<(String, std::sync::Arc<Diariser>)>> =
         std::sync::Mutex::new(None);
-    let loaded;
     let diariser = match opts.diariser {
-        Some(d) => d,
+        Some(d) => Held::Borrowed(d),
         None => {
             let options = Options::from(cfg);
             let key = format!("{}|{options:?}", cfg.diarise.models);
@@ -209,7 +291,7 @@ fn diarise(
                 .as_ref()
                 .filter(|(k, _)| *k == key)
                 .map(|(_, d)| d.clone());
-            loaded = match cached {
+            let loaded = match cached {
                 Some(d) => d,
                 None => match Diariser::load(Path::new(&cfg.diarise.models), options) {
                     Ok(d) => {
@@ -224,13 +306,18 @@ fn diarise(
                 },
             };
             drop(slot);
-            &*loaded
+            Held::Shared(loaded)
         }
     };
-    match split_mono(path, cfg, diariser, notes, progress)? {
+    match split_mono(path, cfg, &diariser, notes, progress)? {
         Some(s) => Ok(Some((
             crate::audio::MemorySource::new(s.rate, s.channels),
             s.report,
+            Heard {
+                diariser,
+                at16: s.at16,
+                voices: s.diarisation.voices,
+            },
         ))),
         None => {
             notes.push(

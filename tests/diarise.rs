@@ -8,6 +8,7 @@ mod common;
 use std::path::Path;
 
 use calmline::Config;
+use calmline::diarise::split::heard_twice;
 use calmline::diarise::{Diariser, Options, der, load_mono};
 use calmline::review::{ReviewOptions, review_file_with};
 use calmline::transcribe::Model;
@@ -212,6 +213,22 @@ fn roles_right_on_every_mixed_down_call() {
         );
         assert_eq!(dz.agent_voice, truth, "{name}");
         assert!(r.speaker_separation && r.channels.iter().all(|c| c.position == "diarised"));
+        // Where both are on, both split channels carry the mix: no speech may be transcribed
+        // on both sides (measured: one sentence at 0:08 on the SpokenWOZ call was, before).
+        let transcript = r.transcript.as_deref().unwrap_or_default();
+        assert_eq!(transcript.is_empty(), !transcribe, "{name}");
+        for (i, a) in transcript.iter().enumerate() {
+            for b in &transcript[i + 1..] {
+                assert!(
+                    !heard_twice(a, b),
+                    "{name}: {:?} at {:.1} s and {:?} at {:.1} s",
+                    a.text,
+                    a.start_s,
+                    b.text,
+                    b.start_s
+                );
+            }
+        }
     }
     std::fs::remove_dir_all(&dir).ok();
 }

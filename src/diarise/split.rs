@@ -8,6 +8,7 @@ use super::{Diarisation, Diariser, RATE, voices};
 use crate::audio::{FileSource, Source, read_all, resample_all};
 use crate::config::{AgentRule, Config};
 use crate::error::Result;
+use crate::events::TranscriptSegment;
 use crate::report::DiarisationReport;
 
 /// A mono recording split by speaker.
@@ -20,6 +21,8 @@ pub struct Split {
     pub report: DiarisationReport,
     /// The raw diarisation.
     pub diarisation: Diarisation,
+    /// The recording at 16 kHz, as the speaker models heard it.
+    pub at16: Vec<f32>,
 }
 
 /// Fade at each turn edge (s): a hard cut clicks, and the click reads as a level onset.
@@ -50,11 +53,11 @@ pub fn split_mono(
         &clean
     };
     let at16 = if rate == RATE {
-        None
+        for_models.to_vec()
     } else {
-        Some(resample_all(&[for_models.to_vec()], rate, RATE)?.swap_remove(0))
+        resample_all(&[for_models.to_vec()], rate, RATE)?.swap_remove(0)
     };
-    let d = diariser.run(at16.as_deref().unwrap_or(for_models), progress)?;
+    let d = diariser.run(&at16, progress)?;
     if d.speakers < 2 {
         return Ok(None);
     }
@@ -152,7 +155,69 @@ pub fn split_mono(
         channels,
         report,
         diarisation: d,
+        at16,
     }))
+}
+
+/// Whether an agent's and a customer's transcript segments are one stretch of speech heard on
+/// both sides. Where the diarisation has both people talking, both split channels carry the
+/// whole mix, so the one voice in it is transcribed twice, often with different mistakes
+/// ("Yes, okay, I'll help you." / "Well, it can help you."). They are when they share most of
+/// their time (70% of the shorter) and at least two words, and 40% of the shorter one's words.
+pub fn heard_twice(a: &TranscriptSegment, b: &TranscriptSegment) -> bool {
+    if a.speaker == b.speaker {
+        return false;
+    }
+    let shared = a.end_s.min(b.end_s) - a.start_s.max(b.start_s);
+    let shorter = (a.end_s - a.start_s).min(b.end_s - b.start_s);
+    if shorter <= 0.0 || shared < 0.7 * shorter {
+        return false;
+    }
+    let words = |t: &str| -> Vec<String> {
+        t.split_whitespace()
+            .map(|w| {
+                w.chars()
+                    .filter(|c| c.is_alphanumeric() || *c == '\'')
+                    .collect::<String>()
+                    .to_lowercase()
+            })
+            .filter(|w| !w.is_empty())
+            .collect()
+    };
+    let (wa, mut wb) = (words(&a.text), words(&b.text));
+    let fewest = wa.len().min(wb.len());
+    let mut common = 0;
+    for w in &wa {
+        if let Some(i) = wb.iter().position(|x| x == w) {
+            wb.swap_remove(i);
+            common += 1;
+        }
+    }
+    common >= 2 && common as f64 >= 0.4 * fewest as f64
+}
+
+/// Of a segment heard on both sides, the speaker whose voice (`voices`: agent, customer) the
+/// speech in `[start_s, end_s)` of the 16 kHz call matches; `None` when it is too short to tell.
+pub fn whose_voice(
+    diariser: &Diariser,
+    at16: &[f32],
+    voices: [&[f32]; 2],
+    start_s: f64,
+    end_s: f64,
+) -> Option<crate::events::Speaker> {
+    use crate::events::Speaker;
+    let a = ((start_s * RATE as f64) as usize).min(at16.len());
+    let b = ((end_s * RATE as f64) as usize).min(at16.len());
+    if b < a + RATE as usize / 2 || voices.iter().any(|v| v.is_empty()) {
+        return None;
+    }
+    let e = diariser.embedder().embed(&at16[a..b]).ok()?;
+    let [agent, customer] = voices.map(|v| super::cluster::cosine(&e, v));
+    Some(if agent >= customer {
+        Speaker::Agent
+    } else {
+        Speaker::Customer
+    })
 }
 
 /// How well the transcript fits the roles as assigned, and swapped: (as is, swapped), each the
@@ -195,6 +260,30 @@ mod tests {
 
     fn seg(speaker: Speaker, text: &str) -> TranscriptSegment {
         TranscriptSegment::from_text(speaker, 0.0, 1.0, text)
+    }
+
+    #[test]
+    fn the_same_speech_on_both_sides_is_heard_twice_and_different_speech_is_not() {
+        let at =
+            |speaker, start, end, text| TranscriptSegment::from_text(speaker, start, end, text);
+        // The SpokenWOZ call mixed down: one agent sentence, transcribed on both sides.
+        let agent = at(Speaker::Agent, 8.19, 9.96, "Yes, okay, I'll help you.");
+        let echo = at(Speaker::Customer, 8.21, 10.12, "Well, it can help you.");
+        assert!(heard_twice(&agent, &echo));
+        assert!(heard_twice(&echo, &agent));
+        // Both talking at once, different words (digits read out over the agent's prompt).
+        let a = at(Speaker::Agent, 68.71, 69.95, "1, 2,");
+        let c = at(Speaker::Customer, 69.51, 70.9, "will five, six.");
+        assert!(!heard_twice(&a, &c));
+        // The same words at different times are a repetition, not an echo.
+        let later = at(Speaker::Customer, 12.0, 13.8, "Yes, okay, I'll help you.");
+        assert!(!heard_twice(&agent, &later));
+        // One speaker's own segments never are.
+        let own = at(Speaker::Agent, 8.2, 10.0, "Yes, okay, I'll help you.");
+        assert!(!heard_twice(&agent, &own));
+        // Sharing only "you" is not enough.
+        let other = at(Speaker::Customer, 8.3, 9.9, "Could you wait?");
+        assert!(!heard_twice(&agent, &other));
     }
 
     #[test]
