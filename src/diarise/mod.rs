@@ -419,36 +419,30 @@ impl Diariser {
 /// gaps up to 0.2 s inside a stretch; as half-open ranges.
 fn clean_runs(frames: &[usize], min_frames: usize) -> Vec<(usize, usize)> {
     let gap = (0.2 * RATE as f32 / FRAME_STEP as f32) as usize;
+    let mut out = runs(frames, gap);
+    out.retain(|(a, b)| b - a >= min_frames);
+    out
+}
+
+/// The runs of `frames` (any order, repeats allowed) whose neighbours are at most `max_step`
+/// frames apart, as half-open ranges in time order.
+fn runs(frames: &[usize], max_step: usize) -> Vec<(usize, usize)> {
     let mut v = frames.to_vec();
     v.sort_unstable();
     v.dedup();
-    let mut out = Vec::new();
-    let mut a = 0;
-    while a < v.len() {
-        let mut b = a + 1;
-        while b < v.len() && v[b] - v[b - 1] <= gap {
-            b += 1;
+    let mut out: Vec<(usize, usize)> = Vec::new();
+    for g in v {
+        match out.last_mut() {
+            Some((_, end)) if g < *end + max_step => *end = g + 1,
+            _ => out.push((g, g + 1)),
         }
-        if v[b - 1] + 1 - v[a] >= min_frames {
-            out.push((v[a], v[b - 1] + 1));
-        }
-        a = b;
     }
     out
 }
 
 /// Up to `max_frames` of the given frames' audio, longest stretches first, concatenated.
 fn gather(samples: &[f32], frames: &[usize], max_frames: usize) -> Vec<f32> {
-    let mut sorted = frames.to_vec();
-    sorted.sort_unstable();
-    sorted.dedup();
-    let mut runs: Vec<(usize, usize)> = Vec::new();
-    for g in sorted {
-        match runs.last_mut() {
-            Some((_, end)) if *end == g => *end = g + 1,
-            _ => runs.push((g, g + 1)),
-        }
-    }
+    let mut runs = runs(frames, 1);
     runs.sort_by_key(|(a, b)| std::cmp::Reverse(b - a));
     let mut out = Vec::new();
     let mut left = max_frames;
