@@ -198,33 +198,13 @@ impl Supervisor {
 /// Play a recording through a live monitor reporting to `hub`.
 fn monitor(hub: &Hub, token: &str, file: &str, speed: f64, outbox: &Path) -> Monitor {
     let cfg = outbox.join("monitor.toml");
-    std::fs::write(
-        &cfg,
-        format!(
-            "[hub]\noutbox = {:?}\n",
-            outbox.join("outbox").to_str().unwrap()
-        ),
-    )
-    .unwrap();
     Monitor::spawn(
-        Command::new(BIN)
-            .args(["live", "--file"])
-            .arg(common::call(file))
-            .args([
-                "--speed",
-                &speed.to_string(),
-                "--no-transcribe",
-                "--ui",
-                "json",
-                "--hub",
-                &hub.url(),
-                "--token",
-                token,
-                "--agent",
-                "ann",
-                "--config",
-                cfg.to_str().unwrap(),
-            ]),
+        common::live_file(BIN, file, speed, &cfg, &outbox.join("outbox")).args([
+            "--hub",
+            &hub.url(),
+            "--token",
+            token,
+        ]),
     )
 }
 

@@ -198,25 +198,9 @@ const KINDS: [&str; 10] = [
 
 fn monitor(nats: &Nats, station: &str, file: &str, speed: f64, dir: &Path) -> Monitor {
     let cfg = dir.join(format!("{station}.toml"));
-    std::fs::write(
-        &cfg,
-        format!(
-            "[hub]\noutbox = {:?}\n",
-            dir.join(format!("outbox-{station}")).to_str().unwrap()
-        ),
-    )
-    .unwrap();
+    let outbox = dir.join(format!("outbox-{station}"));
     Monitor::spawn(
-        Command::new(BIN)
-            .args(["live", "--file"])
-            .arg(common::call(file))
-            .args([
-                "--speed",
-                &speed.to_string(),
-                "--no-transcribe",
-                "--ui",
-                "json",
-            ])
+        common::live_file(BIN, file, speed, &cfg, &outbox)
             .args([
                 "--nats",
                 &nats.url(),
@@ -225,8 +209,7 @@ fn monitor(nats: &Nats, station: &str, file: &str, speed: f64, dir: &Path) -> Mo
                 "--station",
                 station,
             ])
-            .args(["--nats-user", station, "--agent", "ann", "--config"])
-            .arg(&cfg)
+            .args(["--nats-user", station])
             .env("CALMLINE_NATS_PASSWORD", format!("{station}-secret")),
     )
 }

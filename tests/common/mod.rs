@@ -310,6 +310,30 @@ pub fn free_port() -> u16 {
         .port()
 }
 
+/// `calmline live` playing the call `file` at `speed` without transcription, JSON lines out,
+/// with a config at `cfg` that sends hub events to the outbox folder `outbox`; the caller adds
+/// where the events go (`--hub` or `--nats`).
+pub fn live_file(bin: &str, file: &str, speed: f64, cfg: &Path, outbox: &Path) -> Command {
+    std::fs::write(
+        cfg,
+        format!("[hub]\noutbox = {:?}\n", outbox.to_str().unwrap()),
+    )
+    .unwrap();
+    let mut cmd = Command::new(bin);
+    cmd.args(["live", "--file"])
+        .arg(call(file))
+        .args([
+            "--speed",
+            &speed.to_string(),
+            "--no-transcribe",
+            "--ui",
+            "json",
+        ])
+        .args(["--agent", "ann", "--config"])
+        .arg(cfg);
+    cmd
+}
+
 /// A `calmline live` monitor process and the thread reading its JSON lines (read as they come:
 /// a full pipe would stall the monitor's loop, as a terminal that stops reading would).
 pub struct Monitor {
