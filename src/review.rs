@@ -144,35 +144,33 @@ pub fn review_file_with(
         );
         if r.agent_name.is_none() && swapped > as_is {
             m.swap_channels();
-            let kept: Vec<Event> = events
-                .drain(..)
-                .filter_map(|mut e| {
-                    match &mut e.body {
-                        EventBody::Transcript(seg) => seg.speaker = seg.speaker.other(),
-                        EventBody::TranscriptSkipped { speaker, .. } => *speaker = speaker.other(),
-                        _ => return None,
-                    }
-                    Some(e)
-                })
-                .collect();
-            pipeline = run_source(
-                m,
-                cfg,
-                speakers.clone(),
-                false,
-                &mut |e| events.push(e),
-                &mut |_| {},
-            )?;
-            events.extend(kept);
+            for e in &mut events {
+                match &mut e.body {
+                    EventBody::Transcript(seg) => seg.speaker = seg.speaker.other(),
+                    EventBody::TranscriptSkipped { speaker, .. } => *speaker = speaker.other(),
+                    _ => {}
+                }
+            }
+            pipeline = acoustics_again(m, cfg, &speakers, &mut events)?;
             r.agent_voice = 1 - r.agent_voice.min(1);
             r.speech_s.swap(0, 1);
             r.agent_decided_by = "what each side said".into();
             r.role_confidence = (0.5 + 0.1 * (swapped - as_is) as f32).min(1.0);
         }
     }
+    // A sentence heard on both sides stays with its voice; the other side is silenced there
+    // and the acoustic pass runs again (no false overlap, no cue to let them finish).
     #[cfg(feature = "diarise")]
-    if let (Some(h), Some(r)) = (&heard, &report) {
-        drop_heard_twice(&mut events, h, r.agent_voice);
+    if let (Some(h), Some(r), Some(m)) = (&heard, &report, memory.as_mut()) {
+        let dropped = drop_heard_twice(&mut events, h, r.agent_voice);
+        if !dropped.is_empty() {
+            for (who, start, end) in dropped {
+                if let Some(c) = speakers.iter().position(|&s| s == who) {
+                    m.silence(c, start, end);
+                }
+            }
+            pipeline = acoustics_again(m, cfg, &speakers, &mut events)?;
+        }
     }
     if let Some(r) = report {
         builder.diarised(r);
@@ -218,20 +216,53 @@ impl std::ops::Deref for Held<'_> {
     }
 }
 
+/// The acoustic pass over a diarised call's channels again, after they changed; the
+/// transcript (and skipped-utterance) events are kept, every other event is replaced.
+#[cfg(feature = "diarise")]
+fn acoustics_again(
+    m: &mut crate::audio::MemorySource,
+    cfg: &Config,
+    speakers: &[crate::events::Speaker],
+    events: &mut Vec<Event>,
+) -> Result<crate::pipeline::Pipeline> {
+    events.retain(|e| {
+        matches!(
+            e.body,
+            EventBody::Transcript(_) | EventBody::TranscriptSkipped { .. }
+        )
+    });
+    let mut fresh = Vec::new();
+    let pipeline = run_source(
+        m,
+        cfg,
+        speakers.to_vec(),
+        false,
+        &mut |e| fresh.push(e),
+        &mut |_| {},
+    )?;
+    events.extend(fresh);
+    Ok(pipeline)
+}
+
 /// Where the diarisation has both people talking, both split channels carry the whole mix and
 /// one voice's words can be transcribed on both sides. Such a pair keeps only the segment of
 /// the speaker whose voice the speech matches (diarisation speaker `agent_voice` is the agent).
+/// Returns, per segment dropped, its speaker and the time the two shared.
 #[cfg(feature = "diarise")]
-fn drop_heard_twice(events: &mut Vec<Event>, heard: &Heard<'_>, agent_voice: usize) {
+fn drop_heard_twice(
+    events: &mut Vec<Event>,
+    heard: &Heard<'_>,
+    agent_voice: usize,
+) -> Vec<(crate::events::Speaker, f64, f64)> {
     use crate::diarise::split::{heard_twice, whose_voice};
     let Some(customer_voice) = (0..heard.voices.len()).find(|&v| v != agent_voice) else {
-        return;
+        return Vec::new();
     };
     let (Some(agent), Some(customer)) = (
         heard.voices.get(agent_voice),
         heard.voices.get(customer_voice),
     ) else {
-        return;
+        return Vec::new();
     };
     let segs: Vec<(usize, &crate::events::TranscriptSegment)> = events
         .iter()
@@ -242,6 +273,7 @@ fn drop_heard_twice(events: &mut Vec<Event>, heard: &Heard<'_>, agent_voice: usi
         })
         .collect();
     let mut gone = Vec::new();
+    let mut spans = Vec::new();
     for (x, &(i, a)) in segs.iter().enumerate() {
         for &(j, b) in &segs[x + 1..] {
             if !heard_twice(a, b) {
@@ -251,6 +283,7 @@ fn drop_heard_twice(events: &mut Vec<Event>, heard: &Heard<'_>, agent_voice: usi
             let voices = [agent.as_slice(), customer.as_slice()];
             if let Some(who) = whose_voice(&heard.diariser, &heard.at16, voices, start, end) {
                 gone.push(if a.speaker == who { j } else { i });
+                spans.push((who.other(), start, end));
             }
         }
     }
@@ -259,6 +292,7 @@ fn drop_heard_twice(events: &mut Vec<Event>, heard: &Heard<'_>, agent_voice: usi
         i += 1;
         !gone.contains(&(i - 1))
     });
+    spans
 }
 
 /// Split the mono call at `path` by speaker. `None` (with a note saying why) when the models are
