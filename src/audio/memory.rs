@@ -11,6 +11,22 @@ pub struct MemorySource {
     pos: usize,
 }
 
+/// Fade at the edges of a stretch cut in or out (s): a hard cut clicks, and the click reads as
+/// a level onset.
+pub const FADE_S: f64 = 0.02;
+
+/// 1 inside `[a, b)`, falling linearly to 0 over `fade` samples on either side.
+pub fn fade_gain(i: usize, a: usize, b: usize, fade: f64) -> f32 {
+    let edge = if i < a {
+        (a - i) as f64
+    } else if i >= b {
+        (i - b + 1) as f64
+    } else {
+        0.0
+    };
+    (1.0 - edge / fade).max(0.0) as f32
+}
+
 impl MemorySource {
     /// A source of `channels` (equal lengths) at `rate` Hz.
     pub fn new(rate: u32, channels: Vec<Vec<f32>>) -> Self {
@@ -27,27 +43,20 @@ impl MemorySource {
         self.pos = 0;
     }
 
-    /// Silence `channel` from `start_s` to `end_s`, with 20 ms fades (a hard cut clicks, and
-    /// the click reads as a level onset), and read again from the start.
+    /// Silence `channel` from `start_s` to `end_s`, with [`FADE_S`] fades, and read again from
+    /// the start.
     pub fn silence(&mut self, channel: usize, start_s: f64, end_s: f64) {
         let Some(x) = self.channels.get_mut(channel) else {
             return;
         };
         let rate = self.rate as f64;
-        let fade = (0.02 * rate).max(1.0);
-        let (a, b) = (start_s * rate, end_s * rate);
-        let lo = ((a - fade).max(0.0) as usize).min(x.len());
-        let hi = ((b + fade).max(0.0) as usize).min(x.len());
+        let fade = (FADE_S * rate).max(1.0);
+        let a = ((start_s * rate).max(0.0) as usize).min(x.len());
+        let b = ((end_s * rate).max(0.0) as usize).min(x.len());
+        let lo = a.saturating_sub(fade as usize);
+        let hi = (b + fade as usize).min(x.len());
         for (i, v) in x.iter_mut().enumerate().take(hi).skip(lo) {
-            let t = i as f64;
-            let edge = if t < a {
-                a - t
-            } else if t >= b {
-                t - b + 1.0
-            } else {
-                0.0
-            };
-            *v *= (edge / fade).min(1.0) as f32;
+            *v *= 1.0 - fade_gain(i, a, b, fade);
         }
         self.pos = 0;
     }

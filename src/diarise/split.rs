@@ -5,6 +5,7 @@
 use std::path::Path;
 
 use super::{Diarisation, Diariser, RATE, voices};
+use crate::audio::memory::{FADE_S, fade_gain};
 use crate::audio::{FileSource, Source, read_all, resample_all};
 use crate::config::{AgentRule, Config};
 use crate::error::Result;
@@ -24,9 +25,6 @@ pub struct Split {
     /// The recording at 16 kHz, as the speaker models heard it.
     pub at16: Vec<f32>,
 }
-
-/// Fade at each turn edge (s): a hard cut clicks, and the click reads as a level onset.
-const FADE_S: f64 = 0.02;
 
 /// Diarise the mono recording at `path`. `None` when fewer than two voices are found.
 pub fn split_mono(
@@ -111,14 +109,7 @@ pub fn split_mono(
         let lo = a.saturating_sub(fade as usize);
         let hi = (b + fade as usize).min(n);
         for (i, v) in m.iter_mut().enumerate().take(hi).skip(lo) {
-            let edge = if i < a {
-                (a - i) as f64
-            } else if i >= b {
-                (i - b + 1) as f64
-            } else {
-                0.0
-            };
-            let g = (1.0 - edge / fade).max(0.0) as f32;
+            let g = fade_gain(i, a, b, fade);
             *v = v.max(g);
         }
     }
