@@ -6,6 +6,7 @@
 mod common;
 
 use std::path::{Path, PathBuf};
+use std::sync::{Mutex, MutexGuard};
 
 use calmline::Config;
 use calmline::events::Speaker;
@@ -13,10 +14,18 @@ use calmline::review::{ReviewOptions, review_file_with};
 use calmline::transcribe::{Model, wer};
 use common::*;
 
-/// The default model of the configuration (what users get).
-fn model() -> Model {
+/// The default model of the configuration (what users get), and this test's turn to decode.
+///
+/// One test decodes at a time: whisper.cpp's threads spin while they wait for each other, so two
+/// tests decoding at once on two cores (each with two threads, as a review uses them) took 810 s
+/// in CI against 165 s one after the other.
+fn model() -> (MutexGuard<'static, ()>, Model) {
+    static TURN: Mutex<()> = Mutex::new(());
+    // A test that failed while holding the turn must not fail the others.
+    let turn = TURN.lock().unwrap_or_else(|p| p.into_inner());
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(Config::default().transcribe.model);
-    Model::load(&path).expect("tiny.en installed: run scripts/install-model.sh")
+    let m = Model::load(&path).expect("tiny.en installed: run scripts/install-model.sh");
+    (turn, m)
 }
 
 fn transcribe(path: &Path, model: &Model) -> calmline::report::Review {
@@ -65,7 +74,7 @@ fn corpus_wer(dir: &Path, model: &Model) -> (f64, usize) {
 
 #[test]
 fn word_error_rate_on_read_speech() {
-    let m = model();
+    let (_turn, m) = model();
     let (w, n) = corpus_wer(&data().join("asr"), &m);
     println!("asr: WER {:.1}% over {n} files", w * 100.0);
     // Measured 3.5% with the default q8_0 model, 5.3% with f16 (faster-whisper tiny.en int8: 7.1%).
@@ -74,7 +83,7 @@ fn word_error_rate_on_read_speech() {
 
 #[test]
 fn word_error_rate_on_telephone_prompts() {
-    let m = model();
+    let (_turn, m) = model();
     let (w, n) = corpus_wer(&data().join("telephony"), &m);
     println!("telephony: WER {:.1}% over {n} files", w * 100.0);
     // Measured 3.3% (q8_0 and f16; faster-whisper tiny.en int8: 4.1%).
@@ -83,7 +92,7 @@ fn word_error_rate_on_telephone_prompts() {
 
 #[test]
 fn silence_and_noise_produce_no_words() {
-    let m = model();
+    let (_turn, m) = model();
     let d = tempfile::tempdir().unwrap();
     let silence = d.path().join("silence.wav");
     write_wav(&silence, 16000, &[vec![0.0; 16000 * 8]]);
@@ -122,7 +131,7 @@ fn silence_and_noise_produce_no_words() {
 
 #[test]
 fn stereo_call_has_both_speakers_in_time_order() {
-    let m = model();
+    let (_turn, m) = model();
     let mut cfg = Config::default();
     cfg.channels.customer = calmline::config::Side::Left;
     let opts = ReviewOptions {
@@ -175,7 +184,8 @@ fn imported_model_matches_the_reference_conversion() {
     // transcribes (the tests above). Here: a known sentence, exactly.
     let path: PathBuf = Path::new(env!("CARGO_MANIFEST_DIR")).join("models/ggml-tiny.en.bin");
     assert_eq!(std::fs::metadata(&path).unwrap().len(), 77_704_698);
-    let r = transcribe(&data().join("asr/jfk.flac"), &model());
+    let (_turn, m) = model();
+    let r = transcribe(&data().join("asr/jfk.flac"), &m);
     let w = wer::wer(
         "And so my fellow Americans, ask not what your country can do for you, ask what you can do for your country.",
         &text_of(&r),
@@ -189,7 +199,7 @@ fn imported_model_matches_the_reference_conversion() {
 fn live_worker_degrades_by_skipping_and_says_so() {
     use calmline::events::EventBody;
     use calmline::transcribe::{LiveTranscriber, Utterance};
-    let m = model();
+    let (_turn, m) = model();
     let mut cfg = Config::default();
     cfg.transcribe.queue = 2;
     let (_, chans) = decode(&data().join("asr/arctic_a0007.wav"));
@@ -279,7 +289,7 @@ fn repeat_check_of_these_tests_can_fail() {
 /// gets no `vary_response` cue for a repeat the recogniser invented at 0:08-0:10.
 #[test]
 fn demo_and_real_call_transcripts_do_not_loop() {
-    let m = model();
+    let (_turn, m) = model();
     let demo = transcribe(
         &Path::new(env!("CARGO_MANIFEST_DIR")).join("samples/escalating_call.flac"),
         &m,
@@ -337,7 +347,7 @@ fn demo_and_real_call_transcripts_do_not_loop() {
 /// context; the benches run all 160 clips), at 16 kHz and as 8 kHz mu-law telephone audio.
 #[test]
 fn short_utterances_do_not_loop_at_16k_or_on_the_phone_line() {
-    let m = model();
+    let (_turn, m) = model();
     let dir = data().join("emotion/ravdess");
     let labels = std::fs::read_to_string(dir.join("labels.csv")).unwrap();
     let items: Vec<(PathBuf, String)> = labels
@@ -394,7 +404,7 @@ fn short_utterances_do_not_loop_at_16k_or_on_the_phone_line() {
 /// segments it repaired say so.
 #[test]
 fn without_fallback_the_last_guard_collapses_loops_and_flags_them() {
-    let m = model();
+    let (_turn, m) = model();
     let mut cfg = Config::default();
     cfg.transcribe.fallback.clear();
     let dir = data().join("emotion/ravdess/actor01");
