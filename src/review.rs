@@ -24,6 +24,19 @@ pub struct ReviewOptions<'a> {
     pub diariser: Option<&'a crate::diarise::Diariser>,
 }
 
+impl<'a> ReviewOptions<'a> {
+    /// Transcribe with `model` on `workers` cores (0 = from the config); speaker models are
+    /// loaded per file when a mono file needs them.
+    pub fn new(model: Option<&'a Model>, workers: usize) -> Self {
+        Self {
+            model,
+            workers,
+            #[cfg(feature = "diarise")]
+            diariser: None,
+        }
+    }
+}
+
 /// Review one recording, acoustics only. `progress` receives the fraction done (0..1).
 pub fn review_file(path: &Path, cfg: &Config, progress: &(dyn Fn(f32) + Sync)) -> Result<Review> {
     review_file_with(path, cfg, ReviewOptions::default(), progress)

@@ -273,11 +273,7 @@ pub(super) fn run(args: LiveArgs) -> anyhow::Result<ExitCode> {
     }
     if let Some(rec) = &args.record {
         // The recording reviewed with the same pipeline: the same results, for QA.
-        let opts = ReviewOptions {
-            model: model.as_ref(),
-            workers: 0,
-            ..Default::default()
-        };
+        let opts = ReviewOptions::new(model.as_ref(), 0);
         let review = review_file_with(rec, &cfg, opts, &|_| {})?;
         let stem = rec
             .file_stem()

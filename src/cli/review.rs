@@ -48,11 +48,7 @@ pub(super) fn run(args: ReviewArgs) -> anyhow::Result<ExitCode> {
         return folder(&args, &cfg, model.as_ref());
     }
     let bar = progress_bar(None);
-    let opts = ReviewOptions {
-        model: model.as_ref(),
-        workers: args.jobs.unwrap_or(0),
-        ..Default::default()
-    };
+    let opts = ReviewOptions::new(model.as_ref(), args.jobs.unwrap_or(0));
     let review = review_file_with(&args.input, &cfg, opts, &|f| {
         bar.set_position((f * 1000.0) as u64)
     });

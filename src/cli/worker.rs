@@ -395,11 +395,7 @@ fn review_job(job: &Job, models: &Models) -> Result<String, String> {
     } else {
         None
     };
-    let opts = ReviewOptions {
-        model: model.as_deref(),
-        workers: 0,
-        ..Default::default()
-    };
+    let opts = ReviewOptions::new(model.as_deref(), 0);
     let review = review_file_with(&job.file, &cfg, opts, &|_| {}).map_err(|e| format!("{e}"))?;
     // A worker killed while writing leaves only hidden partial files: clear this job's.
     if let Ok(rd) = std::fs::read_dir(&job.out) {
