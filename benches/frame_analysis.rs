@@ -314,7 +314,7 @@ fn cue_latency() {
         );
         if let Some(&m) = cue_lat.get(cue_lat.len() / 2) {
             println!(
-                "                 ... to the acknowledge cue: median {m:.2} s in {} of those {n} calls (in the others a false episode in the calm turns had used up the cue's rate limit); + up to one capture period live",
+                "                 ... to the acknowledge cue: median {m:.2} s in {} of those {n} calls; + up to one capture period live",
                 cue_lat.len()
             );
         }

@@ -325,6 +325,7 @@ fn assembled_calls_acknowledge_the_first_angry_turn_within_3_s() {
     let dir = tempfile::tempdir().unwrap();
     let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
     let (mut on_time, mut escalating, mut calm_with_cue, mut calm) = (0, 0, 0, 0);
+    let mut early = 0;
     let mut delays = Vec::new();
     for customer in 1..=8u32 {
         for k in 0..4u32 {
@@ -341,15 +342,28 @@ fn assembled_calls_acknowledge_the_first_angry_turn_within_3_s() {
             if is_escalating {
                 escalating += 1;
                 let first = turns.iter().find(|t| t.escalated).unwrap().start_s;
-                let ack = kinds
+                let acks: Vec<f64> = kinds
                     .iter()
-                    .find(|(_, k)| *k == CueKind::Acknowledge)
-                    .map(|(t, _)| t - first);
+                    .filter(|(_, k)| *k == CueKind::Acknowledge)
+                    .map(|(t, _)| t - first)
+                    .collect();
+                // The cue that answers the first angry turn, and any escalation cue before it
+                // (a false episode on a calm or neutral turn), counted on their own.
+                let ack = acks.iter().copied().find(|d| *d >= 0.0);
                 match ack {
-                    Some(d) if (0.0..=3.0).contains(&d) => on_time += 1,
+                    Some(d) if d <= 3.0 => on_time += 1,
                     _ => println!(
-                        "a{customer:02}_{k}: acknowledge {ack:?} s after the first angry turn"
+                        "a{customer:02}_{k}: acknowledge {acks:?} s after the first angry turn"
                     ),
+                }
+                if kinds
+                    .iter()
+                    .any(|(t, k)| *t < first && ESCALATION_CUES.contains(k))
+                {
+                    early += 1;
+                    println!(
+                        "a{customer:02}_{k}: an escalation cue before the first angry turn: {acks:?}"
+                    );
                 }
                 delays.extend(ack);
             } else {
@@ -363,14 +377,16 @@ fn assembled_calls_acknowledge_the_first_angry_turn_within_3_s() {
     }
     delays.sort_by(f64::total_cmp);
     println!(
-        "acknowledge within 3 s of the first angry turn: {on_time}/{escalating} (median delay {:.2} s); calm calls with an escalation cue: {calm_with_cue}/{calm}",
+        "acknowledge within 3 s of the first angry turn: {on_time}/{escalating} (median delay {:.2} s); escalating calls with an escalation cue before it: {early}/{escalating}; calm calls with an escalation cue: {calm_with_cue}/{calm}",
         delays.get(delays.len() / 2).copied().unwrap_or(f64::NAN)
     );
-    // Measured: 11/16 on time (median 1.26 s), 1 of 16 calm calls with an escalation cue. The
-    // misses: actor 3's quiet normal-intensity anger (acknowledged at the strong turns), actor 5
-    // once, and three calls acknowledged early on a false episode in a calm or neutral turn
-    // (actors 3, 6 and 7), after which the cue's rate limit holds. The goal is 16/16 and 0/16
-    // (see the README's limits).
-    assert!(on_time >= 11, "{on_time}/{escalating}");
+    // Measured: 14/16 on time (median 1.33 s), 3 of 16 escalating calls with a cue before the
+    // first angry turn (a false episode on a calm or neutral turn: actors 3, 6 and 7; a new
+    // episode after the customer calmed down is acknowledged again, so the real anger still
+    // gets its cue; before that it counted as late), 1 of 16 calm calls with an escalation cue.
+    // The misses: actor 3's quiet normal-intensity anger (acknowledged at the strong turns) and
+    // actor 5 once (9.8 s late). The goal is 16/16 and 0/16 (see the README's limits).
+    assert!(on_time >= 14, "{on_time}/{escalating}");
+    assert!(early <= 3, "{early}/{escalating}");
     assert!(calm_with_cue <= 1, "{calm_with_cue}/{calm}");
 }

@@ -21,6 +21,8 @@ use crate::language::Analyzer;
 #[derive(Debug, Default, Clone)]
 struct CustomerView {
     escalated: bool,
+    /// Between an episode's start and end events.
+    episode_open: bool,
     episode_start: Option<f64>,
     episode_starts: Vec<f64>,
     dev: Option<Deviations>,
@@ -147,6 +149,15 @@ impl Coach {
                 start_s,
                 evidence,
             } => {
+                // A new escalation after the customer had calmed down is acknowledged again,
+                // whatever the cue's cooldown: the first cue may have answered a livelier
+                // neutral sentence (a false episode), and an agent who said nothing to it still
+                // has the real anger to answer. (An agent who acknowledged in the last
+                // `acknowledge_window_s` gets no cue; the screen and rate limit still apply.)
+                if !self.customer.episode_open && !self.customer.episode_starts.is_empty() {
+                    self.last_of_kind.remove(&CueKind::Acknowledge);
+                }
+                self.customer.episode_open = true;
                 self.customer.escalated = true;
                 self.customer.episode_start = Some(*start_s);
                 self.customer.episode_starts.push(*start_s);
@@ -170,6 +181,7 @@ impl Coach {
                 if ep.speaker != Speaker::Agent && ep.ended_by != EpisodeEnd::CallEnded =>
             {
                 self.customer.escalated = false;
+                self.customer.episode_open = false;
                 self.customer.episode_start = None;
             }
             EventBody::Interruption {

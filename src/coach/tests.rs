@@ -123,10 +123,27 @@ fn acknowledge_on_escalation_unless_already_acknowledged_and_with_cooldown() {
         cue.example.as_deref(),
         Some("I can see why this is frustrating.")
     );
-    // A second escalation 20 s later is inside the cooldown.
+    // A second start 20 s later within the same escalation is inside the cooldown.
     s.talk(20.0, None, false, true, true);
     s.episode_start();
     assert_eq!(s.kinds().len(), 1);
+    // Once the customer has calmed down, a new escalation is acknowledged again, cooldown or not.
+    let (t, evidence) = (
+        s.t,
+        Evidence::new(Speaker::Customer, 9.0, 3.0, 2.0, 0.0, 0.5),
+    );
+    s.send(EventBody::EpisodeEnd(crate::events::Episode {
+        speaker: Speaker::Customer,
+        start_s: t - 20.5,
+        end_s: t,
+        peak: 1.5,
+        peak_s: t - 10.0,
+        ended_by: crate::events::EpisodeEnd::Calmed,
+        evidence,
+    }));
+    s.talk(10.0, None, false, true, true);
+    s.episode_start();
+    assert_eq!(s.kinds(), [CueKind::Acknowledge, CueKind::Acknowledge]);
 
     // An agent who acknowledged feelings in the last 30 s gets no cue.
     let mut s = Script::new();
