@@ -1,7 +1,8 @@
 //! Escalation accuracy on real recordings (../shared/data), asserted at measured thresholds.
 //!
 //! Measured (cargo test --release --test accuracy -- --nocapture prints the figures):
-//! - the four scenario calls: 46/46 customer turns right, 16 kHz and 8 kHz mu-law alike;
+//! - the four scenario calls: 46/46 customer turns right, 16 kHz and 8 kHz mu-law alike (5 of
+//!   414 verdicts change when the calls start 1-9 ms later: see `verdicts_at_every_hop_phase`);
 //! - 64 calls assembled from RAVDESS actors 1-8 the same way, leave-one-actor-out: see below.
 
 mod common;
@@ -58,6 +59,61 @@ fn scenario_calls_flag_escalated_turns_and_only_those() {
     // Measured: 46/46 turns.
     assert!(ba >= 0.95, "balanced accuracy {ba:.3}");
     assert_eq!(all.fp, 0, "no calm turn may be flagged");
+}
+
+/// The same calls started 1-9 ms later (leading silence): a live capture starts its 10 ms hops
+/// at no particular phase of the speech, so a verdict that flips with the phase is luck.
+#[test]
+fn verdicts_at_every_hop_phase() {
+    let cfg = Config::default();
+    let dir = tempfile::tempdir().unwrap();
+    let (mut flips, mut total) = (0, 0);
+    let mut worst = 1.0f64;
+    for name in SCENARIOS {
+        let wav = call(&format!("{name}.wav"));
+        let turns = turns(&call(&format!("{name}.turns.csv")));
+        let at0 = turn_verdicts(&review(&wav, &cfg), &turns);
+        let mut flipped = vec![0; turns.len()];
+        for ms in 1..10 {
+            let out = dir.path().join(format!("{name}_{ms}.wav"));
+            sox_fx(&wav, &out, &[], &["pad", &format!("0.00{ms}")]);
+            let shift = ms as f64 / 1000.0;
+            let shifted: Vec<Turn> = turns
+                .iter()
+                .map(|t| Turn {
+                    start_s: t.start_s + shift,
+                    end_s: t.end_s + shift,
+                    ..t.clone()
+                })
+                .collect();
+            let r = review(&out, &cfg);
+            let mut c = Counts::default();
+            for (i, (t, f)) in shifted.iter().zip(turn_verdicts(&r, &shifted)).enumerate() {
+                c.add(t.escalated, f);
+                total += 1;
+                if f != at0[i] {
+                    flips += 1;
+                    flipped[i] += 1;
+                }
+            }
+            assert_eq!(c.fp, 0, "{name} +{ms} ms: a calm turn flagged");
+            worst = worst.min(c.balanced_accuracy());
+        }
+        for (t, n) in turns.iter().zip(&flipped).filter(|(_, n)| **n > 0) {
+            println!(
+                "{name}: turn at {:.1} s ({}, escalated={}) flips in {n} of 9 shifted starts",
+                t.start_s, t.label, t.escalated
+            );
+        }
+    }
+    println!(
+        "hop phase: {flips} of {total} turn verdicts differ from the unshifted call's; worst balanced accuracy of one call at one phase {worst:.3}"
+    );
+    // Measured: 5 of 414, all a04's first angry turn (at +3 to +7 ms). It is marginal: its score
+    // peaks at 1.3 over the 1.0 threshold for 0.4 s, and at +3 ms the baseline has learnt one
+    // more turn (8.7 s voiced against 7.7 s, 0.4 dB louder). No calm turn flips. Worst 0.929.
+    assert!(flips <= 10, "{flips} of {total}");
+    assert!(worst >= 0.9, "{worst:.3}");
 }
 
 #[test]
