@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Fit the escalation detector's main settings on ../shared/data and validate them
-# leave-one-actor-out: 64 calls assembled from RAVDESS actors 1-8 (16 kHz and 8 kHz mu-law
-# through sox), every grid point of tests/common/escalation.rs::grid() scored, best first, then
-# the leave-one-actor-out figures (each actor judged with the grid point chosen on the other
-# seven). Copy the chosen values into config/default.toml.
+# leave-one-actor-out: 64 calls assembled from RAVDESS actors 1-8 (16 kHz, 8 kHz mu-law through
+# sox, and 16 kHz with each turn's level flattened as by a line's gain control), every grid point
+# of tests/common/escalation.rs::grid() scored, best first, then each actor's choice when judged
+# with the grid point chosen on the other seven, and the pooled leave-one-actor-out figures.
+# Copy the chosen values into config/default.toml.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo test --release --test accuracy fit_escalation_grid -- --ignored --nocapture 2>&1 \

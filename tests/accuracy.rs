@@ -174,8 +174,10 @@ fn real_spokenwoz_call_has_no_customer_episode() {
 }
 
 /// Generalisation beyond the scenario actors: for each of the eight RAVDESS actors, two
-/// escalating and two calm calls assembled with that actor as the customer, at 16 kHz and through
-/// sox as 8 kHz mu-law. Reported leave-one-actor-out: for each actor, the configuration grid point
+/// escalating and two calm calls assembled with that actor as the customer, at 16 kHz, through
+/// sox as 8 kHz mu-law, and at 16 kHz with every turn's level flattened as a line's automatic
+/// gain control would (the selection weighs all three, so a fit cannot buy fewer false episodes
+/// on lively neutral turns with the pitch that carries anger on such lines). Reported leave-one-actor-out: for each actor, the configuration grid point
 /// that scores best on the other seven actors' calls is judged on this actor's calls (the same
 /// selection scripts/fit-escalation.sh makes for the shipped configuration), so the figure is not
 /// the in-sample one. The shipped configuration's own figures are printed beside it.
@@ -192,12 +194,19 @@ fn leave_one_actor_out_on_assembled_calls() {
     }
     println!("leave-one-actor-out, 16 kHz: {}", loao.t16.line());
     println!("leave-one-actor-out, mu-law: {}", loao.t8.line());
+    println!("leave-one-actor-out, AGC:    {}", loao.tagc.line());
     let shipped = evaluate(calls.iter(), &Config::default());
     println!("shipped config (in-sample), 16 kHz: {}", shipped.t16.line());
     println!("shipped config (in-sample), mu-law: {}", shipped.t8.line());
-    // Measured: leave-one-actor-out 0.952 at 16 kHz and 0.960 as mu-law (normal anger 43/48 in
-    // both; strong 64/64), 3 and 2 calm calls of 16 with an episode; the shipped configuration
-    // in-sample 0.970 / 0.966 with one calm call with an episode (actor 6).
+    println!(
+        "shipped config (in-sample), AGC:    {}",
+        shipped.tagc.line()
+    );
+    // Measured (sox in repeatable mode): leave-one-actor-out 0.952 at 16 kHz and 0.957 as mu-law
+    // (normal anger 43 and 44 of 48; strong 64/64), 3 calm calls of 16 with an episode in each;
+    // with every turn's level flattened (AGC) 0.853, strong 62/64, normal 17/48, no calm
+    // episode. The shipped configuration in-sample 0.970 / 0.966 with one calm call with an
+    // episode (actor 6).
     let (b16, b8) = (
         loao.t16.all.balanced_accuracy(),
         loao.t8.all.balanced_accuracy(),
@@ -212,6 +221,15 @@ fn leave_one_actor_out_on_assembled_calls() {
     assert_eq!(
         loao.t8.strong.0, loao.t8.strong.1,
         "strong anger missed (mu-law)"
+    );
+    let bagc = loao.tagc.all.balanced_accuracy();
+    assert!(
+        bagc >= 0.83,
+        "level-flattened leave-one-actor-out {bagc:.3}"
+    );
+    assert_eq!(
+        loao.tagc.calm_calls_with_episode, 0,
+        "calm episode with AGC"
     );
     // The shipped configuration (in-sample): at most one of the 16 calm calls with an episode.
     assert!(shipped.t16.calm_calls_with_episode <= 1);
@@ -237,10 +255,19 @@ fn fit_escalation_grid() {
         println!("{obj:.3}  {}", grid[*i].replace('\n', " "));
         println!("       16 kHz: {}", f.t16.line());
         println!("       mu-law: {}", f.t8.line());
+        println!("       AGC:    {}", f.tagc.line());
     }
-    let (loao, _) = leave_one_actor_out(&calls, &grid);
+    let (loao, choices) = leave_one_actor_out(&calls, &grid);
+    for (a, g) in &choices {
+        let f = evaluate(calls.iter().filter(|c| c.actor == *a), &overlay(&grid[*g]));
+        println!("actor {a}: {}", grid[*g].replace('\n', " "));
+        println!("       16 kHz: {}", f.t16.line());
+        println!("       mu-law: {}", f.t8.line());
+        println!("       AGC:    {}", f.tagc.line());
+    }
     println!("leave-one-actor-out, 16 kHz: {}", loao.t16.line());
     println!("leave-one-actor-out, mu-law: {}", loao.t8.line());
+    println!("leave-one-actor-out, AGC:    {}", loao.tagc.line());
 }
 
 /// Phone lines often apply automatic gain control: every customer turn arrives at the same level.
@@ -335,6 +362,50 @@ fn dump_assembled_features() {
                     f.pace_sps.unwrap_or(f32::NAN)
                 )
                 .unwrap();
+            }
+        }
+    }
+}
+
+/// Exploration aid: each assembled call's first episode start (none after an angry turn), with
+/// the turn it landed on and its evidence, to see what starts the false ones.
+#[test]
+#[ignore = "exploration aid"]
+fn dump_first_episodes() {
+    use calmline::analysis::SpeakerState;
+    use calmline::dsp::HOP_S;
+    use calmline::events::{EventBody, Speaker};
+    let calls = assembled_features(&ACTORS, 2, SEED);
+    let cfg = Config::default();
+    for c in &calls {
+        for (enc, feats) in [("16k", &c.f16), ("ulaw", &c.f8), ("agc", &c.fagc)] {
+            let mut s = SpeakerState::new(Speaker::Customer, &cfg);
+            for (i, f) in feats.iter().enumerate() {
+                let t = (i + 1) as f64 * HOP_S;
+                s.update(t, f, &mut |e| {
+                    let EventBody::EpisodeStart {
+                        start_s, evidence, ..
+                    } = &e.body
+                    else {
+                        return;
+                    };
+                    let k = c
+                        .turns
+                        .iter()
+                        .position(|u| u.start_s - 0.5 <= *start_s && *start_s <= u.end_s + 0.5);
+                    if k.is_some_and(|k| c.turns[..k].iter().any(|u| u.escalated)) {
+                        return;
+                    }
+                    let (label, right) = k.map_or(("between turns", false), |k| {
+                        (c.turns[k].label.as_str(), c.turns[k].escalated)
+                    });
+                    println!(
+                        "{} {} {enc} {label} {start_s:.2} (confirmed {t:.2}): {}",
+                        if right { "angry" } else { "FALSE" },
+                        c.name,
+                        evidence.sentence
+                    );
+                });
             }
         }
     }

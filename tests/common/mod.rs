@@ -105,6 +105,7 @@ pub fn review(path: &Path, cfg: &Config) -> Review {
 /// `sox IN [args before OUT] OUT`: converts with the real tool, as a user would.
 pub fn sox(input: &Path, out: &Path, args: &[&str]) {
     let status = Command::new("sox")
+        .arg("-R")
         .arg(input)
         .args(args)
         .arg(out)
@@ -116,6 +117,7 @@ pub fn sox(input: &Path, out: &Path, args: &[&str]) {
 /// `sox IN [format args] OUT [effects]`: format options before the output, effects after.
 pub fn sox_fx(input: &Path, out: &Path, format: &[&str], effects: &[&str]) {
     let status = Command::new("sox")
+        .arg("-R")
         .arg(input)
         .args(format)
         .arg(out)
