@@ -37,6 +37,24 @@ fn pyannote_sample_der() {
     assert!(s.der() <= 0.10, "DER {:.3}", s.der());
 }
 
+/// The runs of `value` in `on`, as half-open index ranges.
+fn runs(on: &[bool], value: bool) -> Vec<(usize, usize)> {
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < on.len() {
+        if on[i] == value {
+            let a = i;
+            while i < on.len() && on[i] == value {
+                i += 1;
+            }
+            out.push((a, i));
+        } else {
+            i += 1;
+        }
+    }
+    out
+}
+
 /// Each channel's voice activity on the DER grid: 10 ms frames within 35 dB of the channel's
 /// loud speech (its 99th percentile) and above -55 dBFS, pauses under 0.3 s bridged, blips under
 /// 0.1 s dropped (the way hand-made references mark turns).
@@ -51,22 +69,6 @@ fn channel_activity(x: &[f32], rate: u32) -> Vec<bool> {
     let loud = sorted[(sorted.len() * 99 / 100).min(sorted.len() - 1)];
     let floor = (loud - 35.0).max(-55.0);
     let mut on: Vec<bool> = db.iter().map(|&d| d > floor).collect();
-    let runs = |on: &[bool], value: bool| -> Vec<(usize, usize)> {
-        let mut out = Vec::new();
-        let mut i = 0;
-        while i < on.len() {
-            if on[i] == value {
-                let a = i;
-                while i < on.len() && on[i] == value {
-                    i += 1;
-                }
-                out.push((a, i));
-            } else {
-                i += 1;
-            }
-        }
-        out
-    };
     for (a, b) in runs(&on, false) {
         if b - a < 30 && a > 0 && b < on.len() {
             on[a..b].iter_mut().for_each(|v| *v = true);
@@ -92,22 +94,12 @@ fn channel_voice_activity(x: &[f32], rate: u32) -> Vec<bool> {
         .chunks_exact(frames.hop_len())
         .map(|h| frames.process_hop(h).voiced())
         .collect();
-    let mut i = 0;
-    while i < on.len() {
-        if !on[i] {
-            i += 1;
-            continue;
-        }
-        let a = i;
-        while i < on.len() && on[i] {
-            i += 1;
-        }
-        if voiced
-            .get(a..i.min(voiced.len()))
-            .map_or(0, |v| v.iter().filter(|&&v| v).count())
-            < 5
-        {
-            on[a..i].iter_mut().for_each(|v| *v = false);
+    for (a, b) in runs(&on, true) {
+        let heard = voiced
+            .get(a..b.min(voiced.len()))
+            .map_or(0, |v| v.iter().filter(|&&v| v).count());
+        if heard < 5 {
+            on[a..b].iter_mut().for_each(|v| *v = false);
         }
     }
     on
