@@ -329,7 +329,7 @@ fn dump_assembled_features() {
     )
     .unwrap();
     for c in &calls {
-        for (enc, feats) in [("16", &c.f16), ("8", &c.f8)] {
+        for (enc, feats) in [("16", &c.f16), ("8", &c.f8), ("agc", &c.fagc)] {
             for (i, f) in feats.iter().enumerate() {
                 let t = (i as f64 + 0.5) * calmline::dsp::HOP_S;
                 let (ti, lab, esc) = c
