@@ -301,6 +301,7 @@ pub struct Escalation {
     pub smoothing_s: f32,
     pub start: f32,
     pub start_hold_s: f32,
+    pub start_hold_dips: u32,
     pub fast_smoothing_s: f32,
     pub fast_start: f32,
     pub fast_start_hold_s: f32,

@@ -21,6 +21,7 @@ struct Params {
     fast_alpha: f32,
     start: f32,
     start_hops: u32,
+    start_dips: u32,
     fast_start: f32,
     fast_start_hops: u32,
     end: f32,
@@ -103,13 +104,21 @@ impl DevHists {
 struct Hold {
     hops: u32,
     since: f64,
+    /// Voiced hops under the threshold inside the current run.
+    dips: u32,
 }
 
 impl Hold {
-    /// Unvoiced hops neither count nor break the run; a hop under the threshold ends it.
-    fn track(&mut self, above: bool, voiced: bool, hop_start: f64) {
+    /// Unvoiced hops neither count nor break the run; a voiced hop under the threshold ends it,
+    /// unless the run has had fewer than `grace` such dips (they do not count either).
+    fn track(&mut self, above: bool, voiced: bool, hop_start: f64, grace: u32) {
         if !above {
-            self.hops = 0;
+            if voiced && self.hops > 0 && self.dips < grace {
+                self.dips += 1;
+            } else if voiced || self.hops == 0 || self.dips >= grace {
+                self.hops = 0;
+                self.dips = 0;
+            }
         } else if voiced {
             if self.hops == 0 {
                 self.since = hop_start;
@@ -195,6 +204,7 @@ impl SpeakerState {
                 fast_alpha: (HOP_S as f32 / e.fast_smoothing_s).min(1.0),
                 start: e.start,
                 start_hops: hops(e.start_hold_s),
+                start_dips: e.start_hold_dips,
                 // Never below the ordinary threshold: raising `start` makes both paths stricter.
                 fast_start: e.fast_start.max(e.start),
                 fast_start_hops: hops(e.fast_start_hold_s),
@@ -450,12 +460,16 @@ impl SpeakerState {
         let hop_start = t_s - HOP_S;
         if !self.escalated {
             // The start hold counts voiced hops: the score must stay high while they speak.
-            self.hold
-                .track(self.score >= self.p.start, voiced, hop_start);
+            self.hold.track(
+                self.score >= self.p.start,
+                voiced,
+                hop_start,
+                self.p.start_dips,
+            );
             // The outburst path: the lightly smoothed score far over the threshold for a short
             // hold of voiced speech (a shout is clear within a syllable or two).
             self.fast_hold
-                .track(self.fast_score >= self.p.fast_start, voiced, hop_start);
+                .track(self.fast_score >= self.p.fast_start, voiced, hop_start, 0);
             let slow = self.hold.hops >= self.p.start_hops;
             let fast = self.fast_hold.hops >= self.p.fast_start_hops;
             // The turn path: the mean over the turn so far (at least `turn_min_s` of it).
@@ -598,6 +612,31 @@ impl SpeakerState {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn hold_survives_a_few_voiced_dips_then_restarts() {
+        let mut h = Hold::default();
+        let t = |k: u32| k as f64 * HOP_S;
+        for k in 0..5 {
+            h.track(true, true, t(k), 2);
+        }
+        // Two voiced hops under the threshold: held, not counted; an unvoiced one: ignored.
+        h.track(false, true, t(5), 2);
+        h.track(false, false, t(6), 2);
+        h.track(false, true, t(7), 2);
+        h.track(true, true, t(8), 2);
+        assert_eq!((h.hops, h.since()), (6, 0.0));
+        // A third dip in the same run restarts it.
+        h.track(false, true, t(9), 2);
+        assert_eq!(h.since(), f64::INFINITY);
+        h.track(true, true, t(10), 2);
+        assert_eq!((h.hops, h.since()), (1, t(10)));
+        // Without grace, one dip restarts the run.
+        let mut strict = Hold::default();
+        strict.track(true, true, t(0), 0);
+        strict.track(false, true, t(1), 0);
+        assert_eq!(strict.hops, 0);
+    }
 
     fn frame(level: f32, hz: f32) -> FrameFeatures {
         FrameFeatures {
