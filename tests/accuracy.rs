@@ -289,15 +289,7 @@ fn strong_anger_is_flagged_when_agc_flattens_loudness() {
     for customer in 1..=8u32 {
         let agent = customer % 8 + 1;
         let (mut chans, turns) = assemble(&clips, customer, agent, true, &mut rng);
-        for t in &turns {
-            let (a, b) = ((t.start_s * 16000.0) as usize, (t.end_s * 16000.0) as usize);
-            let seg = &mut chans[1][a..b];
-            let rms = (seg.iter().map(|v| v * v).sum::<f32>() / seg.len() as f32).sqrt();
-            let gain = 10f32.powf(-26.0 / 20.0) / rms.max(1e-9);
-            for s in seg.iter_mut() {
-                *s = (*s * gain).clamp(-1.0, 1.0);
-            }
-        }
+        chans[1] = agc(&chans[1], &turns);
         let r = review_samples(&format!("agc_a{customer:02}"), 16000, &chans, &cfg);
         for t in &turns {
             let f = flagged(&r, t);

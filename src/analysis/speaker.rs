@@ -109,15 +109,15 @@ struct Hold {
 }
 
 impl Hold {
-    /// Unvoiced hops neither count nor break the run; a voiced hop under the threshold ends it,
-    /// unless the run has had fewer than `grace` such dips (they do not count either).
+    /// Unvoiced hops over the threshold neither count nor break the run. A run absorbs its first
+    /// `grace` voiced hops under the threshold (they do not count, and unvoiced ones under it
+    /// are ignored meanwhile); after those, any hop under the threshold ends it.
     fn track(&mut self, above: bool, voiced: bool, hop_start: f64, grace: u32) {
         if !above {
-            if voiced && self.hops > 0 && self.dips < grace {
-                self.dips += 1;
-            } else if voiced || self.hops == 0 || self.dips >= grace {
-                self.hops = 0;
-                self.dips = 0;
+            if self.hops > 0 && self.dips < grace {
+                self.dips += u32::from(voiced);
+            } else {
+                *self = Hold::default();
             }
         } else if voiced {
             if self.hops == 0 {
