@@ -16,8 +16,9 @@ pub const WINDOW: usize = 160_000;
 pub const FRAMES: usize = 589;
 /// Samples between two frames.
 pub const FRAME_STEP: usize = 270;
-/// Samples from a frame's start to its centre (half the 721-sample receptive field).
-pub const FRAME_CENTRE: usize = 360;
+/// Samples from a frame's start to its centre: half the 991-sample receptive field (SincNet:
+/// 251-tap filters every 10 samples, then three 3x pools and two 5-tap convolutions).
+pub const FRAME_CENTRE: usize = 495;
 /// Local speakers per window.
 pub const LOCAL: usize = 3;
 
