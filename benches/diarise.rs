@@ -4,6 +4,7 @@
 //! `cargo bench --bench diarise` prints seconds per 10 minutes of call and the multiple of real
 //! time (best of 3), and how long segmentation and embedding took. Run as a test (`cargo test --benches`) it diarises the first
 //! minute once. Needs the speaker models (scripts/install-diarisation.sh).
+//! `CALMLINE_BENCH_STEP=2.5` times windows every 2.5 s instead of the default 5 s.
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -15,7 +16,17 @@ fn main() {
     unsafe { calmline::diarise::prepare_process() };
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
     let quick = !std::env::args().any(|a| a == "--bench");
-    let d = match Diariser::load(&root.join("models"), Options::default()) {
+    let step: f32 = std::env::var("CALMLINE_BENCH_STEP")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(5.0);
+    let d = match Diariser::load(
+        &root.join("models"),
+        Options {
+            step_s: step,
+            ..Options::default()
+        },
+    ) {
         Ok(d) => d,
         Err(e) => {
             eprintln!("diarise bench: {e}");

