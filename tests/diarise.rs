@@ -34,7 +34,7 @@ fn pyannote_sample_der() {
         100.0 * s.attribution()
     );
     assert_eq!(out.speakers, 2);
-    // Measured: 7.4% (9.8% before windows were weighted by how central a frame is in them).
+    // Measured: 7.4% (9.8% before the frame centre was corrected and the windows weighted).
     assert!(s.der() <= 0.085, "DER {:.3}", s.der());
     assert!(s.attribution() >= 0.95, "{:.3}", s.attribution());
 }
