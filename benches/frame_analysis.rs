@@ -220,6 +220,7 @@ fn cue_latency() {
     let clip = |f: &str| decode16k(&dir.join(f)).swap_remove(0);
     for intensity in ["normal", "strong"] {
         let (mut lat, mut cue_lat, mut missed) = (Vec::new(), Vec::new(), 0);
+        let (mut first_lat, mut onset_lat) = (Vec::new(), Vec::new());
         for actor in 1..=8 {
             let a = actor.to_string();
             let mut calm = Vec::new();
@@ -243,6 +244,7 @@ fn cue_latency() {
                     Pipeline::new(&cfg, vec![Speaker::Agent, Speaker::Customer], 16000).unwrap();
                 let mut coach = Coach::new(&cfg);
                 let (mut baseline, mut cue, mut episode) = (None, None, None);
+                let mut first: Option<f64> = None;
                 let angry_from = calm.len() as f64 / 16000.0;
                 for (a, b) in agent.chunks(1600).zip(cust.chunks(1600)) {
                     let mut evs = Vec::new();
@@ -263,6 +265,14 @@ fn cue_latency() {
                         {
                             episode = Some(e.t_s);
                         }
+                        if let EventBody::Rising { speaker, .. }
+                        | EventBody::EpisodeStart { speaker, .. } = &e.body
+                            && *speaker == Speaker::Customer
+                            && e.t_s >= angry_from
+                            && first.is_none()
+                        {
+                            first = Some(e.t_s);
+                        }
                         coach.on_event(&e, &mut |c| {
                             if let EventBody::Cue(k) = &c.body
                                 && k.kind == CueKind::Acknowledge
@@ -277,9 +287,12 @@ fn cue_latency() {
                 // The same frame analysis, for the customer's level hop by hop.
                 let mut fa = FrameAnalyzer::new(&cfg);
                 let mut ring = [0.0f64; 10];
-                let mut rise = None;
+                let (mut rise, mut onset) = (None, None);
                 for (i, hop) in cust.chunks_exact(HOP).enumerate() {
                     let f = fa.process_hop(hop);
+                    if i * HOP >= calm.len() && onset.is_none() && f.active {
+                        onset = Some(i as f64 * 0.01);
+                    }
                     ring[i % 10] = 10f64.powf(f.level_db as f64 / 10.0);
                     let level = 10.0 * (ring.iter().sum::<f64>() / 10.0).log10();
                     if i * HOP >= calm.len()
@@ -295,6 +308,12 @@ fn cue_latency() {
                 }
                 if let (Some(r), Some(c)) = (rise, cue) {
                     cue_lat.push(c - r);
+                }
+                if let (Some(r), Some(f)) = (rise, first) {
+                    first_lat.push(f - r);
+                }
+                if let (Some(o), Some(f)) = (onset, first) {
+                    onset_lat.push(f - o);
                 }
             }
         }
@@ -312,6 +331,20 @@ fn cue_latency() {
             lat[n * 9 / 10],
             lat[0]
         );
+        for (what, v) in [
+            ("level +6 dB", &mut first_lat),
+            ("speech onset", &mut onset_lat),
+        ] {
+            v.sort_by(f64::total_cmp);
+            if let Some(&m) = v.get(v.len() / 2) {
+                println!(
+                    "                 first signal (rising or episode) from the {what}: median {m:.2} s, p90 {:.2} s, {}/{} within 0.25 s",
+                    v[v.len() * 9 / 10],
+                    v.iter().filter(|&&l| l <= 0.25).count(),
+                    v.len()
+                );
+            }
+        }
         if let Some(&m) = cue_lat.get(cue_lat.len() / 2) {
             println!(
                 "                 ... to the acknowledge cue: median {m:.2} s in {} of those {n} calls; + up to one capture period live",

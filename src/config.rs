@@ -315,6 +315,9 @@ pub struct Escalation {
     pub turn_loudness_db: f32,
     pub turn_early_s: f32,
     pub turn_early_db: f32,
+    pub rise: f32,
+    pub rise_smoothing_s: f32,
+    pub rise_hold_s: f32,
 }
 
 #[allow(missing_docs)]
@@ -512,6 +515,7 @@ impl Config {
             ("escalation.pace_unit", e.pace_unit),
             ("escalation.smoothing_s", e.smoothing_s),
             ("escalation.fast_smoothing_s", e.fast_smoothing_s),
+            ("escalation.rise_smoothing_s", e.rise_smoothing_s),
             ("escalation.silence_decay_s", e.silence_decay_s),
             ("pace.window_s", self.pace.window_s),
             ("report.timeline_hop_s", self.report.timeline_hop_s),

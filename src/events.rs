@@ -67,6 +67,17 @@ pub enum EventBody {
         /// The values.
         baseline: BaselineValues,
     },
+    /// A speaker's voice moved well over their baseline; an episode may follow (`t_s` is when
+    /// it was seen). The first signal of escalation, within a fraction of a second; provisional,
+    /// so it starts no cue, alert or episode, and comes at most once per turn.
+    Rising {
+        /// Whose voice.
+        speaker: Speaker,
+        /// When the score first crossed the rise threshold.
+        start_s: f64,
+        /// Deviations over baseline at that moment.
+        evidence: Evidence,
+    },
     /// A speaker's escalation episode began (`t_s` is when it was confirmed).
     EpisodeStart {
         /// Who escalated.

@@ -402,3 +402,104 @@ fn dump_first_episodes() {
         }
     }
 }
+
+/// Exploration aid: the first signal (a `rising` event or an episode) after the first angry turn
+/// begins, from that turn's speech onset, and `rising` events on calm speech, for a grid of rise
+/// settings (env RISE="rise,smoothing_s,hold_s;..." overrides the default grid).
+#[test]
+#[ignore = "exploration aid"]
+fn explore_rising() {
+    use calmline::analysis::SpeakerState;
+    use calmline::dsp::HOP_S;
+    use calmline::events::{EventBody, Speaker};
+    let calls = assembled_features(&ACTORS, 2, SEED);
+    let grid = std::env::var("RISE").unwrap_or_else(|_| {
+        "1.2,0.1,0.1;1.2,0.05,0.05;1.5,0.1,0.1;1.0,0.1,0.1;1.2,0.2,0.1;1.2,0.1,0.05".into()
+    });
+    for g in grid.split(';') {
+        let v: Vec<&str> = g.split(',').collect();
+        let cfg = overlay(&format!(
+            "[escalation]\nrise = {}\nrise_smoothing_s = {}\nrise_hold_s = {}\n",
+            v[0], v[1], v[2]
+        ));
+        for enc in ["16k", "ulaw", "agc"] {
+            let (mut lat, mut lat_ep, mut missed) = (Vec::new(), Vec::new(), 0);
+            let (mut calm_rises, mut calm_turns, mut calm_calls_rising) = (0, 0, 0);
+            for c in &calls {
+                let feats = match enc {
+                    "16k" => &c.f16,
+                    "ulaw" => &c.f8,
+                    _ => &c.fagc,
+                };
+                let mut s = SpeakerState::new(Speaker::Customer, &cfg);
+                let mut rises = Vec::new();
+                let mut starts = Vec::new();
+                for (i, f) in feats.iter().enumerate() {
+                    let t = (i + 1) as f64 * HOP_S;
+                    s.update(t, f, &mut |e| match e.body {
+                        EventBody::Rising { .. } => rises.push(e.t_s),
+                        EventBody::EpisodeStart { .. } => starts.push(e.t_s),
+                        _ => {}
+                    });
+                }
+                let first_angry = c.turns.iter().position(|t| t.escalated);
+                let calm_end = first_angry.map_or(f64::INFINITY, |k| c.turns[k].start_s);
+                let n = rises.iter().filter(|&&t| t < calm_end).count();
+                calm_rises += n;
+                if std::env::var("RISE_CALLS").is_ok() && n > 0 {
+                    let labels: Vec<&str> = rises
+                        .iter()
+                        .filter(|&&t| t < calm_end)
+                        .filter_map(|&t| {
+                            c.turns
+                                .iter()
+                                .find(|u| u.start_s <= t && t <= u.end_s + 0.7)
+                                .map(|u| u.label.as_str())
+                        })
+                        .collect();
+                    println!("  {} {enc}: {n} {labels:?}", c.name);
+                }
+                calm_turns += c.turns[..first_angry.unwrap_or(c.turns.len())].len();
+                if !c.escalating && n > 0 {
+                    calm_calls_rising += 1;
+                }
+                if let Some(k) = first_angry {
+                    let t = &c.turns[k];
+                    let onset = (0..feats.len())
+                        .map(|i| (i, i as f64 * HOP_S))
+                        .find(|&(i, x)| x >= t.start_s && feats[i].active)
+                        .map(|(_, x)| x)
+                        .unwrap_or(t.start_s);
+                    let ep = starts.iter().copied().find(|&x| x >= t.start_s);
+                    let first = rises
+                        .iter()
+                        .copied()
+                        .find(|&x| x >= t.start_s)
+                        .into_iter()
+                        .chain(ep)
+                        .fold(f64::INFINITY, f64::min);
+                    if first.is_finite() && first < t.end_s + 1.0 {
+                        lat.push(first - onset);
+                    } else {
+                        missed += 1;
+                    }
+                    if let Some(e) = ep.filter(|&e| e < t.end_s + 1.0) {
+                        lat_ep.push(e - onset);
+                    }
+                }
+            }
+            lat.sort_by(f64::total_cmp);
+            lat_ep.sort_by(f64::total_cmp);
+            let q = |v: &[f64], p: f64| v.get(((v.len() as f64 - 1.0) * p) as usize).copied();
+            println!(
+                "{g} {enc}: first signal median {:.2?} p90 {:.2?} within 0.25 s {}/{} missed {missed}; episode median {:.2?} p90 {:.2?}; rising on calm speech {calm_rises} in {calm_turns} turns, {calm_calls_rising}/16 calm calls",
+                q(&lat, 0.5),
+                q(&lat, 0.9),
+                lat.iter().filter(|&&l| l <= 0.25).count(),
+                lat.len(),
+                q(&lat_ep, 0.5),
+                q(&lat_ep, 0.9),
+            );
+        }
+    }
+}

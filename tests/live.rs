@@ -174,6 +174,28 @@ fn escalating_call_from_a_stereo_monitor_gets_acknowledge_and_transcript() {
         ack["evidence"]["sentence"]
     );
     assert!((0.0..=3.0).contains(&latency), "latency {latency}");
+    // The first signal (`rising`, or the episode itself) from the first angry turn's speech as
+    // heard live (the first 0.1 s step with customer speech after the turn began).
+    let t = |e: &Value| e["t_s"].as_f64().unwrap();
+    let onset = of_type(&ev, "levels")
+        .into_iter()
+        .find(|l| l["speaker"] == "customer" && l["active"] == true && t(l) - offset > first_angry)
+        .map(|l| t(l) - 0.1)
+        .expect("the angry turn heard");
+    let first = ev
+        .iter()
+        .find(|e| {
+            (e["type"] == "rising" || e["type"] == "episode_start")
+                && e["speaker"] == "customer"
+                && t(e) >= onset
+        })
+        .expect("a first signal");
+    println!(
+        "live stereo: first signal ({}) {:.2} s after the first angry turn's speech began",
+        first["type"],
+        t(first) - onset
+    );
+    assert!(t(first) - onset <= 1.0, "{}", t(first) - onset);
     // Transcript lines arrive while the call runs, from both sides.
     let tr = of_type(&ev, "transcript");
     assert!(

@@ -34,6 +34,9 @@ struct Params {
     turn_loudness_db: f32,
     turn_early_hops: u32,
     turn_early_db: f32,
+    rise: f32,
+    rise_alpha: f32,
+    rise_hops: u32,
 }
 
 /// The running evidence of the current turn: the mean deviation over its voiced hops (over the
@@ -148,6 +151,12 @@ pub struct SpeakerState {
     fast_ema: Devs,
     fast_score: f32,
     fast_hold: Hold,
+    /// The deviations smoothed for the first (provisional) signal.
+    rise_ema: Devs,
+    rise_score: f32,
+    rise_hold: Hold,
+    /// A `Rising` event (or an episode) was sent in the current turn.
+    risen: bool,
     turn: TurnAcc,
     turn_score: f32,
     dead_zones: Devs,
@@ -218,6 +227,9 @@ impl SpeakerState {
                 turn_loudness_db: e.turn_loudness_db,
                 turn_early_hops: hops(e.turn_early_s),
                 turn_early_db: e.turn_early_db,
+                rise: e.rise,
+                rise_alpha: (HOP_S as f32 / e.rise_smoothing_s).min(1.0),
+                rise_hops: hops(e.rise_hold_s),
             },
             baseline: Baseline::new(
                 cfg.baseline.min_voiced_s,
@@ -242,6 +254,10 @@ impl SpeakerState {
             fast_ema: [0.0; 4],
             fast_score: 0.0,
             fast_hold: Hold::default(),
+            rise_ema: [0.0; 4],
+            rise_score: 0.0,
+            rise_hold: Hold::default(),
+            risen: false,
             escalated: false,
             hold: Hold::default(),
             below_hops: 0,
@@ -318,8 +334,12 @@ impl SpeakerState {
                 for d in &mut self.fast_ema {
                     *d *= self.p.silence_decay;
                 }
+                for d in &mut self.rise_ema {
+                    *d *= self.p.silence_decay;
+                }
                 self.score = self.combine(&self.ema);
                 self.fast_score = self.combine(&self.fast_ema);
+                self.rise_score = self.combine(&self.rise_ema);
             }
         }
         self.hysteresis(t_s, voiced.is_some(), sink);
@@ -358,6 +378,7 @@ impl SpeakerState {
                 let d = devs[i].clamp(-CLIP[i], CLIP[i]);
                 self.ema[i] += self.p.alpha * (d - self.ema[i]);
                 self.fast_ema[i] += self.p.fast_alpha * (d - self.fast_ema[i]);
+                self.rise_ema[i] += self.p.rise_alpha * (d - self.rise_ema[i]);
                 turn.mean[i] += w * (d - turn.mean[i]);
             }
             let level_dev =
@@ -366,6 +387,7 @@ impl SpeakerState {
             self.turn = turn;
             self.score = self.combine(&self.ema);
             self.fast_score = self.combine(&self.fast_ema);
+            self.rise_score = self.combine(&self.rise_ema);
             // The turn path looks at loudness only: a livelier, higher voice at the same level is
             // how many people sound neutral, and anger on a line that flattens loudness is left
             // to the other two paths. 1.0 is where the turn path starts an episode.
@@ -430,6 +452,8 @@ impl SpeakerState {
     fn end_turn(&mut self, t_s: f64, sink: &mut impl FnMut(Event)) {
         let calm = !self.escalated && self.turn_peak < self.learn_max;
         self.turn = TurnAcc::default();
+        self.risen = self.escalated;
+        self.rise_hold = Hold::default();
         self.turn_score = 0.0;
         self.turn_peak = 0.0;
         if calm {
@@ -497,6 +521,7 @@ impl SpeakerState {
                     since = since.min(self.turn.since);
                 }
                 self.escalated = true;
+                self.risen = true;
                 self.pending_len = 0;
                 self.below_hops = 0;
                 self.episodes += 1;
@@ -514,6 +539,21 @@ impl SpeakerState {
                         evidence: self.evidence(devs, dur),
                     },
                 });
+            } else if !self.risen {
+                self.rise_hold
+                    .track(self.rise_score >= self.p.rise, voiced, hop_start, 0);
+                if self.rise_hold.hops >= self.p.rise_hops {
+                    self.risen = true;
+                    let since = self.rise_hold.since();
+                    sink(Event {
+                        t_s,
+                        body: EventBody::Rising {
+                            speaker: self.speaker,
+                            start_s: since,
+                            evidence: self.evidence(self.rise_ema, (t_s - since) as f32),
+                        },
+                    });
+                }
             }
         } else {
             // A turn still angry on the whole keeps the episode open through its calmer words.
@@ -815,6 +855,59 @@ mod tests {
         );
         assert!(confirmed - turn_start < 1.0, "{confirmed}");
         assert!(evidence.sentence.contains("dB"), "{}", evidence.sentence);
+    }
+
+    #[test]
+    fn a_rising_voice_is_signalled_before_the_episode_and_once_per_turn() {
+        let cfg = Config::default();
+        let mut s = SpeakerState::new(Speaker::Customer, &cfg);
+        let (mut t, mut ev) = (0.0, Vec::new());
+        calm_turns(&mut s, 4, &mut t, &mut ev);
+        assert!(
+            !ev.iter()
+                .any(|e| matches!(e.body, EventBody::Rising { .. })),
+            "calm turns are not rising"
+        );
+        let turn_start = t;
+        // +9 dB, +2 semitones: the turn path confirms after its first words; the first signal
+        // comes within a quarter of a second.
+        run(&mut s, 1.5, frame(-21.0, 168.0), &mut t, &mut ev);
+        let rises: Vec<f64> = ev
+            .iter()
+            .filter_map(|e| match e.body {
+                EventBody::Rising { start_s, .. } => Some(e.t_s.max(start_s)),
+                _ => None,
+            })
+            .collect();
+        let confirmed = first_start(&ev).expect("an episode");
+        assert_eq!(rises.len(), 1, "{rises:?}");
+        assert!(rises[0] - turn_start <= 0.25, "{}", rises[0] - turn_start);
+        assert!(rises[0] < confirmed, "{} vs {confirmed}", rises[0]);
+    }
+
+    #[test]
+    fn one_emphatic_word_rises_once_in_its_turn_without_an_episode() {
+        let cfg = Config::default();
+        let mut s = SpeakerState::new(Speaker::Customer, &cfg);
+        let (mut t, mut ev) = (0.0, Vec::new());
+        calm_turns(&mut s, 4, &mut t, &mut ev);
+        for _ in 0..2 {
+            // Two emphatic words (+10 dB, +3 semitones, 0.25 s each) in one calm turn.
+            run(&mut s, 0.5, frame(-30.0, 150.0), &mut t, &mut ev);
+            run(&mut s, 0.25, frame(-20.0, 178.0), &mut t, &mut ev);
+            run(&mut s, 0.5, frame(-30.0, 150.0), &mut t, &mut ev);
+        }
+        run(&mut s, 1.0, silence(), &mut t, &mut ev);
+        let rising = |ev: &[Event]| {
+            ev.iter()
+                .filter(|e| matches!(e.body, EventBody::Rising { .. }))
+                .count()
+        };
+        assert_eq!(rising(&ev), 1);
+        assert_eq!(first_start(&ev), None);
+        // The next turn may rise again.
+        run(&mut s, 0.25, frame(-20.0, 178.0), &mut t, &mut ev);
+        assert_eq!(rising(&ev), 2);
     }
 
     #[test]

@@ -345,7 +345,8 @@ impl ReviewBuilder {
             } => r.errors.push(format!(
                 "{speaker} {start_s:.1}-{end_s:.1} s not transcribed: {reason}"
             )),
-            EventBody::Baseline { .. } | EventBody::Status(_) => {}
+            // A report shows confirmed episodes; the live first signal is the agent's.
+            EventBody::Baseline { .. } | EventBody::Status(_) | EventBody::Rising { .. } => {}
             EventBody::Phrase(p) => r.phrases.push(p.clone()),
             EventBody::Cue(c) => r.cues.push(TimedCue {
                 t_s: round_t(e.t_s),

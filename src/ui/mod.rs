@@ -65,6 +65,9 @@ pub struct AgentView {
     pub levels: [(f32, bool); 2],
     /// Customer escalation score and state.
     pub escalation: (f32, bool),
+    /// When the customer's voice last started rising (a `rising` event), until the turn calms
+    /// or an episode confirms it.
+    pub rising: Option<f64>,
     /// The customer's baseline, once learnt.
     pub baseline: Option<BaselineValues>,
     /// The cue on screen and when it appeared.
@@ -89,8 +92,17 @@ impl AgentView {
                 self.levels[i] = (l.loudness_db, l.active);
                 if l.speaker != Speaker::Agent {
                     self.escalation = (l.escalation, l.escalated);
+                    // Provisional: it stays on while the score is up, and leaves when the
+                    // episode is confirmed (red) or the voice settles.
+                    if l.escalated || (l.voiced && l.escalation < 0.5) {
+                        self.rising = None;
+                    }
                 }
             }
+            EventBody::Rising {
+                speaker: Speaker::Customer | Speaker::Mixed,
+                ..
+            } => self.rising = Some(e.t_s),
             EventBody::Baseline {
                 speaker: Speaker::Customer | Speaker::Mixed,
                 baseline,
@@ -146,6 +158,7 @@ impl AgentView {
             );
         }
         let (score, escalated) = self.escalation;
+        let rising = !escalated && self.rising.is_some();
         let base = self.baseline.map_or("baseline: learning".to_string(), |b| {
             format!("baseline {:.0} dB {:.0} Hz", b.loudness_db, b.pitch_hz)
         });
@@ -153,13 +166,21 @@ impl AgentView {
             Gauge::default()
                 .gauge_style(Style::default().fg(if escalated {
                     Color::Red
-                } else {
+                } else if rising {
                     Color::Yellow
+                } else {
+                    Color::Blue
                 }))
                 .ratio((score / 3.0).clamp(0.0, 1.0) as f64)
                 .label(format!(
                     "customer {score:.1}{} · {base}",
-                    if escalated { " ESCALATED" } else { "" }
+                    if escalated {
+                        " ESCALATED"
+                    } else if rising {
+                        " rising"
+                    } else {
+                        ""
+                    }
                 )),
             rows[2],
         );

@@ -129,7 +129,8 @@ pub fn shared(e: &Event, share_agent: bool) -> Option<Event> {
         | EventBody::Warning { .. }
         | EventBody::CallStart { .. }
         | EventBody::CallEnd { .. } => true,
-        EventBody::Cue(_) | EventBody::TranscriptSkipped { .. } => false,
+        // The provisional first signal is for the agent's meter; the floor waits for episodes.
+        EventBody::Cue(_) | EventBody::TranscriptSkipped { .. } | EventBody::Rising { .. } => false,
         #[allow(unreachable_patterns)]
         _ => false,
     };
