@@ -57,6 +57,8 @@ rise, play = float(sys.argv[3]), float(sys.argv[4])
 at = play + rise   # wall time at which the rise was handed to the sound server
 ack = next((w for w, e in events if e['type'] == 'cue' and e['kind'] == 'acknowledge'), None)
 start = next((w for w, e in events if e['type'] == 'episode_start' and e['speaker'] == 'customer'), None)
+first = next((w for w, e in events if e['type'] in ('rising', 'episode_start') and e['speaker'] == 'customer'
+              and w >= at - 0.5), None)
 summary = next(e['summary'] for w, e in events if e['type'] == 'summary')
 t = open(sys.argv[2]).read()
 rss = int(re.search(r'Maximum resident set size \(kbytes\): (\d+)', t).group(1)) / 1024
@@ -78,6 +80,7 @@ deliv = sorted(w - play - (e['t_s'] - offset) for w, e in live)
 off_ack = next((c['t_s'] for c in off['cues'] if c['kind'] == 'acknowledge'), None)
 live_ack = next((e for w, e in events if e['type'] == 'cue' and e['kind'] == 'acknowledge'), None)
 print(f"customer's level rises (first angry turn): {rise:.2f} s into the call")
+if first: print(f"first signal (rising or episode) on screen: {first - at:+.2f} s after it (wall clock)")
 if start: print(f"escalation confirmed (episode_start) on screen: {start - at:+.2f} s after it (wall clock)")
 if ack: print(f"acknowledge cue on screen:                     {ack - at:+.2f} s after it (wall clock)")
 if off_ack: print(f"  detection (offline review, file clock):     {off_ack - rise:+.2f} s")

@@ -182,3 +182,50 @@ fn cue_leaves_the_screen_after_its_display_time() {
     assert!(v.cue.is_none());
     assert!(render(&v, 60, 16).contains("no cue"));
 }
+
+#[test]
+fn rising_turns_the_gauge_amber_until_confirmed_or_settled() {
+    use calmline::events::Evidence;
+    let levels = |t: f64, score: f32, voiced: bool, escalated: bool| {
+        ev(
+            t,
+            EventBody::Levels(Levels {
+                speaker: Speaker::Customer,
+                loudness_db: -30.0,
+                pitch_hz: voiced.then_some(180.0),
+                voiced,
+                active: voiced,
+                escalation: score,
+                escalated,
+                over_baseline: None,
+            }),
+        )
+    };
+    let rising = ev(
+        10.0,
+        EventBody::Rising {
+            speaker: Speaker::Customer,
+            start_s: 9.9,
+            evidence: Evidence::new(Speaker::Customer, 7.0, 2.0, 0.0, 0.0, 0.1),
+        },
+    );
+    let mut v = AgentView::default();
+    v.apply(&levels(9.9, 0.8, true, false));
+    assert!(!render(&v, 60, 16).contains("rising"));
+    v.apply(&rising);
+    v.apply(&levels(10.0, 1.3, true, false));
+    assert!(render(&v, 60, 16).contains("customer 1.3 rising"));
+    // A pause keeps it; the voice settling clears it.
+    v.apply(&levels(10.1, 0.9, false, false));
+    assert!(render(&v, 60, 16).contains("rising"));
+    v.apply(&levels(10.2, 0.3, true, false));
+    assert!(!render(&v, 60, 16).contains("rising"));
+    // Confirmed: red and ESCALATED instead.
+    v.apply(&rising);
+    v.apply(&levels(10.3, 1.6, true, true));
+    let screen = render(&v, 60, 16);
+    assert!(
+        screen.contains("ESCALATED") && !screen.contains("rising"),
+        "{screen}"
+    );
+}
