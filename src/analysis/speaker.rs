@@ -153,7 +153,6 @@ pub struct SpeakerState {
     fast_hold: Hold,
     /// The deviations smoothed for the first (provisional) signal.
     rise_ema: Devs,
-    rise_score: f32,
     rise_hold: Hold,
     /// A `Rising` event (or an episode) was sent in the current turn.
     risen: bool,
@@ -255,7 +254,6 @@ impl SpeakerState {
             fast_score: 0.0,
             fast_hold: Hold::default(),
             rise_ema: [0.0; 4],
-            rise_score: 0.0,
             rise_hold: Hold::default(),
             risen: false,
             escalated: false,
@@ -339,7 +337,6 @@ impl SpeakerState {
                 }
                 self.score = self.combine(&self.ema);
                 self.fast_score = self.combine(&self.fast_ema);
-                self.rise_score = self.combine(&self.rise_ema);
             }
         }
         self.hysteresis(t_s, voiced.is_some(), sink);
@@ -387,7 +384,6 @@ impl SpeakerState {
             self.turn = turn;
             self.score = self.combine(&self.ema);
             self.fast_score = self.combine(&self.fast_ema);
-            self.rise_score = self.combine(&self.rise_ema);
             // The turn path looks at loudness only: a livelier, higher voice at the same level is
             // how many people sound neutral, and anger on a line that flattens loudness is left
             // to the other two paths. 1.0 is where the turn path starts an episode.
@@ -540,8 +536,8 @@ impl SpeakerState {
                     },
                 });
             } else if !self.risen {
-                self.rise_hold
-                    .track(self.rise_score >= self.p.rise, voiced, hop_start, 0);
+                let up = self.combine(&self.rise_ema) >= self.p.rise;
+                self.rise_hold.track(up, voiced, hop_start, 0);
                 if self.rise_hold.hops >= self.p.rise_hops {
                     self.risen = true;
                     let since = self.rise_hold.since();
@@ -822,21 +818,23 @@ mod tests {
         }
     }
 
-    /// Calm turns of 1.5 s with 1 s pauses, alternating 2 dB either side of -30 dB.
-    fn calm_turns(s: &mut SpeakerState, n: usize, t: &mut f64, ev: &mut Vec<Event>) {
-        for k in 0..n {
+    /// Four calm turns of 1.5 s with 1 s pauses, alternating 2 dB either side of -30 dB: the
+    /// state, the clock and the events so far.
+    fn after_calm_turns(cfg: &Config) -> (SpeakerState, f64, Vec<Event>) {
+        let mut s = SpeakerState::new(Speaker::Customer, cfg);
+        let (mut t, mut ev) = (0.0, Vec::new());
+        for k in 0..4 {
             let l = if k % 2 == 0 { -32.0 } else { -28.0 };
-            run(s, 1.5, frame(l, 150.0), t, ev);
-            run(s, 1.0, silence(), t, ev);
+            run(&mut s, 1.5, frame(l, 150.0), &mut t, &mut ev);
+            run(&mut s, 1.0, silence(), &mut t, &mut ev);
         }
+        (s, t, ev)
     }
 
     #[test]
     fn a_whole_turn_louder_is_an_episode_dated_from_its_first_word() {
         let cfg = Config::default();
-        let mut s = SpeakerState::new(Speaker::Customer, &cfg);
-        let (mut t, mut ev) = (0.0, Vec::new());
-        calm_turns(&mut s, 4, &mut t, &mut ev);
+        let (mut s, mut t, mut ev) = after_calm_turns(&cfg);
         let turn_start = t;
         // +9 dB at the same pitch and tilt: under the hold path's threshold, over the turn's.
         run(&mut s, 1.5, frame(-21.0, 150.0), &mut t, &mut ev);
@@ -860,9 +858,7 @@ mod tests {
     #[test]
     fn a_rising_voice_is_signalled_before_the_episode_and_once_per_turn() {
         let cfg = Config::default();
-        let mut s = SpeakerState::new(Speaker::Customer, &cfg);
-        let (mut t, mut ev) = (0.0, Vec::new());
-        calm_turns(&mut s, 4, &mut t, &mut ev);
+        let (mut s, mut t, mut ev) = after_calm_turns(&cfg);
         assert!(
             !ev.iter()
                 .any(|e| matches!(e.body, EventBody::Rising { .. })),
@@ -875,7 +871,7 @@ mod tests {
         let rises: Vec<f64> = ev
             .iter()
             .filter_map(|e| match e.body {
-                EventBody::Rising { start_s, .. } => Some(e.t_s.max(start_s)),
+                EventBody::Rising { .. } => Some(e.t_s),
                 _ => None,
             })
             .collect();
@@ -888,9 +884,7 @@ mod tests {
     #[test]
     fn one_emphatic_word_rises_once_in_its_turn_without_an_episode() {
         let cfg = Config::default();
-        let mut s = SpeakerState::new(Speaker::Customer, &cfg);
-        let (mut t, mut ev) = (0.0, Vec::new());
-        calm_turns(&mut s, 4, &mut t, &mut ev);
+        let (mut s, mut t, mut ev) = after_calm_turns(&cfg);
         for _ in 0..2 {
             // Two emphatic words (+10 dB, +3 semitones, 0.25 s each) in one calm turn.
             run(&mut s, 0.5, frame(-30.0, 150.0), &mut t, &mut ev);
@@ -916,9 +910,7 @@ mod tests {
         let confirmed_after = |early_db: f32| {
             let mut cfg = Config::default();
             cfg.escalation.turn_early_db = early_db;
-            let mut s = SpeakerState::new(Speaker::Customer, &cfg);
-            let (mut t, mut ev) = (0.0, Vec::new());
-            calm_turns(&mut s, 4, &mut t, &mut ev);
+            let (mut s, mut t, mut ev) = after_calm_turns(&cfg);
             let turn_start = t;
             run(&mut s, 1.5, frame(-17.0, 150.0), &mut t, &mut ev);
             ev.iter()
@@ -938,9 +930,7 @@ mod tests {
         // a turn close to the threshold is kept out of the baseline too.
         let mut cfg = Config::default();
         cfg.baseline.learn_below = 0.8;
-        let mut s = SpeakerState::new(Speaker::Customer, &cfg);
-        let (mut t, mut ev) = (0.0, Vec::new());
-        calm_turns(&mut s, 4, &mut t, &mut ev);
+        let (mut s, mut t, mut ev) = after_calm_turns(&cfg);
         let before = s.baseline.level_mean().unwrap();
         for _ in 0..3 {
             // +7 dB turns: under the 8 dB turn threshold and the hold path's.
@@ -951,7 +941,8 @@ mod tests {
         let after = s.baseline.level_mean().unwrap();
         assert!((after - before).abs() < 0.01, "{before} -> {after}");
         // A calm turn is learnt.
-        calm_turns(&mut s, 1, &mut t, &mut ev);
+        run(&mut s, 1.5, frame(-32.0, 150.0), &mut t, &mut ev);
+        run(&mut s, 1.0, silence(), &mut t, &mut ev);
         assert!(s.baseline.level_mean().unwrap() != after);
     }
 }
