@@ -315,6 +315,7 @@ pub struct Escalation {
     pub turn_loudness_db: f32,
     pub turn_early_s: f32,
     pub turn_early_db: f32,
+    pub turn_pitch_st: f32,
     pub rise: f32,
     pub rise_smoothing_s: f32,
     pub rise_hold_s: f32,
@@ -517,6 +518,7 @@ impl Config {
             ("escalation.fast_smoothing_s", e.fast_smoothing_s),
             ("escalation.rise_smoothing_s", e.rise_smoothing_s),
             ("escalation.silence_decay_s", e.silence_decay_s),
+            ("escalation.turn_pitch_st", e.turn_pitch_st),
             ("pace.window_s", self.pace.window_s),
             ("report.timeline_hop_s", self.report.timeline_hop_s),
         ] {

@@ -202,17 +202,17 @@ fn leave_one_actor_out_on_assembled_calls() {
         "shipped config (in-sample), AGC:    {}",
         shipped.tagc.line()
     );
-    // Measured (sox in repeatable mode): leave-one-actor-out 0.952 at 16 kHz and 0.961 as mu-law
-    // (normal anger 43 and 45 of 48; strong 64/64), 3 calm calls of 16 with an episode in each;
-    // with every turn's level flattened (AGC) 0.857, strong 62/64, normal 18/48, no calm
-    // episode. The shipped configuration in-sample 0.970 / 0.970 with one calm call with an
-    // episode (actor 6).
+    // Measured (sox in repeatable mode): leave-one-actor-out 0.961 at 16 kHz and as mu-law
+    // (normal anger 42 of 48 in each; strong 64/64), 1 calm call of 16 with an episode in each;
+    // with every turn's level flattened (AGC) 0.875, strong 64/64, normal 20/48, no calm
+    // episode. The shipped configuration in-sample 0.970 / 0.970 / 0.875 with one calm call
+    // with an episode (actor 6, an outburst on a neutral turn).
     let (b16, b8) = (
         loao.t16.all.balanced_accuracy(),
         loao.t8.all.balanced_accuracy(),
     );
-    assert!(b16 >= 0.94, "16 kHz leave-one-actor-out {b16:.3}");
-    assert!(b8 >= 0.94, "mu-law leave-one-actor-out {b8:.3}");
+    assert!(b16 >= 0.95, "16 kHz leave-one-actor-out {b16:.3}");
+    assert!(b8 >= 0.95, "mu-law leave-one-actor-out {b8:.3}");
     assert!(
         loao.t16.normal.0 * 10 >= loao.t16.normal.1 * 8,
         "normal-intensity anger recall"
@@ -224,13 +224,14 @@ fn leave_one_actor_out_on_assembled_calls() {
     );
     let bagc = loao.tagc.all.balanced_accuracy();
     assert!(
-        bagc >= 0.83,
+        bagc >= 0.86,
         "level-flattened leave-one-actor-out {bagc:.3}"
     );
     assert_eq!(
         loao.tagc.calm_calls_with_episode, 0,
         "calm episode with AGC"
     );
+    assert!(loao.t16.calm_calls_with_episode <= 1 && loao.t8.calm_calls_with_episode <= 1);
     // The shipped configuration (in-sample): at most one of the 16 calm calls with an episode.
     assert!(shipped.t16.calm_calls_with_episode <= 1);
     assert!(shipped.t8.calm_calls_with_episode <= 1);

@@ -34,6 +34,7 @@ struct Params {
     turn_loudness_db: f32,
     turn_early_hops: u32,
     turn_early_db: f32,
+    turn_pitch_st: f32,
     rise: f32,
     rise_alpha: f32,
     rise_hops: u32,
@@ -44,7 +45,8 @@ struct Params {
 /// of a whole sentence by 6-10 dB over the speaker's calm sentences, while single syllables swing
 /// by more either way: the mean over the turn so far sees it where a hold on a short smoothing
 /// does not. Measured on ../shared/data, a turn's mean level over the mean of the first calm
-/// turns separates angry from calm and neutral turns better than pitch, tilt or any mix of them.
+/// turns separates angry from calm and neutral turns better than pitch, tilt or any mix of them;
+/// a turn's mean pitch far over the baseline is kept for lines that flatten loudness.
 #[derive(Debug, Clone, Copy, Default)]
 struct TurnAcc {
     /// Mean deviations over the hop-median baseline (the evidence shown).
@@ -226,6 +228,7 @@ impl SpeakerState {
                 turn_loudness_db: e.turn_loudness_db,
                 turn_early_hops: hops(e.turn_early_s),
                 turn_early_db: e.turn_early_db,
+                turn_pitch_st: e.turn_pitch_st,
                 rise: e.rise,
                 rise_alpha: (HOP_S as f32 / e.rise_smoothing_s).min(1.0),
                 rise_hops: hops(e.rise_hold_s),
@@ -384,11 +387,12 @@ impl SpeakerState {
             self.turn = turn;
             self.score = self.combine(&self.ema);
             self.fast_score = self.combine(&self.fast_ema);
-            // The turn path looks at loudness only: a livelier, higher voice at the same level is
-            // how many people sound neutral, and anger on a line that flattens loudness is left
-            // to the other two paths. 1.0 is where the turn path starts an episode.
+            // The turn path looks at loudness, and at pitch only for a whole turn held far higher:
+            // a livelier, somewhat higher voice at the same level is how many people sound
+            // neutral, but on a line that flattens loudness a turn held 5 semitones up is anger
+            // that is not shouting. 1.0 is where the turn path starts an episode.
             self.turn_score = if turn.hops >= self.p.turn_min_hops {
-                turn.level / self.p.turn_loudness_db
+                (turn.level / self.p.turn_loudness_db).max(turn.mean[1] / self.p.turn_pitch_st)
             } else if turn.hops >= self.p.turn_early_hops {
                 // A short stretch needs a larger excess for the same verdict.
                 turn.level / self.p.turn_early_db.max(self.p.turn_loudness_db)

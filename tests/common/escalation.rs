@@ -206,11 +206,13 @@ pub fn grid() -> Vec<String> {
         for turn_min in ["0.8", "1.0"] {
             for early_db in ["12.0", "100.0"] {
                 for min_voiced in ["1.0", "2.0"] {
-                    out.push(format!(
-                        "[baseline]\nmin_voiced_s = {min_voiced}\n\
-                         [escalation]\nturn_loudness_db = {turn_db}\nturn_min_s = {turn_min}\n\
-                         turn_early_db = {early_db}\n"
-                    ));
+                    for pitch_st in ["100.0", "5.0", "6.0"] {
+                        out.push(format!(
+                            "[baseline]\nmin_voiced_s = {min_voiced}\n\
+                             [escalation]\nturn_loudness_db = {turn_db}\nturn_min_s = {turn_min}\n\
+                             turn_early_db = {early_db}\nturn_pitch_st = {pitch_st}\n"
+                        ));
+                    }
                 }
             }
         }
