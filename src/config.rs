@@ -316,6 +316,7 @@ pub struct Escalation {
     pub turn_early_s: f32,
     pub turn_early_db: f32,
     pub turn_pitch_st: f32,
+    pub turn_pitch_tilt_db: f32,
     pub rise: f32,
     pub rise_smoothing_s: f32,
     pub rise_hold_s: f32,

@@ -173,6 +173,43 @@ fn real_spokenwoz_call_has_no_customer_episode() {
     assert!((0.3..0.7).contains(&ratio), "talk ratio {ratio}");
 }
 
+/// A lively, professional calm voice: the 40 telephone-system prompts of ../shared/data/telephony
+/// (one announcer, 8 kHz) played back to back as one caller, a second apart. Some sentences are
+/// held 5 semitones over the others; none is angry, so none may start an episode (the pitch turn
+/// path did, before it required a brighter voice too).
+#[test]
+fn announcer_prompts_back_to_back_have_no_episode() {
+    let dir = data().join("telephony");
+    let mut files: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "wav"))
+        .collect();
+    files.sort();
+    assert!(files.len() >= 40, "{} prompts", files.len());
+    let mut caller = Vec::new();
+    for f in &files {
+        let (rate, chans) = decode(f);
+        assert_eq!(rate, 8000, "{}", f.display());
+        caller.extend_from_slice(&chans[0]);
+        caller.extend(std::iter::repeat_n(0.0, 8000));
+    }
+    let silent_agent = vec![0.0; caller.len()];
+    let r = review_samples(
+        "announcer",
+        8000,
+        &[silent_agent, caller],
+        &Config::default(),
+    );
+    let c = &r.speakers[&Speaker::Customer];
+    println!(
+        "announcer prompts: {:.0} s of talk, peak score {:.2}, episodes {}",
+        c.talk_s, c.peak_escalation, c.episodes
+    );
+    assert!(c.talk_s > 120.0, "talk {}", c.talk_s);
+    assert_eq!(c.episodes, 0);
+}
+
 /// Generalisation beyond the scenario actors: for each of the eight RAVDESS actors, two
 /// escalating and two calm calls assembled with that actor as the customer, at 16 kHz, through
 /// sox as 8 kHz mu-law, and at 16 kHz with every turn's level flattened as a line's automatic

@@ -35,6 +35,7 @@ struct Params {
     turn_early_hops: u32,
     turn_early_db: f32,
     turn_pitch_st: f32,
+    turn_pitch_tilt_db: f32,
     rise: f32,
     rise_alpha: f32,
     rise_hops: u32,
@@ -229,6 +230,7 @@ impl SpeakerState {
                 turn_early_hops: hops(e.turn_early_s),
                 turn_early_db: e.turn_early_db,
                 turn_pitch_st: e.turn_pitch_st,
+                turn_pitch_tilt_db: e.turn_pitch_tilt_db,
                 rise: e.rise,
                 rise_alpha: (HOP_S as f32 / e.rise_smoothing_s).min(1.0),
                 rise_hops: hops(e.rise_hold_s),
@@ -392,7 +394,16 @@ impl SpeakerState {
             // neutral, but on a line that flattens loudness a turn held 5 semitones up is anger
             // that is not shouting. 1.0 is where the turn path starts an episode.
             self.turn_score = if turn.hops >= self.p.turn_min_hops {
-                (turn.level / self.p.turn_loudness_db).max(turn.mean[1] / self.p.turn_pitch_st)
+                {
+                    // Pitch counts only with a brighter voice (tilt up): anger tenses the voice,
+                    // while a lively announcer's higher sentence keeps its tilt.
+                    let pitch = if turn.mean[2] >= self.p.turn_pitch_tilt_db {
+                        turn.mean[1] / self.p.turn_pitch_st
+                    } else {
+                        0.0
+                    };
+                    (turn.level / self.p.turn_loudness_db).max(pitch)
+                }
             } else if turn.hops >= self.p.turn_early_hops {
                 // A short stretch needs a larger excess for the same verdict.
                 turn.level / self.p.turn_early_db.max(self.p.turn_loudness_db)
