@@ -394,16 +394,14 @@ impl SpeakerState {
             // neutral, but on a line that flattens loudness a turn held 5 semitones up is anger
             // that is not shouting. 1.0 is where the turn path starts an episode.
             self.turn_score = if turn.hops >= self.p.turn_min_hops {
-                {
-                    // Pitch counts only with a brighter voice (tilt up): anger tenses the voice,
-                    // while a lively announcer's higher sentence keeps its tilt.
-                    let pitch = if turn.mean[2] >= self.p.turn_pitch_tilt_db {
-                        turn.mean[1] / self.p.turn_pitch_st
-                    } else {
-                        0.0
-                    };
-                    (turn.level / self.p.turn_loudness_db).max(pitch)
-                }
+                // Pitch counts only with a brighter voice (tilt up): anger tenses the voice,
+                // while a lively announcer's higher sentence keeps its tilt.
+                let pitch = if turn.mean[2] >= self.p.turn_pitch_tilt_db {
+                    turn.mean[1] / self.p.turn_pitch_st
+                } else {
+                    0.0
+                };
+                (turn.level / self.p.turn_loudness_db).max(pitch)
             } else if turn.hops >= self.p.turn_early_hops {
                 // A short stretch needs a larger excess for the same verdict.
                 turn.level / self.p.turn_early_db.max(self.p.turn_loudness_db)
@@ -868,6 +866,34 @@ mod tests {
         );
         assert!(confirmed - turn_start < 1.0, "{confirmed}");
         assert!(evidence.sentence.contains("dB"), "{}", evidence.sentence);
+    }
+
+    #[test]
+    fn a_whole_turn_higher_and_brighter_is_an_episode_but_higher_alone_is_not() {
+        // Only the turn path may start episodes here (a level line's anger that is not shouting).
+        let mut cfg = Config::default();
+        cfg.escalation.start = 50.0;
+        cfg.escalation.fast_start = 50.0;
+        let episode_from = |tilt_db: f32, cfg: &Config| {
+            let (mut s, mut t, mut ev) = after_calm_turns(cfg);
+            let turn_start = t;
+            // Same level, +5.5 semitones, tilt `tilt_db` over the calm turns' -15 dB.
+            let mut f = frame(-30.0, 150.0 * 2f32.powf(5.5 / 12.0));
+            f.tilt_db = Some(-15.0 + tilt_db);
+            run(&mut s, 1.5, f, &mut t, &mut ev);
+            ev.iter().find_map(|e| match &e.body {
+                EventBody::EpisodeStart { start_s, .. } => Some(start_s - turn_start),
+                _ => None,
+            })
+        };
+        let from = episode_from(3.0, &cfg).expect("the pitch turn path starts an episode");
+        assert!(
+            from.abs() < 0.02,
+            "dated {from} s from the turn's first word"
+        );
+        assert_eq!(episode_from(0.0, &cfg), None, "a higher voice alone");
+        cfg.escalation.turn_pitch_st = 100.0;
+        assert_eq!(episode_from(3.0, &cfg), None, "the pitch turn path off");
     }
 
     #[test]
