@@ -201,17 +201,28 @@ pub fn evaluate<'a>(calls: impl Iterator<Item = &'a CallFeats>, cfg: &Config) ->
 /// The grid the fit searches: TOML overlays on the built-in configuration.
 pub fn grid() -> Vec<String> {
     let mut out = Vec::new();
+    // Exploration: FIT_EXTRA="key = v;key = w" crosses the grid with these settings (dotted keys,
+    // e.g. `escalation.pitch_weight = 0.5`).
+    let extras: Vec<String> = std::env::var("FIT_EXTRA").map_or_else(
+        |_| vec![String::new()],
+        |v| v.split(';').map(|e| format!("{}\n", e.replace(',', "\n"))).collect(),
+    );
     // Uncertainty widening (z = 0.5, 1) was in the grid and never chosen: fixed at 0.
     for turn_db in ["7.0", "8.0", "9.0", "100.0"] {
         for turn_min in ["0.8", "1.0"] {
             for early_db in ["12.0", "100.0"] {
                 for min_voiced in ["1.0", "2.0"] {
                     for pitch_st in ["100.0", "5.0", "6.0"] {
-                        out.push(format!(
-                            "[baseline]\nmin_voiced_s = {min_voiced}\n\
-                             [escalation]\nturn_loudness_db = {turn_db}\nturn_min_s = {turn_min}\n\
-                             turn_early_db = {early_db}\nturn_pitch_st = {pitch_st}\n"
-                        ));
+                        let point = format!(
+                            "baseline.min_voiced_s = {min_voiced}\n\
+                             escalation.turn_loudness_db = {turn_db}\n\
+                             escalation.turn_min_s = {turn_min}\n\
+                             escalation.turn_early_db = {early_db}\n\
+                             escalation.turn_pitch_st = {pitch_st}\n"
+                        );
+                        for extra in &extras {
+                            out.push(format!("{point}{extra}"));
+                        }
                     }
                 }
             }
