@@ -906,9 +906,9 @@ mod tests {
             "calm turns are not rising"
         );
         let turn_start = t;
-        // +9 dB, +2 semitones: the turn path confirms after its first words; the first signal
-        // comes within a quarter of a second.
-        run(&mut s, 1.5, frame(-21.0, 168.0), &mut t, &mut ev);
+        // +10 dB, +4 semitones: confirmed after its first words; the first signal comes within
+        // a quarter of a second.
+        run(&mut s, 1.5, frame(-20.0, 189.0), &mut t, &mut ev);
         let rises: Vec<f64> = ev
             .iter()
             .filter_map(|e| match e.body {
@@ -927,9 +927,9 @@ mod tests {
         let cfg = Config::default();
         let (mut s, mut t, mut ev) = after_calm_turns(&cfg);
         for _ in 0..2 {
-            // Two emphatic words (+10 dB, +3 semitones, 0.25 s each) in one calm turn.
+            // Two emphatic words (+11 dB, +3 semitones, 0.25 s each) in one calm turn.
             run(&mut s, 0.5, frame(-30.0, 150.0), &mut t, &mut ev);
-            run(&mut s, 0.25, frame(-20.0, 178.0), &mut t, &mut ev);
+            run(&mut s, 0.25, frame(-19.0, 178.0), &mut t, &mut ev);
             run(&mut s, 0.5, frame(-30.0, 150.0), &mut t, &mut ev);
         }
         run(&mut s, 1.0, silence(), &mut t, &mut ev);
@@ -941,7 +941,7 @@ mod tests {
         assert_eq!(rising(&ev), 1);
         assert_eq!(first_start(&ev), None);
         // The next turn may rise again.
-        run(&mut s, 0.25, frame(-20.0, 178.0), &mut t, &mut ev);
+        run(&mut s, 0.25, frame(-19.0, 178.0), &mut t, &mut ev);
         assert_eq!(rising(&ev), 2);
     }
 
