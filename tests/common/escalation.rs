@@ -205,7 +205,11 @@ pub fn grid() -> Vec<String> {
     // e.g. `escalation.pitch_weight = 0.5`).
     let extras: Vec<String> = std::env::var("FIT_EXTRA").map_or_else(
         |_| vec![String::new()],
-        |v| v.split(';').map(|e| format!("{}\n", e.replace(',', "\n"))).collect(),
+        |v| {
+            v.split(';')
+                .map(|e| format!("{}\n", e.replace(',', "\n")))
+                .collect()
+        },
     );
     // Uncertainty widening (z = 0.5, 1) was in the grid and never chosen: fixed at 0.
     for turn_db in ["7.0", "8.0", "9.0", "100.0"] {
