@@ -4,7 +4,8 @@
 # sox, and 16 kHz with each turn's level flattened as by a line's gain control), every grid point
 # of tests/common/escalation.rs::grid() scored, best first, then each actor's choice when judged
 # with the grid point chosen on the other seven, and the pooled leave-one-actor-out figures.
-# Copy the chosen values into config/default.toml.
+# Copy the chosen values into config/default.toml. To try other settings across the grid:
+# FIT_EXTRA="escalation.pitch_weight = 0.65;escalation.pitch_weight = 0.5" scripts/fit-escalation.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo test --release --test accuracy fit_escalation_grid -- --ignored --nocapture 2>&1 \

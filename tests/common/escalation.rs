@@ -201,8 +201,9 @@ pub fn evaluate<'a>(calls: impl Iterator<Item = &'a CallFeats>, cfg: &Config) ->
 /// The grid the fit searches: TOML overlays on the built-in configuration.
 pub fn grid() -> Vec<String> {
     let mut out = Vec::new();
-    // Exploration: FIT_EXTRA="key = v;key = w" crosses the grid with these settings (dotted keys,
-    // e.g. `escalation.pitch_weight = 0.5`).
+    // Exploration: FIT_EXTRA crosses the grid with alternative settings, `;` between
+    // alternatives and `,` between the keys of one, as dotted keys: e.g.
+    // FIT_EXTRA="escalation.start = 1.2;escalation.start = 1.4,escalation.start_hold_s = 0.5".
     let extras: Vec<String> = std::env::var("FIT_EXTRA").map_or_else(
         |_| vec![String::new()],
         |v| {
