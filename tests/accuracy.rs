@@ -441,18 +441,137 @@ fn dump_first_episodes() {
     }
 }
 
-/// Exploration aid: the first signal (a `rising` event or an episode) after the first angry turn
-/// begins, from that turn's speech onset, and `rising` events on calm speech, for a grid of rise
-/// settings (env RISE="rise,smoothing_s,hold_s;..." overrides the default grid).
-#[test]
-#[ignore = "exploration aid"]
-fn explore_rising() {
+/// The first signal over the assembled calls as `enc` ("16k", "ulaw" or "agc"): from each first angry turn's
+/// speech onset to its first `rising` event or episode (none within 1 s of the turn's end:
+/// `missed`), the episode alone, and `rising` events on the calm turns before any anger.
+#[derive(Default)]
+struct RiseFigures {
+    lat: Vec<f64>,
+    lat_ep: Vec<f64>,
+    missed: usize,
+    calm_rises: usize,
+    calm_turns: usize,
+    calm_calls_rising: usize,
+}
+
+fn rise_figures(calls: &[CallFeats], cfg: &Config, enc: &str) -> RiseFigures {
     use calmline::analysis::SpeakerState;
     use calmline::dsp::HOP_S;
     use calmline::events::{EventBody, Speaker};
+    let mut r = RiseFigures::default();
+    for c in calls {
+        let feats = match enc {
+            "16k" => &c.f16,
+            "ulaw" => &c.f8,
+            _ => &c.fagc,
+        };
+        let mut s = SpeakerState::new(Speaker::Customer, cfg);
+        let mut rises = Vec::new();
+        let mut starts = Vec::new();
+        for (i, f) in feats.iter().enumerate() {
+            let t = (i + 1) as f64 * HOP_S;
+            s.update(t, f, &mut |e| match e.body {
+                EventBody::Rising { .. } => rises.push(e.t_s),
+                EventBody::EpisodeStart { .. } => starts.push(e.t_s),
+                _ => {}
+            });
+        }
+        let first_angry = c.turns.iter().position(|t| t.escalated);
+        let calm_end = first_angry.map_or(f64::INFINITY, |k| c.turns[k].start_s);
+        let n = rises.iter().filter(|&&t| t < calm_end).count();
+        r.calm_rises += n;
+        if std::env::var("RISE_CALLS").is_ok() && n > 0 {
+            let labels: Vec<&str> = rises
+                .iter()
+                .filter(|&&t| t < calm_end)
+                .filter_map(|&t| {
+                    c.turns
+                        .iter()
+                        .find(|u| u.start_s <= t && t <= u.end_s + 0.7)
+                        .map(|u| u.label.as_str())
+                })
+                .collect();
+            println!("  {} {enc}: {n} {labels:?}", c.name);
+        }
+        r.calm_turns += c.turns[..first_angry.unwrap_or(c.turns.len())].len();
+        if !c.escalating && n > 0 {
+            r.calm_calls_rising += 1;
+        }
+        if let Some(k) = first_angry {
+            let t = &c.turns[k];
+            let onset = (0..feats.len())
+                .map(|i| (i, i as f64 * HOP_S))
+                .find(|&(i, x)| x >= t.start_s && feats[i].active)
+                .map(|(_, x)| x)
+                .unwrap_or(t.start_s);
+            let ep = starts.iter().copied().find(|&x| x >= t.start_s);
+            let first = rises
+                .iter()
+                .copied()
+                .find(|&x| x >= t.start_s)
+                .into_iter()
+                .chain(ep)
+                .fold(f64::INFINITY, f64::min);
+            if first.is_finite() && first < t.end_s + 1.0 {
+                r.lat.push(first - onset);
+            } else {
+                r.missed += 1;
+            }
+            if let Some(e) = ep.filter(|&e| e < t.end_s + 1.0) {
+                r.lat_ep.push(e - onset);
+            }
+        }
+    }
+    r.lat.sort_by(f64::total_cmp);
+    r.lat_ep.sort_by(f64::total_cmp);
+    r
+}
+
+/// The shipped first signal on the assembled calls (16 kHz and mu-law): within 0.25 s of the
+/// first angry turn's speech for most of those it signals, and on few calm turns. Measured
+/// (2.0 over 0.05 s for 0.05 s): 13 of 14 within 0.25 s in each, 40 and 37 calm turns of 256 lit;
+/// the earlier 1.2 over 0.1 s for 0.1 s gave 10 of 14 and 50 / 47.
+#[test]
+fn first_signal_is_quick_and_rare_on_calm_turns() {
+    let calls = assembled_features(&ACTORS, 2, SEED);
+    let cfg = Config::default();
+    for (label, r) in [
+        ("16 kHz", rise_figures(&calls, &cfg, "16k")),
+        ("mu-law", rise_figures(&calls, &cfg, "ulaw")),
+    ] {
+        let within = r.lat.iter().filter(|&&l| l <= 0.25).count();
+        println!(
+            "first signal, {label}: {within}/{} within 0.25 s ({} first angry turns without one); rising on {} of {} calm turns",
+            r.lat.len(),
+            r.missed,
+            r.calm_rises,
+            r.calm_turns
+        );
+        assert!(
+            r.missed <= 2,
+            "{label}: {} first angry turns unsignalled",
+            r.missed
+        );
+        assert!(within >= 12, "{label}: {within} within 0.25 s");
+        assert!(
+            r.calm_rises * 100 <= r.calm_turns * 18,
+            "{label}: rising on {} of {} calm turns",
+            r.calm_rises,
+            r.calm_turns
+        );
+    }
+}
+
+/// Exploration aid: the first signal (a `rising` event or an episode) after the first angry turn
+/// begins, from that turn's speech onset, and `rising` events on calm speech, for a grid of rise
+/// settings (env RISE="rise,smoothing_s,hold_s;..." overrides the default grid; RISE_CALLS=1
+/// lists the calm turns that rise).
+#[test]
+#[ignore = "exploration aid"]
+fn explore_rising() {
     let calls = assembled_features(&ACTORS, 2, SEED);
     let grid = std::env::var("RISE").unwrap_or_else(|_| {
-        "1.2,0.1,0.1;1.2,0.05,0.05;1.5,0.1,0.1;1.0,0.1,0.1;1.2,0.2,0.1;1.2,0.1,0.05".into()
+        "2.0,0.05,0.05;1.2,0.1,0.1;1.2,0.05,0.05;1.8,0.05,0.05;2.2,0.05,0.05;2.0,0.04,0.04".into()
     });
     for g in grid.split(';') {
         let v: Vec<&str> = g.split(',').collect();
@@ -461,82 +580,20 @@ fn explore_rising() {
             v[0], v[1], v[2]
         ));
         for enc in ["16k", "ulaw", "agc"] {
-            let (mut lat, mut lat_ep, mut missed) = (Vec::new(), Vec::new(), 0);
-            let (mut calm_rises, mut calm_turns, mut calm_calls_rising) = (0, 0, 0);
-            for c in &calls {
-                let feats = match enc {
-                    "16k" => &c.f16,
-                    "ulaw" => &c.f8,
-                    _ => &c.fagc,
-                };
-                let mut s = SpeakerState::new(Speaker::Customer, &cfg);
-                let mut rises = Vec::new();
-                let mut starts = Vec::new();
-                for (i, f) in feats.iter().enumerate() {
-                    let t = (i + 1) as f64 * HOP_S;
-                    s.update(t, f, &mut |e| match e.body {
-                        EventBody::Rising { .. } => rises.push(e.t_s),
-                        EventBody::EpisodeStart { .. } => starts.push(e.t_s),
-                        _ => {}
-                    });
-                }
-                let first_angry = c.turns.iter().position(|t| t.escalated);
-                let calm_end = first_angry.map_or(f64::INFINITY, |k| c.turns[k].start_s);
-                let n = rises.iter().filter(|&&t| t < calm_end).count();
-                calm_rises += n;
-                if std::env::var("RISE_CALLS").is_ok() && n > 0 {
-                    let labels: Vec<&str> = rises
-                        .iter()
-                        .filter(|&&t| t < calm_end)
-                        .filter_map(|&t| {
-                            c.turns
-                                .iter()
-                                .find(|u| u.start_s <= t && t <= u.end_s + 0.7)
-                                .map(|u| u.label.as_str())
-                        })
-                        .collect();
-                    println!("  {} {enc}: {n} {labels:?}", c.name);
-                }
-                calm_turns += c.turns[..first_angry.unwrap_or(c.turns.len())].len();
-                if !c.escalating && n > 0 {
-                    calm_calls_rising += 1;
-                }
-                if let Some(k) = first_angry {
-                    let t = &c.turns[k];
-                    let onset = (0..feats.len())
-                        .map(|i| (i, i as f64 * HOP_S))
-                        .find(|&(i, x)| x >= t.start_s && feats[i].active)
-                        .map(|(_, x)| x)
-                        .unwrap_or(t.start_s);
-                    let ep = starts.iter().copied().find(|&x| x >= t.start_s);
-                    let first = rises
-                        .iter()
-                        .copied()
-                        .find(|&x| x >= t.start_s)
-                        .into_iter()
-                        .chain(ep)
-                        .fold(f64::INFINITY, f64::min);
-                    if first.is_finite() && first < t.end_s + 1.0 {
-                        lat.push(first - onset);
-                    } else {
-                        missed += 1;
-                    }
-                    if let Some(e) = ep.filter(|&e| e < t.end_s + 1.0) {
-                        lat_ep.push(e - onset);
-                    }
-                }
-            }
-            lat.sort_by(f64::total_cmp);
-            lat_ep.sort_by(f64::total_cmp);
+            let r = rise_figures(&calls, &cfg, enc);
             let q = |v: &[f64], p: f64| v.get(((v.len() as f64 - 1.0) * p) as usize).copied();
             println!(
-                "{g} {enc}: first signal median {:.2?} p90 {:.2?} within 0.25 s {}/{} missed {missed}; episode median {:.2?} p90 {:.2?}; rising on calm speech {calm_rises} in {calm_turns} turns, {calm_calls_rising}/16 calm calls",
-                q(&lat, 0.5),
-                q(&lat, 0.9),
-                lat.iter().filter(|&&l| l <= 0.25).count(),
-                lat.len(),
-                q(&lat_ep, 0.5),
-                q(&lat_ep, 0.9),
+                "{g} {enc}: first signal median {:.2?} p90 {:.2?} within 0.25 s {}/{} missed {}; episode median {:.2?} p90 {:.2?}; rising on calm speech {} in {} turns, {}/16 calm calls",
+                q(&r.lat, 0.5),
+                q(&r.lat, 0.9),
+                r.lat.iter().filter(|&&l| l <= 0.25).count(),
+                r.lat.len(),
+                r.missed,
+                q(&r.lat_ep, 0.5),
+                q(&r.lat_ep, 0.9),
+                r.calm_rises,
+                r.calm_turns,
+                r.calm_calls_rising,
             );
         }
     }
