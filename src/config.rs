@@ -317,6 +317,7 @@ pub struct Escalation {
     pub turn_early_db: f32,
     pub turn_pitch_st: f32,
     pub turn_pitch_tilt_db: f32,
+    pub pitch_tilt_min_db: f32,
     pub rise: f32,
     pub rise_smoothing_s: f32,
     pub rise_hold_s: f32,

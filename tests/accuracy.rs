@@ -3,7 +3,7 @@
 //! Measured (cargo test --release --test accuracy -- --nocapture prints the figures):
 //! - the four scenario calls: 46/46 customer turns right, 16 kHz and 8 kHz mu-law alike (5 of
 //!   414 verdicts change when the calls start 1-9 ms later: see `verdicts_at_every_hop_phase`);
-//! - 64 calls assembled from RAVDESS actors 1-8 the same way, leave-one-actor-out: see below.
+//! - 32 calls assembled from RAVDESS actors 1-8 the same way, leave-one-actor-out: see below.
 
 mod common;
 
@@ -16,6 +16,20 @@ use common::*;
 /// The RAVDESS actors in ../shared/data and the seed of the assembled calls.
 const ACTORS: [u32; 8] = [1, 2, 3, 4, 5, 6, 7, 8];
 const SEED: u64 = 0x9e37_79b9_7f4a_7c15;
+
+/// The assembled calls: built with `SEED`, or with each seed of `ASSEMBLY_SEEDS` (a comma list)
+/// from the environment, to see how much the figures owe to which takes a seed happened to pick.
+/// (The thresholds asserted here were measured with `SEED`.)
+fn assembled() -> Vec<CallFeats> {
+    let seeds: Vec<u64> = std::env::var("ASSEMBLY_SEEDS").map_or_else(
+        |_| vec![SEED],
+        |v| v.split(',').map(|s| s.trim().parse().unwrap()).collect(),
+    );
+    seeds
+        .iter()
+        .flat_map(|&s| assembled_features(&ACTORS, 2, s))
+        .collect()
+}
 
 const SCENARIOS: [&str; 4] = [
     "scenario_escalating_a01",
@@ -220,7 +234,7 @@ fn announcer_prompts_back_to_back_have_no_episode() {
 /// the in-sample one. The shipped configuration's own figures are printed beside it.
 #[test]
 fn leave_one_actor_out_on_assembled_calls() {
-    let calls = assembled_features(&ACTORS, 2, SEED);
+    let calls = assembled();
     let grid = grid();
     let (loao, choices) = leave_one_actor_out(&calls, &grid);
     for (actor, i) in &choices {
@@ -278,7 +292,7 @@ fn leave_one_actor_out_on_assembled_calls() {
 #[test]
 #[ignore = "run by scripts/fit-escalation.sh"]
 fn fit_escalation_grid() {
-    let calls = assembled_features(&ACTORS, 2, SEED);
+    let calls = assembled();
     let grid = grid();
     let mut rows: Vec<(f64, usize, Figures)> = grid
         .iter()
@@ -351,7 +365,7 @@ fn strong_anger_is_flagged_when_agc_flattens_loudness() {
 fn dump_assembled_features() {
     use std::io::Write;
     let path = std::env::var("DUMP").unwrap();
-    let calls = assembled_features(&ACTORS, 2, SEED);
+    let calls = assembled();
     let mut w = std::io::BufWriter::new(std::fs::File::create(path).unwrap());
     writeln!(
         w,
@@ -405,7 +419,7 @@ fn dump_first_episodes() {
     use calmline::analysis::SpeakerState;
     use calmline::dsp::HOP_S;
     use calmline::events::{EventBody, Speaker};
-    let calls = assembled_features(&ACTORS, 2, SEED);
+    let calls = assembled();
     let cfg = Config::default();
     for c in &calls {
         for (enc, feats) in [("16k", &c.f16), ("ulaw", &c.f8), ("agc", &c.fagc)] {
@@ -533,7 +547,7 @@ fn rise_figures(calls: &[CallFeats], cfg: &Config, enc: &str) -> RiseFigures {
 /// the earlier 1.2 over 0.1 s for 0.1 s gave 10 of 14 and 50 / 47.
 #[test]
 fn first_signal_is_quick_and_rare_on_calm_turns() {
-    let calls = assembled_features(&ACTORS, 2, SEED);
+    let calls = assembled();
     let cfg = Config::default();
     for (label, r) in [
         ("16 kHz", rise_figures(&calls, &cfg, "16k")),
@@ -569,7 +583,7 @@ fn first_signal_is_quick_and_rare_on_calm_turns() {
 #[test]
 #[ignore = "exploration aid"]
 fn explore_rising() {
-    let calls = assembled_features(&ACTORS, 2, SEED);
+    let calls = assembled();
     let grid = std::env::var("RISE").unwrap_or_else(|_| {
         "2.0,0.05,0.05;1.2,0.1,0.1;1.2,0.05,0.05;1.8,0.05,0.05;2.2,0.05,0.05;2.0,0.04,0.04".into()
     });

@@ -215,7 +215,7 @@ pub fn grid() -> Vec<String> {
     // Uncertainty widening (z = 0.5, 1) was in the grid and never chosen: fixed at 0.
     for turn_db in ["7.0", "8.0", "9.0", "100.0"] {
         for turn_min in ["0.8", "1.0"] {
-            for early_db in ["12.0", "100.0"] {
+            for early_db in ["12.0", "14.0", "100.0"] {
                 for min_voiced in ["1.0", "2.0"] {
                     for pitch_st in ["100.0", "5.0", "6.0"] {
                         let point = format!(
@@ -245,6 +245,7 @@ pub fn overlay(text: &str) -> Config {
 /// choice.
 pub fn leave_one_actor_out(calls: &[CallFeats], grid: &[String]) -> (Figures, Vec<(u32, usize)>) {
     let mut actors: Vec<u32> = calls.iter().map(|c| c.actor).collect();
+    actors.sort_unstable();
     actors.dedup();
     let cfgs: Vec<Config> = grid.iter().map(|g| overlay(g)).collect();
     // Per actor and grid point, that actor's figures; the training figures are sums of these.
