@@ -881,6 +881,27 @@ mod tests {
     }
 
     #[test]
+    fn a_higher_but_darker_voice_does_not_score_on_its_pitch() {
+        // The hold path only: +6 semitones at the same level scores (6 - 1) / 2 * 0.65 = 1.6 on
+        // pitch, over the 1.2 start, unless the voice is also darker than pitch_tilt_min_db.
+        let mut cfg = Config::default();
+        cfg.escalation.turn_pitch_st = 100.0;
+        let starts = |tilt_db: f32| {
+            let (mut s, mut t, mut ev) = after_calm_turns(&cfg);
+            let mut f = frame(-30.0, 150.0 * 2f32.powf(6.0 / 12.0));
+            f.tilt_db = Some(-15.0 + tilt_db);
+            run(&mut s, 1.5, f, &mut t, &mut ev);
+            (first_start(&ev).is_some(), s.peak)
+        };
+        let (started, _) = starts(0.0);
+        assert!(started, "higher at the same tilt");
+        let (started, peak) = starts(-3.0);
+        assert!(!started, "higher and 3 dB darker: peak {peak}");
+        // Pitch counts only while the smoothed tilt is still on its way down.
+        assert!(peak < 1.0, "{peak}");
+    }
+
+    #[test]
     fn a_whole_turn_higher_and_brighter_is_an_episode_but_higher_alone_is_not() {
         // Only the turn path may start episodes here (a level line's anger that is not shouting).
         let mut cfg = Config::default();
