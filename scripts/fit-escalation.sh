@@ -10,6 +10,8 @@
 # (about 4 minutes): each seed draws other takes of the same actors, so a choice that only suits
 # the default draw shows up (11400714819323198485 is the default seed):
 # ASSEMBLY_SEEDS=11400714819323198485,1,2,3 scripts/fit-escalation.sh
+# FIT_EXTRA_ONLY=1 scores only the FIT_EXTRA alternatives on top of the shipped configuration
+# (an empty alternative is the shipped configuration itself).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo test --release --test accuracy fit_escalation_grid -- --ignored --nocapture 2>&1 \

@@ -212,6 +212,10 @@ pub fn grid() -> Vec<String> {
                 .collect()
         },
     );
+    // FIT_EXTRA_ONLY=1: the alternatives alone, on top of the shipped configuration (quick).
+    if std::env::var_os("FIT_EXTRA_ONLY").is_some() {
+        return extras;
+    }
     // Uncertainty widening (z = 0.5, 1) was in the grid and never chosen: fixed at 0.
     for turn_db in ["7.0", "8.0", "9.0", "100.0"] {
         for turn_min in ["0.8", "1.0"] {
