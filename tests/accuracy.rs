@@ -25,6 +25,11 @@ fn assembled() -> Vec<CallFeats> {
         |_| vec![SEED],
         |v| v.split(',').map(|s| s.trim().parse().unwrap()).collect(),
     );
+    assembled_with(&seeds)
+}
+
+/// The calls of several assemblies (draws of the same actors' takes), one after another.
+fn assembled_with(seeds: &[u64]) -> Vec<CallFeats> {
     seeds
         .iter()
         .flat_map(|&s| assembled_features(&ACTORS, 2, s))
@@ -243,16 +248,9 @@ fn leave_one_actor_out_on_assembled_calls() {
             grid[*i].replace('\n', " ")
         );
     }
-    println!("leave-one-actor-out, 16 kHz: {}", loao.t16.line());
-    println!("leave-one-actor-out, mu-law: {}", loao.t8.line());
-    println!("leave-one-actor-out, AGC:    {}", loao.tagc.line());
+    loao.print("leave-one-actor-out, ");
     let shipped = evaluate(calls.iter(), &Config::default());
-    println!("shipped config (in-sample), 16 kHz: {}", shipped.t16.line());
-    println!("shipped config (in-sample), mu-law: {}", shipped.t8.line());
-    println!(
-        "shipped config (in-sample), AGC:    {}",
-        shipped.tagc.line()
-    );
+    shipped.print("shipped config (in-sample), ");
     // Measured (sox in repeatable mode): leave-one-actor-out 0.961 at 16 kHz and as mu-law
     // (normal anger 42 of 48 in each; strong 64/64), 1 calm call of 16 with an episode in each;
     // with every turn's level flattened (AGC) 0.875, strong 64/64, normal 20/48, no calm
@@ -295,36 +293,11 @@ fn leave_one_actor_out_on_assembled_calls() {
 /// actors, and the shipped values were fitted on them.
 #[test]
 fn leave_one_actor_out_over_four_assemblies() {
-    let calls: Vec<CallFeats> = [SEED, 1, 2, 3]
-        .iter()
-        .flat_map(|&s| assembled_features(&ACTORS, 2, s))
-        .collect();
+    let calls = assembled_with(&[SEED, 1, 2, 3]);
     let (loao, _) = leave_one_actor_out(&calls, &grid());
     let shipped = evaluate(calls.iter(), &Config::default());
-    println!(
-        "four assemblies, leave-one-actor-out, 16 kHz: {}",
-        loao.t16.line()
-    );
-    println!(
-        "four assemblies, leave-one-actor-out, mu-law: {}",
-        loao.t8.line()
-    );
-    println!(
-        "four assemblies, leave-one-actor-out, AGC:    {}",
-        loao.tagc.line()
-    );
-    println!(
-        "four assemblies, shipped (in-sample), 16 kHz: {}",
-        shipped.t16.line()
-    );
-    println!(
-        "four assemblies, shipped (in-sample), mu-law: {}",
-        shipped.t8.line()
-    );
-    println!(
-        "four assemblies, shipped (in-sample), AGC:    {}",
-        shipped.tagc.line()
-    );
+    loao.print("four assemblies, leave-one-actor-out, ");
+    shipped.print("four assemblies, shipped (in-sample), ");
     // Measured: leave-one-actor-out 0.948 / 0.955 / 0.871 with 10, 6 and 0 of 64 calm calls
     // with an episode; shipped in-sample 0.958 / 0.962 / 0.871 with 7, 5 and 0 (with the
     // earlier 12 dB early verdict and no tilt condition on pitch: 0.954 / 0.961, 11 and 6).
@@ -364,21 +337,15 @@ fn fit_escalation_grid() {
     rows.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
     for (obj, i, f) in &rows {
         println!("{obj:.3}  {}", grid[*i].replace('\n', " "));
-        println!("       16 kHz: {}", f.t16.line());
-        println!("       mu-law: {}", f.t8.line());
-        println!("       AGC:    {}", f.tagc.line());
+        f.print("       ");
     }
     let (loao, choices) = leave_one_actor_out(&calls, &grid);
     for (a, g) in &choices {
         let f = evaluate(calls.iter().filter(|c| c.actor == *a), &overlay(&grid[*g]));
         println!("actor {a}: {}", grid[*g].replace('\n', " "));
-        println!("       16 kHz: {}", f.t16.line());
-        println!("       mu-law: {}", f.t8.line());
-        println!("       AGC:    {}", f.tagc.line());
+        f.print("       ");
     }
-    println!("leave-one-actor-out, 16 kHz: {}", loao.t16.line());
-    println!("leave-one-actor-out, mu-law: {}", loao.t8.line());
-    println!("leave-one-actor-out, AGC:    {}", loao.tagc.line());
+    loao.print("leave-one-actor-out, ");
 }
 
 /// Phone lines often apply automatic gain control: every customer turn arrives at the same level.

@@ -186,6 +186,13 @@ impl Figures {
         t.iter().map(|t| t.all.balanced_accuracy()).sum::<f64>() / 3.0
             - 0.01 * t.iter().map(|t| t.calm_calls_with_episode).sum::<usize>() as f64
     }
+
+    /// Prints one line per encoding, each after `prefix`.
+    pub fn print(&self, prefix: &str) {
+        println!("{prefix}16 kHz: {}", self.t16.line());
+        println!("{prefix}mu-law: {}", self.t8.line());
+        println!("{prefix}AGC:    {}", self.tagc.line());
+    }
 }
 
 pub fn evaluate<'a>(calls: impl Iterator<Item = &'a CallFeats>, cfg: &Config) -> Figures {
