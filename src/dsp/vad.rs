@@ -65,8 +65,8 @@ impl Vad {
     /// of a talk spurt mostly repeats the answer; a spurt that turns into noise is caught at the
     /// next check (64 ms later at most) and by the caller's voicing condition. Over 128 assembled
     /// calls as mu-law no turn verdict changes and the review runs about 1.25x faster; at 16 kHz
-    /// the same hold flipped 3 of 256 strong-anger turns on levelled lines, so 16 kHz input (the
-    /// headset, live) is scored on every frame.
+    /// the same hold flipped 3 of 256 strong-anger turns on levelled lines, so audio analysed at
+    /// 16 kHz (every input not at 8 kHz, headsets included) is scored on every frame.
     pub fn push(&mut self, x: &[f32], gate_ms: f32) -> f32 {
         match &mut self.narrow {
             None => {
