@@ -226,6 +226,13 @@ pub struct Evidence {
     pub duration_s: f32,
     /// The figures in one readable sentence.
     pub sentence: String,
+    /// When a rougher voice was part of what confirmed the episode: the percent of the turn's
+    /// speech that was clearly voiced, and of the speaker's calm turns.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub clear_voiced_pct: Option<f32>,
+    /// See `clear_voiced_pct`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub calm_clear_voiced_pct: Option<f32>,
 }
 
 /// A finished escalation episode.
@@ -421,7 +428,21 @@ impl Evidence {
             pace_pct,
             duration_s,
             sentence,
+            clear_voiced_pct: None,
+            calm_clear_voiced_pct: None,
         }
+    }
+
+    /// The same evidence naming a rougher voice too: `pct` of the turn's speech clearly voiced
+    /// against `calm_pct` of the speaker's calm turns.
+    pub fn with_clear_voicing(mut self, pct: f32, calm_pct: f32) -> Self {
+        let (pct, calm_pct) = (pct.round(), calm_pct.round());
+        self.sentence.push_str(&format!(
+            "; a rougher voice, {pct:.0}% clearly voiced against {calm_pct:.0}% when calm"
+        ));
+        self.clear_voiced_pct = Some(pct);
+        self.calm_clear_voiced_pct = Some(calm_pct);
+        self
     }
 }
 

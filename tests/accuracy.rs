@@ -298,15 +298,16 @@ fn leave_one_actor_out_over_four_assemblies() {
     let shipped = evaluate(calls.iter(), &Config::default());
     loao.print("four assemblies, leave-one-actor-out, ");
     shipped.print("four assemblies, shipped (in-sample), ");
-    // Measured: leave-one-actor-out 0.948 / 0.955 / 0.871 with 10, 6 and 0 of 64 calm calls
-    // with an episode; shipped in-sample 0.958 / 0.962 / 0.871 with 7, 5 and 0 (with the
-    // earlier 12 dB early verdict and no tilt condition on pitch: 0.954 / 0.961, 11 and 6).
+    // Measured: leave-one-actor-out 0.952 / 0.959 / 0.878 with 7, 5 and 0 of 64 calm calls
+    // with an episode; shipped in-sample 0.960 / 0.963 / 0.878 with 7, 5 and 0, normal anger
+    // 170, 170 and 84 of 192. Without the rough-voice turn path (escalation.turn_rough_pitch_st
+    // = 100): 0.948 / 0.955 / 0.871 with 10, 6 and 0, in-sample normal anger 168, 167, 79.
     let b = |t: &Tally| t.all.balanced_accuracy();
-    assert!(b(&loao.t16) >= 0.94, "16 kHz {:.3}", b(&loao.t16));
-    assert!(b(&loao.t8) >= 0.945, "mu-law {:.3}", b(&loao.t8));
-    assert!(b(&loao.tagc) >= 0.86, "levelled {:.3}", b(&loao.tagc));
+    assert!(b(&loao.t16) >= 0.945, "16 kHz {:.3}", b(&loao.t16));
+    assert!(b(&loao.t8) >= 0.95, "mu-law {:.3}", b(&loao.t8));
+    assert!(b(&loao.tagc) >= 0.874, "levelled {:.3}", b(&loao.tagc));
     assert_eq!(loao.tagc.calm_calls_with_episode, 0);
-    assert!(loao.t16.calm_calls_with_episode <= 11 && loao.t8.calm_calls_with_episode <= 7);
+    assert!(loao.t16.calm_calls_with_episode <= 8 && loao.t8.calm_calls_with_episode <= 6);
     assert!(
         shipped.t16.calm_calls_with_episode <= 8 && shipped.t8.calm_calls_with_episode <= 6,
         "calm calls with an episode: {} and {} of 64",
@@ -314,9 +315,10 @@ fn leave_one_actor_out_over_four_assemblies() {
         shipped.t8.calm_calls_with_episode
     );
     assert!(
-        shipped.t16.normal.0 >= 165,
-        "normal anger {}",
-        shipped.t16.normal.0
+        shipped.t16.normal.0 >= 168 && shipped.tagc.normal.0 >= 82,
+        "normal anger {} and {} (levelled)",
+        shipped.t16.normal.0,
+        shipped.tagc.normal.0
     );
 }
 
@@ -635,6 +637,61 @@ fn explore_rising() {
                 r.calm_turns,
                 r.calm_calls_rising,
             );
+        }
+    }
+}
+
+/// Exploration aid: per-hop features of any recordings (env FILES=a.wav,b.wav; DUMP=path).
+#[test]
+#[ignore = "exploration aid"]
+fn dump_file_features() {
+    use std::io::Write;
+    let cfg = Config::default();
+    let mut w =
+        std::io::BufWriter::new(std::fs::File::create(std::env::var("DUMP").unwrap()).unwrap());
+    writeln!(w, "file,chan,hop,loud,vad,active,hz,clar,tilt").unwrap();
+    for f in std::env::var("FILES").unwrap().split(',') {
+        let (rate, chans) = common::decode(std::path::Path::new(f));
+        for (ci, ch) in chans.iter().enumerate() {
+            for (i, x) in calmline::pipeline::analyse_channel(&cfg, rate, ch)
+                .unwrap()
+                .iter()
+                .enumerate()
+            {
+                writeln!(
+                    w,
+                    "{},{},{},{:.2},{:.3},{},{:.1},{:.3},{:.2}",
+                    f,
+                    ci,
+                    i,
+                    x.loudness_db,
+                    x.vad,
+                    x.active as u8,
+                    x.pitch_hz.unwrap_or(0.0),
+                    x.clarity,
+                    x.tilt_db.unwrap_or(f32::NAN)
+                )
+                .unwrap();
+            }
+        }
+    }
+}
+
+/// Exploration aid: the shipped detector's verdict on every assembled turn (DUMP=path).
+#[test]
+#[ignore = "exploration aid"]
+fn dump_turn_verdicts() {
+    use std::io::Write;
+    let cfg = Config::default();
+    let mut w =
+        std::io::BufWriter::new(std::fs::File::create(std::env::var("DUMP").unwrap()).unwrap());
+    writeln!(w, "inst,enc,turn,flag,episodes").unwrap();
+    for (k, c) in assembled().iter().enumerate() {
+        for (enc, feats) in [("16", &c.f16), ("8", &c.f8), ("agc", &c.fagc)] {
+            let o = detect(feats, &c.turns, &cfg);
+            for (i, f) in o.flagged.iter().enumerate() {
+                writeln!(w, "{},{},{},{},{}", k + 1, enc, i, *f as u8, o.episodes).unwrap();
+            }
         }
     }
 }

@@ -36,6 +36,9 @@ struct Params {
     turn_early_db: f32,
     turn_pitch_st: f32,
     turn_pitch_tilt_db: f32,
+    turn_rough_pitch_st: f32,
+    turn_rough_share: f32,
+    rough_clarity: f32,
     pitch_tilt_min_db: f32,
     rise: f32,
     rise_alpha: f32,
@@ -60,7 +63,16 @@ struct TurnAcc {
     since: f64,
     /// Voiced speech was heard since the last turn ended (baseline ready or not).
     open: bool,
+    /// Active hops of the turn, and those of them clearly voiced (the rough-voice path).
+    active: u32,
+    clear: u32,
 }
+
+/// Active hops a turn needs before its share of clearly voiced speech is compared (a second:
+/// under it the share swings with single words), and the calm turns (three seconds: a share
+/// learnt from one short turn let a calm caller's next turn look rough).
+const ROUGH_MIN_HOPS: u32 = 100;
+const ROUGH_MIN_CALM_HOPS: u32 = 300;
 
 /// Voiced hops waiting to be learnt (5 s): a turn teaches the baseline only once it has ended
 /// without looking escalated on the whole; a longer turn's oldest hops are learnt while its
@@ -162,6 +174,9 @@ pub struct SpeakerState {
     risen: bool,
     turn: TurnAcc,
     turn_score: f32,
+    /// Active and clearly voiced hops of the turns learnt as calm.
+    calm_active: u32,
+    calm_clear: u32,
     dead_zones: Devs,
     pending: [Hop; PENDING],
     pending_len: usize,
@@ -232,6 +247,9 @@ impl SpeakerState {
                 turn_early_db: e.turn_early_db,
                 turn_pitch_st: e.turn_pitch_st,
                 turn_pitch_tilt_db: e.turn_pitch_tilt_db,
+                turn_rough_pitch_st: e.turn_rough_pitch_st,
+                turn_rough_share: e.turn_rough_share,
+                rough_clarity: e.rough_clarity,
                 pitch_tilt_min_db: e.pitch_tilt_min_db,
                 rise: e.rise,
                 rise_alpha: (HOP_S as f32 / e.rise_smoothing_s).min(1.0),
@@ -249,6 +267,8 @@ impl SpeakerState {
             ),
             turn: TurnAcc::default(),
             turn_score: 0.0,
+            calm_active: 0,
+            calm_clear: 0,
             dead_zones: [f32::INFINITY; 4],
             pending: [Hop::default(); PENDING],
             pending_len: 0,
@@ -310,6 +330,11 @@ impl SpeakerState {
     pub fn update(&mut self, t_s: f64, f: &FrameFeatures, sink: &mut impl FnMut(Event)) {
         if f.active {
             self.active_hops += 1;
+            self.turn.active = self.turn.active.saturating_add(1);
+            self.turn.clear = self
+                .turn
+                .clear
+                .saturating_add(u32::from(f.clarity >= self.p.rough_clarity));
         }
         if let Some(pace) = f.pace_sps.filter(|_| f.active) {
             self.pace_hist.add(pace);
@@ -403,7 +428,9 @@ impl SpeakerState {
                 } else {
                     0.0
                 };
-                (turn.level / self.p.turn_loudness_db).max(pitch)
+                (turn.level / self.p.turn_loudness_db)
+                    .max(pitch)
+                    .max(self.rough(&turn))
             } else if turn.hops >= self.p.turn_early_hops {
                 // A short stretch needs a larger excess for the same verdict.
                 turn.level / self.p.turn_early_db.max(self.p.turn_loudness_db)
@@ -462,6 +489,10 @@ impl SpeakerState {
     /// so it cannot lift the baseline and hide the next one).
     fn end_turn(&mut self, t_s: f64, sink: &mut impl FnMut(Event)) {
         let calm = !self.escalated && self.turn_peak < self.learn_max;
+        if calm {
+            self.calm_active = self.calm_active.saturating_add(self.turn.active);
+            self.calm_clear = self.calm_clear.saturating_add(self.turn.clear);
+        }
         self.turn = TurnAcc::default();
         self.risen = self.escalated;
         self.rise_hold = Hold::default();
@@ -475,6 +506,31 @@ impl SpeakerState {
             }
         }
         self.pending_len = 0;
+    }
+
+    /// The rough-voice term of the turn path: the turn's mean pitch over `turn_rough_pitch_st`,
+    /// counted only while its share of clearly voiced hops is `turn_rough_share` or more under
+    /// that of the calm turns (anger roughens the voice; a calm voice that is livelier keeps
+    /// its clarity).
+    fn rough(&self, turn: &TurnAcc) -> f32 {
+        match self.clear_shares(turn) {
+            Some((now, calm)) if calm - now >= self.p.turn_rough_share => {
+                turn.mean[1] / self.p.turn_rough_pitch_st
+            }
+            _ => 0.0,
+        }
+    }
+
+    /// The turn's share of clearly voiced hops and the calm turns', once both have enough.
+    fn clear_shares(&self, turn: &TurnAcc) -> Option<(f32, f32)> {
+        if self.calm_active < ROUGH_MIN_CALM_HOPS || turn.active < ROUGH_MIN_HOPS {
+            return None;
+        }
+        let share = |clear: u32, active: u32| clear as f32 / active as f32;
+        Some((
+            share(turn.clear, turn.active),
+            share(self.calm_clear, self.calm_active),
+        ))
     }
 
     /// The score from the smoothed deviations: each shrunk by its dead zone, in units, clamped
@@ -518,6 +574,8 @@ impl SpeakerState {
             if slow || fast || turn {
                 // Dated from the earliest crossing (a turn from its first voiced hop); the
                 // evidence is what confirmed it.
+                // A turn confirmed on its rougher voice says so.
+                let rough = turn && self.rough(&self.turn) >= 1.0;
                 let (devs, dur) = if turn {
                     (self.turn.mean, (t_s - self.turn.since) as f32)
                 } else if slow {
@@ -548,12 +606,16 @@ impl SpeakerState {
                     peak_s: t_s,
                 });
                 self.episode_devs.clear();
+                let mut evidence = self.evidence(devs, dur);
+                if let Some((now, calm)) = self.clear_shares(&self.turn).filter(|_| rough) {
+                    evidence = evidence.with_clear_voicing(now * 100.0, calm * 100.0);
+                }
                 sink(Event {
                     t_s,
                     body: EventBody::EpisodeStart {
                         speaker: self.speaker,
                         start_s: since,
-                        evidence: self.evidence(devs, dur),
+                        evidence,
                     },
                 });
             } else if !self.risen {
@@ -927,6 +989,45 @@ mod tests {
         assert_eq!(episode_from(0.0, &cfg), None, "a higher voice alone");
         cfg.escalation.turn_pitch_st = 100.0;
         assert_eq!(episode_from(3.0, &cfg), None, "the pitch turn path off");
+    }
+
+    #[test]
+    fn a_whole_turn_higher_and_rougher_is_an_episode_but_higher_alone_is_not() {
+        // Only the turn path may start episodes; its pitch-and-tilt alternative is off.
+        let mut cfg = Config::default();
+        cfg.escalation.start = 50.0;
+        cfg.escalation.fast_start = 50.0;
+        cfg.escalation.turn_pitch_st = 100.0;
+        // Same level and tilt, `st` semitones up, and every third hop under the 0.8 clarity
+        // that counts as clearly voiced (a share of 0.67 against the calm turns' 1.0).
+        let episode = |st: f32, rough: bool| {
+            let (mut s, mut t, mut ev) = after_calm_turns(&cfg);
+            let f = frame(-30.0, 150.0 * 2f32.powf(st / 12.0));
+            for k in 0..150 {
+                let mut f = f;
+                if rough && k % 3 == 0 {
+                    f.clarity = 0.72;
+                }
+                run(&mut s, 0.01, f, &mut t, &mut ev);
+            }
+            ev.iter().find_map(|e| match &e.body {
+                EventBody::EpisodeStart { evidence, .. } => Some(evidence.clone()),
+                _ => None,
+            })
+        };
+        let evidence = episode(3.0, true).expect("higher and rougher");
+        // Its evidence names the rougher voice: two hops in three clearly voiced, against all.
+        assert_eq!(
+            (evidence.clear_voiced_pct, evidence.calm_clear_voiced_pct),
+            (Some(66.0), Some(100.0))
+        );
+        assert!(
+            evidence.sentence.contains("rougher voice"),
+            "{}",
+            evidence.sentence
+        );
+        assert_eq!(episode(3.0, false), None, "higher alone");
+        assert_eq!(episode(1.0, true), None, "rougher alone");
     }
 
     #[test]
