@@ -165,6 +165,12 @@ impl Coach {
                 let mut figures = BTreeMap::new();
                 figures.insert("customer_loudness_db".into(), evidence.loudness_db as f64);
                 figures.insert("customer_pitch_st".into(), evidence.pitch_st as f64);
+                if let (Some(now), Some(calm)) =
+                    (evidence.clear_voiced_pct, evidence.calm_clear_voiced_pct)
+                {
+                    figures.insert("customer_clear_voiced_pct".into(), now as f64);
+                    figures.insert("customer_calm_clear_voiced_pct".into(), calm as f64);
+                }
                 self.acknowledge(
                     t,
                     Because {
