@@ -320,6 +320,8 @@ pub struct Escalation {
     pub turn_rough_pitch_st: f32,
     pub turn_rough_share: f32,
     pub rough_clarity: f32,
+    pub turn_motion_pitch_st: f32,
+    pub turn_motion_st_s: f32,
     pub pitch_tilt_min_db: f32,
     pub rise: f32,
     pub rise_smoothing_s: f32,
@@ -527,6 +529,8 @@ impl Config {
             ("escalation.turn_rough_pitch_st", e.turn_rough_pitch_st),
             ("escalation.turn_rough_share", e.turn_rough_share),
             ("escalation.rough_clarity", e.rough_clarity),
+            ("escalation.turn_motion_pitch_st", e.turn_motion_pitch_st),
+            ("escalation.turn_motion_st_s", e.turn_motion_st_s),
             ("pace.window_s", self.pace.window_s),
             ("report.timeline_hop_s", self.report.timeline_hop_s),
         ] {

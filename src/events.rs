@@ -233,6 +233,14 @@ pub struct Evidence {
     /// See `clear_voiced_pct`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub calm_clear_voiced_pct: Option<f32>,
+    /// When a restless pitch was part of what confirmed the episode: how fast the turn's pitch
+    /// moved (semitones per second between consecutive voiced 10 ms steps), and in the
+    /// speaker's calm turns.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pitch_motion_st_s: Option<f32>,
+    /// See `pitch_motion_st_s`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub calm_pitch_motion_st_s: Option<f32>,
 }
 
 /// A finished escalation episode.
@@ -430,6 +438,8 @@ impl Evidence {
             sentence,
             clear_voiced_pct: None,
             calm_clear_voiced_pct: None,
+            pitch_motion_st_s: None,
+            calm_pitch_motion_st_s: None,
         }
     }
 
@@ -442,6 +452,18 @@ impl Evidence {
         ));
         self.clear_voiced_pct = Some(pct);
         self.calm_clear_voiced_pct = Some(calm_pct);
+        self
+    }
+
+    /// The same evidence naming a restless pitch too: moving `st_s` semitones a second against
+    /// `calm_st_s` in the speaker's calm turns.
+    pub fn with_pitch_motion(mut self, st_s: f32, calm_st_s: f32) -> Self {
+        let (st_s, calm_st_s) = (st_s.round(), calm_st_s.round());
+        self.sentence.push_str(&format!(
+            "; a restless pitch, moving {st_s:.0} semitones a second against {calm_st_s:.0} when calm"
+        ));
+        self.pitch_motion_st_s = Some(st_s);
+        self.calm_pitch_motion_st_s = Some(calm_st_s);
         self
     }
 }

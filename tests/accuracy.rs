@@ -251,11 +251,12 @@ fn leave_one_actor_out_on_assembled_calls() {
     loao.print("leave-one-actor-out, ");
     let shipped = evaluate(calls.iter(), &Config::default());
     shipped.print("shipped config (in-sample), ");
-    // Measured (sox in repeatable mode): leave-one-actor-out 0.961 at 16 kHz and as mu-law
-    // (normal anger 42 of 48 in each; strong 64/64), 1 calm call of 16 with an episode in each;
-    // with every turn's level flattened (AGC) 0.875, strong 64/64, normal 20/48, no calm
-    // episode. The shipped configuration in-sample 0.970 / 0.970 / 0.875 with one calm call
-    // with an episode (actor 6, an outburst on a neutral turn). Over four assemblies
+    // Measured (sox in repeatable mode): leave-one-actor-out 0.966 at 16 kHz and 0.964 as
+    // mu-law (normal anger 43 of 48 in each; strong 64/64), 1 calm call of 16 with an episode
+    // in each; with every turn's level flattened (AGC) 0.920, strong 64/64, normal 30/48, no
+    // calm episode (0.961 / 0.961 / 0.875 before the restless-pitch turn path). The shipped
+    // configuration in-sample 0.970 / 0.968 / 0.924 with one calm call with an episode (actor
+    // 6, a neutral take 10 dB over their calm ones). Over four assemblies
     // (ASSEMBLY_SEEDS=11400714819323198485,1,2,3, 128 calls): 0.948 / 0.955 / 0.871
     // leave-one-actor-out, 10, 6 and 0 of 64 calm calls with an episode.
     let (b16, b8) = (
@@ -275,7 +276,7 @@ fn leave_one_actor_out_on_assembled_calls() {
     );
     let bagc = loao.tagc.all.balanced_accuracy();
     assert!(
-        bagc >= 0.86,
+        bagc >= 0.90,
         "level-flattened leave-one-actor-out {bagc:.3}"
     );
     assert_eq!(
@@ -298,14 +299,15 @@ fn leave_one_actor_out_over_four_assemblies() {
     let shipped = evaluate(calls.iter(), &Config::default());
     loao.print("four assemblies, leave-one-actor-out, ");
     shipped.print("four assemblies, shipped (in-sample), ");
-    // Measured: leave-one-actor-out 0.952 / 0.959 / 0.878 with 7, 5 and 0 of 64 calm calls
-    // with an episode; shipped in-sample 0.960 / 0.963 / 0.878 with 7, 5 and 0, normal anger
-    // 170, 170 and 84 of 192. Without the rough-voice turn path (escalation.turn_rough_pitch_st
-    // = 100): 0.948 / 0.955 / 0.871 with 10, 6 and 0, in-sample normal anger 168, 167, 79.
+    // Measured: leave-one-actor-out 0.958 / 0.962 / 0.912 with 7, 5 and 0 of 64 calm calls
+    // with an episode; shipped in-sample 0.962 / 0.965 / 0.912 with 7, 5 and 0, normal anger
+    // 172, 172 and 114 of 192. Without the restless-pitch turn path
+    // (escalation.turn_motion_pitch_st = 100): 0.952 / 0.959 / 0.878, in-sample normal anger
+    // 170, 170 and 84; without the rough-voice one too: 0.948 / 0.955 / 0.871 with 10, 6 and 0.
     let b = |t: &Tally| t.all.balanced_accuracy();
-    assert!(b(&loao.t16) >= 0.945, "16 kHz {:.3}", b(&loao.t16));
-    assert!(b(&loao.t8) >= 0.95, "mu-law {:.3}", b(&loao.t8));
-    assert!(b(&loao.tagc) >= 0.874, "levelled {:.3}", b(&loao.tagc));
+    assert!(b(&loao.t16) >= 0.955, "16 kHz {:.3}", b(&loao.t16));
+    assert!(b(&loao.t8) >= 0.958, "mu-law {:.3}", b(&loao.t8));
+    assert!(b(&loao.tagc) >= 0.905, "levelled {:.3}", b(&loao.tagc));
     assert_eq!(loao.tagc.calm_calls_with_episode, 0);
     assert!(loao.t16.calm_calls_with_episode <= 8 && loao.t8.calm_calls_with_episode <= 6);
     assert!(
@@ -315,7 +317,7 @@ fn leave_one_actor_out_over_four_assemblies() {
         shipped.t8.calm_calls_with_episode
     );
     assert!(
-        shipped.t16.normal.0 >= 168 && shipped.tagc.normal.0 >= 82,
+        shipped.t16.normal.0 >= 170 && shipped.tagc.normal.0 >= 108,
         "normal anger {} and {} (levelled)",
         shipped.t16.normal.0,
         shipped.tagc.normal.0

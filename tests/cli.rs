@@ -297,7 +297,8 @@ fn customer_channel_and_config_overrides() {
     let cfg = out.path().join("strict.toml");
     std::fs::write(
         &cfg,
-        "[escalation]\nstart = 50.0\nturn_loudness_db = 100.0\nturn_pitch_st = 100.0\n",
+        "[escalation]\nstart = 50.0\nturn_loudness_db = 100.0\nturn_pitch_st = 100.0\n\
+         turn_rough_pitch_st = 100.0\nturn_motion_pitch_st = 100.0\n",
     )
     .unwrap();
     let o = run(&[

@@ -39,6 +39,9 @@ struct Params {
     turn_rough_pitch_st: f32,
     turn_rough_share: f32,
     rough_clarity: f32,
+    turn_motion_pitch_st: f32,
+    /// Semitones per hop.
+    turn_motion: f32,
     pitch_tilt_min_db: f32,
     rise: f32,
     rise_alpha: f32,
@@ -66,7 +69,15 @@ struct TurnAcc {
     /// Active hops of the turn, and those of them clearly voiced (the rough-voice path).
     active: u32,
     clear: u32,
+    /// Pitch motion (the restless-pitch path): the summed change between consecutive voiced
+    /// active hops, each capped at `MOTION_CAP_ST`, and how many such pairs.
+    motion: f32,
+    pairs: u32,
 }
+
+/// The largest pitch step one pair of hops adds to the motion: an octave slip of the tracker
+/// (12 semitones) must not count for four real swings.
+const MOTION_CAP_ST: f32 = 3.0;
 
 /// Active hops a turn needs before its share of clearly voiced speech is compared (a second:
 /// under it the share swings with single words), and the calm turns (three seconds: a share
@@ -177,6 +188,11 @@ pub struct SpeakerState {
     /// Active and clearly voiced hops of the turns learnt as calm.
     calm_active: u32,
     calm_clear: u32,
+    /// Pitch motion and pairs of the turns learnt as calm, and the previous voiced active
+    /// hop's pitch (semitones).
+    calm_motion: f32,
+    calm_pairs: u32,
+    prev_st: Option<f32>,
     dead_zones: Devs,
     pending: [Hop; PENDING],
     pending_len: usize,
@@ -250,6 +266,8 @@ impl SpeakerState {
                 turn_rough_pitch_st: e.turn_rough_pitch_st,
                 turn_rough_share: e.turn_rough_share,
                 rough_clarity: e.rough_clarity,
+                turn_motion_pitch_st: e.turn_motion_pitch_st,
+                turn_motion: e.turn_motion_st_s * HOP_S as f32,
                 pitch_tilt_min_db: e.pitch_tilt_min_db,
                 rise: e.rise,
                 rise_alpha: (HOP_S as f32 / e.rise_smoothing_s).min(1.0),
@@ -269,6 +287,9 @@ impl SpeakerState {
             turn_score: 0.0,
             calm_active: 0,
             calm_clear: 0,
+            calm_motion: 0.0,
+            calm_pairs: 0,
+            prev_st: None,
             dead_zones: [f32::INFINITY; 4],
             pending: [Hop::default(); PENDING],
             pending_len: 0,
@@ -343,6 +364,17 @@ impl SpeakerState {
             (Some(hz), Some(tilt)) => Some((semitones(hz), tilt)),
             _ => None,
         };
+        // Pitch motion over consecutive voiced hops of active speech.
+        match voiced.filter(|_| f.active) {
+            Some((st, _)) => {
+                if let Some(prev) = self.prev_st {
+                    self.turn.motion += (st - prev).abs().min(MOTION_CAP_ST);
+                    self.turn.pairs = self.turn.pairs.saturating_add(1);
+                }
+                self.prev_st = Some(st);
+            }
+            None => self.prev_st = None,
+        }
         if let Some((st, tilt)) = voiced {
             self.voiced_hops += 1;
             self.silent_hops = 0;
@@ -431,6 +463,7 @@ impl SpeakerState {
                 (turn.level / self.p.turn_loudness_db)
                     .max(pitch)
                     .max(self.rough(&turn))
+                    .max(self.restless(&turn))
             } else if turn.hops >= self.p.turn_early_hops {
                 // A short stretch needs a larger excess for the same verdict.
                 turn.level / self.p.turn_early_db.max(self.p.turn_loudness_db)
@@ -492,6 +525,8 @@ impl SpeakerState {
         if calm {
             self.calm_active = self.calm_active.saturating_add(self.turn.active);
             self.calm_clear = self.calm_clear.saturating_add(self.turn.clear);
+            self.calm_motion += self.turn.motion;
+            self.calm_pairs = self.calm_pairs.saturating_add(self.turn.pairs);
         }
         self.turn = TurnAcc::default();
         self.risen = self.escalated;
@@ -519,6 +554,38 @@ impl SpeakerState {
             }
             _ => 0.0,
         }
+    }
+
+    /// The restless-pitch term of the turn path: the turn's mean pitch over
+    /// `turn_motion_pitch_st`, counted only while its pitch moves `turn_motion_st_s` or more
+    /// faster than in the calm turns (anger swings and wavers; a livelier calm voice that is
+    /// higher moves about as much as before).
+    fn restless(&self, turn: &TurnAcc) -> f32 {
+        match self.motions(turn) {
+            Some((now, calm))
+                if now - calm >= self.p.turn_motion
+                    && turn.mean[2] >= self.p.turn_pitch_tilt_db =>
+            {
+                turn.mean[1] / self.p.turn_motion_pitch_st
+            }
+            _ => 0.0,
+        }
+    }
+
+    /// The turn's mean pitch motion per hop and the calm turns', once both have enough speech
+    /// (the same amounts as the clearly voiced shares).
+    fn motions(&self, turn: &TurnAcc) -> Option<(f32, f32)> {
+        if self.calm_active < ROUGH_MIN_CALM_HOPS
+            || turn.active < ROUGH_MIN_HOPS
+            || turn.pairs == 0
+            || self.calm_pairs == 0
+        {
+            return None;
+        }
+        Some((
+            turn.motion / turn.pairs as f32,
+            self.calm_motion / self.calm_pairs as f32,
+        ))
     }
 
     /// The turn's share of clearly voiced hops and the calm turns', once both have enough.
@@ -576,6 +643,7 @@ impl SpeakerState {
                 // evidence is what confirmed it.
                 // A turn confirmed on its rougher voice says so.
                 let rough = turn && self.rough(&self.turn) >= 1.0;
+                let restless = turn && self.restless(&self.turn) >= 1.0;
                 let (devs, dur) = if turn {
                     (self.turn.mean, (t_s - self.turn.since) as f32)
                 } else if slow {
@@ -609,6 +677,10 @@ impl SpeakerState {
                 let mut evidence = self.evidence(devs, dur);
                 if let Some((now, calm)) = self.clear_shares(&self.turn).filter(|_| rough) {
                     evidence = evidence.with_clear_voicing(now * 100.0, calm * 100.0);
+                }
+                if let Some((now, calm)) = self.motions(&self.turn).filter(|_| restless) {
+                    let per_s = (HOP_S as f32).recip();
+                    evidence = evidence.with_pitch_motion(now * per_s, calm * per_s);
                 }
                 sink(Event {
                     t_s,
@@ -1028,6 +1100,51 @@ mod tests {
         );
         assert_eq!(episode(3.0, false), None, "higher alone");
         assert_eq!(episode(1.0, true), None, "rougher alone");
+    }
+
+    #[test]
+    fn a_whole_turn_higher_with_a_restless_pitch_is_an_episode_but_higher_alone_is_not() {
+        // Only the turn path may start episodes; its pitch-and-tilt alternative is off.
+        let mut cfg = Config::default();
+        cfg.escalation.start = 50.0;
+        cfg.escalation.fast_start = 50.0;
+        cfg.escalation.turn_pitch_st = 100.0;
+        // Same level and clarity, `st` semitones up, tilt `tilt` dB over the calm turns', the
+        // pitch held steady or swinging 0.4 semitones every 10 ms (40 a second against the
+        // calm turns' steady pitch).
+        let episode_with = |st: f32, restless: bool, tilt: f32| {
+            let (mut s, mut t, mut ev) = after_calm_turns(&cfg);
+            for k in 0..150 {
+                let swing = if restless && k % 2 == 0 { 0.4 } else { 0.0 };
+                let mut f = frame(-30.0, 150.0 * 2f32.powf((st - 0.2 + swing) / 12.0));
+                f.tilt_db = Some(-15.0 + tilt);
+                run(&mut s, 0.01, f, &mut t, &mut ev);
+            }
+            ev.iter().find_map(|e| match &e.body {
+                EventBody::EpisodeStart { evidence, .. } => Some(evidence.clone()),
+                _ => None,
+            })
+        };
+        let episode = |st: f32, restless: bool| episode_with(st, restless, 3.0);
+        let evidence = episode(4.0, true).expect("higher, brighter and restless");
+        assert_eq!(
+            (evidence.pitch_motion_st_s, evidence.calm_pitch_motion_st_s),
+            (Some(40.0), Some(0.0))
+        );
+        assert!(
+            evidence.sentence.contains("restless pitch"),
+            "{}",
+            evidence.sentence
+        );
+        assert_eq!(evidence.clear_voiced_pct, None, "not a rougher voice");
+        assert_eq!(episode(4.0, false), None, "higher alone");
+        assert_eq!(episode(1.5, true), None, "restless alone");
+        // An announcer's expressive prompt: higher and restless, but not brighter.
+        assert_eq!(
+            episode_with(4.0, true, 0.0),
+            None,
+            "higher and restless, same tilt"
+        );
     }
 
     #[test]

@@ -171,6 +171,12 @@ impl Coach {
                     figures.insert("customer_clear_voiced_pct".into(), now as f64);
                     figures.insert("customer_calm_clear_voiced_pct".into(), calm as f64);
                 }
+                if let (Some(now), Some(calm)) =
+                    (evidence.pitch_motion_st_s, evidence.calm_pitch_motion_st_s)
+                {
+                    figures.insert("customer_pitch_motion_st_s".into(), now as f64);
+                    figures.insert("customer_calm_pitch_motion_st_s".into(), calm as f64);
+                }
                 self.acknowledge(
                     t,
                     Because {
