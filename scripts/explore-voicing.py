@@ -1,7 +1,9 @@
 #!/usr/bin/env python3
-"""Does anger change how clearly voiced speech is, and does that survive a change of words?
+"""Does anger change how clearly voiced speech is, or how restless its pitch is, and does that
+survive a change of words?
 The screen behind the turn path's rough-voice alternative (config/default.toml,
-`turn_rough_*`). An exploration for issue 11, not part of the product or the tests.
+`turn_rough_*`) and its restless-pitch one (`turn_motion_*`). An exploration for issue 11,
+not part of the product or the tests.
 
     pip install numpy pandas
     ASSEMBLY_SEEDS=11400714819323198485,1,2,3 DUMP=/tmp/feats4.csv \
@@ -12,13 +14,14 @@ The screen behind the turn path's rough-voice alternative (config/default.toml,
     python3 scripts/explore-voicing.py /tmp/feats4.csv /tmp/real.csv
 
 1. Per assembled customer turn (16 kHz, mu-law, levelled), over its active hops: the share with
-   pitch clarity >= 0.8 (`clear`), the mean clarity, and for comparison the median pitch, mean
+   pitch clarity >= 0.8 (`clear`), the mean clarity, the pitch motion per 10 ms (`motion`, see
+   `motion()`; x100 = semitones a second), and for comparison the median pitch, mean
    tilt and mean loudness; each minus the mean of the call's first two (calm) turns. The area
    under the ROC curve of each against calm and neutral turns, for normal and strong anger
    (0.5 = no use; under 0.5 = anger lowers it).
 2. Text dependence: the same share over consecutive 2 s stretches of active speech of real
    calm speakers (SpokenWOZ's two sides, the pyannote sample, the announcer), each minus the
-   first two stretches, beside the anger shift.
+   first two stretches, beside the anger shift; and the pitch motion over 3 s stretches.
 """
 import sys
 
@@ -34,10 +37,21 @@ def auc(pos, neg):
     return (ranks[: len(pos)].sum() - len(pos) * (len(pos) + 1) / 2) / (len(pos) * len(neg))
 
 
+def motion(d, by):
+    """Pitch motion per hop (the restless-pitch path): the change in semitones from the previous
+    hop when both are voiced active speech, capped at 3 (NaN otherwise). Times 100: per second."""
+    st = pd.Series(
+        np.where((d.hz > 0) & (d.active == 1), 12 * np.log2(d.hz.clip(lower=1) / 100), np.nan),
+        index=d.index,
+    )
+    return st.groupby([d[k] for k in by]).diff().abs().clip(upper=3)
+
+
 def turns(path):
     d = pd.read_csv(path)
     # A new call (of any assembly) starts where the 16 kHz hop count restarts.
     d["inst"] = ((d.enc.astype(str) == "16") & (d.hop == 0)).cumsum()
+    d["motion"] = motion(d, ["inst", "enc"])
     d = d[(d.turn >= 0) & (d.active == 1)].copy()
     d["st"] = np.where(d.hz > 0, 12 * np.log2(d.hz.clip(lower=1) / 100), np.nan)
     d["clear"] = (d.clar >= CLEAR).astype(float)
@@ -48,12 +62,13 @@ def turns(path):
             "label": g.label.first(),
             "clear": g.clear.mean(),
             "clarity": g.clar.mean(),
+            "motion": g.motion.mean(),
             "pitch": g.st.median(),
             "tilt": g.tilt_v.mean(),
             "loudness": g.loud.mean(),
         }
     ).reset_index()
-    feats = ["clear", "clarity", "pitch", "tilt", "loudness"]
+    feats = ["clear", "clarity", "motion", "pitch", "tilt", "loudness"]
     out = []
     for _, call in t.groupby(["inst", "enc"]):
         base = call[call.turn < 2][feats].mean()
@@ -94,6 +109,16 @@ def main():
         share = np.array([(a.iloc[k * 200 : (k + 1) * 200].clar >= CLEAR).mean() for k in range(n)])
         dev = share[2:] - share[:2].mean()
         print(f"  {name} ch{chan}: {n} stretches, sd {share.std():.3f}, lowest {dev.min():+.3f}")
+    print("real calm speech, pitch motion (semitones a second) over 3 s stretches of active speech")
+    d["motion"] = motion(d, ["name", "chan"])
+    for (name, chan), g in d.groupby(["name", "chan"]):
+        a = g[g.active == 1]
+        n = len(a) // 300
+        if n < 4:
+            continue
+        m = np.array([a.iloc[k * 300 : (k + 1) * 300].motion.mean() * 100 for k in range(n)])
+        dev = m[2:] - m[:2].mean()
+        print(f"  {name} ch{chan}: {n} stretches, mean {m.mean():.1f}, sd {m.std():.1f}, highest {dev.max():+.1f}")
 
 
 if __name__ == "__main__":
