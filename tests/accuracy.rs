@@ -394,14 +394,10 @@ fn strong_anger_is_flagged_when_agc_flattens_loudness() {
 #[ignore = "exploration aid"]
 fn dump_assembled_features() {
     use std::io::Write;
-    let path = std::env::var("DUMP").unwrap();
     let calls = assembled();
-    let mut w = std::io::BufWriter::new(std::fs::File::create(path).unwrap());
-    writeln!(
-        w,
-        "call,actor,esc_call,enc,hop,turn,label,esc,level,loud,rms,vad,active,hz,clar,tilt,syl,pace"
-    )
-    .unwrap();
+    let mut w = dump_csv(
+        "call,actor,esc_call,enc,hop,turn,label,esc,level,loud,rms,vad,active,hz,clar,tilt,syl,pace",
+    );
     for c in &calls {
         for (enc, feats) in [("16", &c.f16), ("8", &c.f8), ("agc", &c.fagc)] {
             for (i, f) in feats.iter().enumerate() {
@@ -643,15 +639,22 @@ fn explore_rising() {
     }
 }
 
+/// The exploration aids' CSV output: the file named by env DUMP, with its header written.
+fn dump_csv(header: &str) -> std::io::BufWriter<std::fs::File> {
+    use std::io::Write;
+    let path = std::env::var("DUMP").expect("DUMP=path of the CSV to write");
+    let mut w = std::io::BufWriter::new(std::fs::File::create(path).unwrap());
+    writeln!(w, "{header}").unwrap();
+    w
+}
+
 /// Exploration aid: per-hop features of any recordings (env FILES=a.wav,b.wav; DUMP=path).
 #[test]
 #[ignore = "exploration aid"]
 fn dump_file_features() {
     use std::io::Write;
     let cfg = Config::default();
-    let mut w =
-        std::io::BufWriter::new(std::fs::File::create(std::env::var("DUMP").unwrap()).unwrap());
-    writeln!(w, "file,chan,hop,loud,vad,active,hz,clar,tilt").unwrap();
+    let mut w = dump_csv("file,chan,hop,loud,vad,active,hz,clar,tilt");
     for f in std::env::var("FILES").unwrap().split(',') {
         let (rate, chans) = common::decode(std::path::Path::new(f));
         for (ci, ch) in chans.iter().enumerate() {
@@ -679,15 +682,15 @@ fn dump_file_features() {
     }
 }
 
-/// Exploration aid: the shipped detector's verdict on every assembled turn (DUMP=path).
+/// Exploration aid: the shipped detector's verdict on every assembled turn (DUMP=path), to
+/// measure offline what a new turn-level rule would add on top of it (how the rough-voice and
+/// restless-pitch alternatives were first sized).
 #[test]
 #[ignore = "exploration aid"]
 fn dump_turn_verdicts() {
     use std::io::Write;
     let cfg = Config::default();
-    let mut w =
-        std::io::BufWriter::new(std::fs::File::create(std::env::var("DUMP").unwrap()).unwrap());
-    writeln!(w, "inst,enc,turn,flag,episodes").unwrap();
+    let mut w = dump_csv("inst,enc,turn,flag,episodes");
     for (k, c) in assembled().iter().enumerate() {
         for (enc, feats) in [("16", &c.f16), ("8", &c.f8), ("agc", &c.fagc)] {
             let o = detect(feats, &c.turns, &cfg);

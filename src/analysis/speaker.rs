@@ -558,8 +558,9 @@ impl SpeakerState {
 
     /// The restless-pitch term of the turn path: the turn's mean pitch over
     /// `turn_motion_pitch_st`, counted only while its pitch moves `turn_motion_st_s` or more
-    /// faster than in the calm turns (anger swings and wavers; a livelier calm voice that is
-    /// higher moves about as much as before).
+    /// faster than in the calm turns and its voice is brighter (tilt `turn_pitch_tilt_db` up):
+    /// anger swings and wavers and tenses the voice, while an announcer's expressive prompt
+    /// moves as much without brightening.
     fn restless(&self, turn: &TurnAcc) -> f32 {
         match self.motions(turn) {
             Some((now, calm))
@@ -641,7 +642,7 @@ impl SpeakerState {
             if slow || fast || turn {
                 // Dated from the earliest crossing (a turn from its first voiced hop); the
                 // evidence is what confirmed it.
-                // A turn confirmed on its rougher voice says so.
+                // A turn confirmed on its rougher voice or restless pitch says so.
                 let rough = turn && self.rough(&self.turn) >= 1.0;
                 let restless = turn && self.restless(&self.turn) >= 1.0;
                 let (devs, dur) = if turn {
