@@ -573,14 +573,9 @@ impl SpeakerState {
         }
     }
 
-    /// The turn's mean pitch motion per hop and the calm turns', once both have enough speech
-    /// (the same amounts as the clearly voiced shares).
+    /// The turn's mean pitch motion per hop and the calm turns', once both have enough speech.
     fn motions(&self, turn: &TurnAcc) -> Option<(f32, f32)> {
-        if self.calm_active < ROUGH_MIN_CALM_HOPS
-            || turn.active < ROUGH_MIN_HOPS
-            || turn.pairs == 0
-            || self.calm_pairs == 0
-        {
+        if !self.enough_for_voice_quality(turn) || turn.pairs == 0 || self.calm_pairs == 0 {
             return None;
         }
         Some((
@@ -589,9 +584,15 @@ impl SpeakerState {
         ))
     }
 
+    /// Enough active speech in the turn and in the calm turns to compare a voice-quality
+    /// measure (the clearly voiced share, the pitch motion) between them.
+    fn enough_for_voice_quality(&self, turn: &TurnAcc) -> bool {
+        self.calm_active >= ROUGH_MIN_CALM_HOPS && turn.active >= ROUGH_MIN_HOPS
+    }
+
     /// The turn's share of clearly voiced hops and the calm turns', once both have enough.
     fn clear_shares(&self, turn: &TurnAcc) -> Option<(f32, f32)> {
-        if self.calm_active < ROUGH_MIN_CALM_HOPS || turn.active < ROUGH_MIN_HOPS {
+        if !self.enough_for_voice_quality(turn) {
             return None;
         }
         let share = |clear: u32, active: u32| clear as f32 / active as f32;
