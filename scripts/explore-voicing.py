@@ -47,7 +47,11 @@ def motion(d, by):
     return st.groupby([d[k] for k in by]).diff().abs().clip(upper=3)
 
 
-def turns(path):
+def turns(path, baseline="first"):
+    """Per assembled customer turn (each call's turns from the third on), each feature minus
+    its mean over the call's first two turns (`baseline="first"`), over every calm or neutral
+    turn before it (`"prior"`, about what the detector's baseline has learnt by then), or over
+    all of the call's calm and neutral turns, later ones too (`"calm"`, an oracle)."""
     d = pd.read_csv(path)
     # A new call (of any assembly) starts where the 16 kHz hop count restarts.
     d["inst"] = ((d.enc.astype(str) == "16") & (d.hop == 0)).cumsum()
@@ -60,6 +64,9 @@ def turns(path):
     t = pd.DataFrame(
         {
             "label": g.label.first(),
+            "actor": g.actor.first(),
+            "esc_call": g.esc_call.first(),
+            "esc": g.esc.first(),
             "clear": g.clear.mean(),
             "clarity": g.clar.mean(),
             "motion": g.motion.mean(),
@@ -71,9 +78,15 @@ def turns(path):
     feats = ["clear", "clarity", "motion", "pitch", "tilt", "loudness"]
     out = []
     for _, call in t.groupby(["inst", "enc"]):
-        base = call[call.turn < 2][feats].mean()
         rest = call[call.turn >= 2].copy()
-        rest[feats] = rest[feats] - base
+        if baseline == "prior":
+            calm = call[feats].where(call.esc == 0)
+            # Mean of the calm turns before each turn (pandas skips the NaN of angry ones).
+            prior = calm.expanding().mean().shift(1)
+            rest[feats] = rest[feats] - prior.loc[rest.index]
+        else:
+            ref = call[call.esc == 0] if baseline == "calm" else call[call.turn < 2]
+            rest[feats] = rest[feats] - ref[feats].mean()
         out.append(rest)
     r = pd.concat(out)
     r["cls"] = np.where(
