@@ -925,6 +925,23 @@ mod tests {
         })
     }
 
+    /// The first episode start's evidence.
+    fn first_evidence(ev: &[Event]) -> Option<Evidence> {
+        ev.iter().find_map(|e| match &e.body {
+            EventBody::EpisodeStart { evidence, .. } => Some(evidence.clone()),
+            _ => None,
+        })
+    }
+
+    /// The defaults with the score's two starts out of reach: only the turn path may start an
+    /// episode (a levelled line's anger that is not shouting).
+    fn turn_path_only() -> Config {
+        let mut cfg = Config::default();
+        cfg.escalation.start = 50.0;
+        cfg.escalation.fast_start = 50.0;
+        cfg
+    }
+
     #[test]
     fn a_shout_is_confirmed_within_a_fifth_of_a_second() {
         let cfg = Config::default();
@@ -1039,10 +1056,7 @@ mod tests {
 
     #[test]
     fn a_whole_turn_higher_and_brighter_is_an_episode_but_higher_alone_is_not() {
-        // Only the turn path may start episodes here (a level line's anger that is not shouting).
-        let mut cfg = Config::default();
-        cfg.escalation.start = 50.0;
-        cfg.escalation.fast_start = 50.0;
+        let mut cfg = turn_path_only();
         let episode_from = |tilt_db: f32, cfg: &Config| {
             let (mut s, mut t, mut ev) = after_calm_turns(cfg);
             let turn_start = t;
@@ -1068,9 +1082,7 @@ mod tests {
     #[test]
     fn a_whole_turn_higher_and_rougher_is_an_episode_but_higher_alone_is_not() {
         // Only the turn path may start episodes; its pitch-and-tilt alternative is off.
-        let mut cfg = Config::default();
-        cfg.escalation.start = 50.0;
-        cfg.escalation.fast_start = 50.0;
+        let mut cfg = turn_path_only();
         cfg.escalation.turn_pitch_st = 100.0;
         // Same level and tilt, `st` semitones up, and every third hop under the 0.8 clarity
         // that counts as clearly voiced (a share of 0.67 against the calm turns' 1.0).
@@ -1084,10 +1096,7 @@ mod tests {
                 }
                 run(&mut s, 0.01, f, &mut t, &mut ev);
             }
-            ev.iter().find_map(|e| match &e.body {
-                EventBody::EpisodeStart { evidence, .. } => Some(evidence.clone()),
-                _ => None,
-            })
+            first_evidence(&ev)
         };
         let evidence = episode(3.0, true).expect("higher and rougher");
         // Its evidence names the rougher voice: two hops in three clearly voiced, against all.
@@ -1107,9 +1116,7 @@ mod tests {
     #[test]
     fn a_whole_turn_higher_with_a_restless_pitch_is_an_episode_but_higher_alone_is_not() {
         // Only the turn path may start episodes; its pitch-and-tilt alternative is off.
-        let mut cfg = Config::default();
-        cfg.escalation.start = 50.0;
-        cfg.escalation.fast_start = 50.0;
+        let mut cfg = turn_path_only();
         cfg.escalation.turn_pitch_st = 100.0;
         // Same level and clarity, `st` semitones up, tilt `tilt` dB over the calm turns', the
         // pitch held steady or swinging 0.4 semitones every 10 ms (40 a second against the
@@ -1122,10 +1129,7 @@ mod tests {
                 f.tilt_db = Some(-15.0 + tilt);
                 run(&mut s, 0.01, f, &mut t, &mut ev);
             }
-            ev.iter().find_map(|e| match &e.body {
-                EventBody::EpisodeStart { evidence, .. } => Some(evidence.clone()),
-                _ => None,
-            })
+            first_evidence(&ev)
         };
         let episode = |st: f32, restless: bool| episode_with(st, restless, 3.0);
         let evidence = episode(4.0, true).expect("higher, brighter and restless");
