@@ -6,7 +6,8 @@ use crate::audio::{FileSource, Replay, Source, channels_identical};
 use crate::coach::Coach;
 use crate::config::Config;
 use crate::error::Result;
-use crate::events::{Event, EventBody};
+use crate::events::{Event, EventBody, Speaker, TranscriptSegment};
+use crate::language::RoleVotes;
 use crate::pipeline::{channel_map, run_source};
 use crate::report::{Review, ReviewBuilder};
 use crate::transcribe::{Model, transcribe_all};
@@ -148,13 +149,7 @@ pub fn review_file_with(
     // transcript keeps its words, with the roles swapped).
     #[cfg(feature = "diarise")]
     if let (Some(m), Some(r)) = (memory.as_mut(), report.as_mut()) {
-        let (as_is, swapped) = crate::diarise::split::phrase_votes(
-            events.iter().filter_map(|e| match &e.body {
-                EventBody::Transcript(seg) => Some(seg),
-                _ => None,
-            }),
-            cfg,
-        );
+        let RoleVotes { as_is, swapped, .. } = RoleVotes::count(transcript(&events), cfg);
         if r.agent_name.is_none() && swapped > as_is {
             m.swap_channels();
             for e in &mut events {
@@ -169,6 +164,15 @@ pub fn review_file_with(
             r.speech_s.swap(0, 1);
             r.agent_decided_by = "what each side said".into();
             r.role_confidence = (0.5 + 0.1 * (swapped - as_is) as f32).min(1.0);
+        }
+    }
+    // A stereo file's sides come from the configuration, which may be wrong for this recorder:
+    // when the words clearly say so, the review says which side to pick (it does not swap on its
+    // own: the side was chosen, and a folder of calls should not be half one way, half the other).
+    if report.is_none() && speakers.len() == 2 {
+        let votes = RoleVotes::count(transcript(&events), cfg);
+        if votes.clearly_swapped() {
+            builder.warn(sides_look_swapped(&votes, &speakers));
         }
     }
     // A sentence heard on both sides stays with its voice; the other side is silenced there
@@ -201,6 +205,59 @@ pub fn review_file_with(
         builder.on_event(c);
     }
     Ok(builder.finish())
+}
+
+/// The transcript segments among `events`.
+fn transcript(events: &[Event]) -> impl Iterator<Item = &TranscriptSegment> {
+    events.iter().filter_map(|e| match &e.body {
+        EventBody::Transcript(seg) => Some(seg),
+        _ => None,
+    })
+}
+
+/// The warning for a stereo call whose words fit its two sides the other way round: what each
+/// side said, and the option that swaps them.
+fn sides_look_swapped(votes: &RoleVotes, speakers: &[Speaker]) -> String {
+    let side = |who: Speaker| match speakers.iter().position(|&s| s == who) {
+        Some(0) => "left",
+        _ => "right",
+    };
+    let said = |who: Speaker| {
+        let phrases: Vec<String> = votes
+            .against
+            .iter()
+            .filter(|(s, _)| *s == who)
+            .take(3)
+            .map(|(_, p)| format!("\"{p}\""))
+            .collect();
+        if phrases.is_empty() {
+            String::new()
+        } else {
+            format!(
+                " The {} side (reviewed as the {who}) says what {} say: {}.",
+                side(who),
+                if who == Speaker::Agent {
+                    "callers"
+                } else {
+                    "agents"
+                },
+                phrases.join(", ")
+            )
+        }
+    };
+    format!(
+        "{} ({} phrases against {}): the customer \
+         looks to be on the {} channel.{}{} If so, review again with --customer-channel {} \
+         (or `customer = \"{}\"` under [channels] in the config).",
+        crate::report::SIDES_SWAPPED,
+        votes.swapped,
+        votes.as_is,
+        side(Speaker::Agent),
+        said(Speaker::Agent),
+        said(Speaker::Customer),
+        side(Speaker::Agent),
+        side(Speaker::Agent),
+    )
 }
 
 /// What a diarised call keeps to tell whose speech a segment transcribed on both sides is.

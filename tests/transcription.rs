@@ -175,6 +175,56 @@ fn stereo_call_has_both_speakers_in_time_order() {
         t.windows(2)
             .all(|w| w[0].text != w[1].text || w[0].speaker != w[1].speaker)
     );
+    // With the customer on the left, as recorded, the words fit the sides.
+    assert!(
+        !r.warnings.iter().any(|w| w.contains("other way round")),
+        "{:?}",
+        r.warnings
+    );
+}
+
+/// The same call with the default sides (customer on the right), which this recording has the
+/// other way round: the review says so, names the side the words point to, and how to fix it.
+/// It does not swap on its own: the sides are configured.
+#[test]
+fn stereo_sides_the_other_way_round_are_pointed_out() {
+    let (_turn, m) = model();
+    let cfg = Config::default();
+    assert_eq!(cfg.channels.customer, calmline::config::Side::Right);
+    let opts = ReviewOptions {
+        model: Some(&m),
+        workers: 2,
+        ..Default::default()
+    };
+    let r = review_file_with(
+        &call("spokenwoz_MUL1011_8k_stereo.wav"),
+        &cfg,
+        opts,
+        &|_| {},
+    )
+    .unwrap();
+    let swapped: Vec<&String> = r
+        .warnings
+        .iter()
+        .filter(|w| w.contains("other way round"))
+        .collect();
+    println!("{swapped:?}");
+    assert_eq!(swapped.len(), 1, "{:?}", r.warnings);
+    let w = swapped[0];
+    assert!(
+        w.contains("customer looks to be on the left channel"),
+        "{w}"
+    );
+    assert!(w.contains("--customer-channel left"), "{w}");
+    // Its evidence: what the caller said on the side reviewed as the agent.
+    assert!(w.contains("\"i'm looking for\""), "{w}");
+    // The HTML report puts it first, above everything measured per side.
+    let html = calmline::report::html::render(&r);
+    let notice = html.find("Check the sides: ").expect("a notice");
+    assert!(notice < html.find("At a glance").unwrap());
+    // The roles stay as configured.
+    let first = &r.transcript.as_ref().unwrap()[0];
+    assert_eq!(first.speaker, Speaker::Agent, "{first:?}");
 }
 
 #[test]

@@ -60,6 +60,9 @@ pub(super) fn run(args: ReviewArgs) -> anyhow::Result<ExitCode> {
             .write_all(&body)
             .context("cannot write to stdout")?;
         eprintln!("{}", review.one_line());
+        for w in &review.warnings {
+            eprintln!("  warning: {w}");
+        }
         if args.explain {
             eprint!("{}", explain(&review));
         }
@@ -73,6 +76,11 @@ pub(super) fn run(args: ReviewArgs) -> anyhow::Result<ExitCode> {
         args.vtt,
     )?;
     println!("{}", review.one_line());
+    // Said here, not only in the report: some (a side that looks swapped, a channel without
+    // speech) mean the review should be run again with other options.
+    for w in &review.warnings {
+        println!("  warning: {w}");
+    }
     for p in written {
         println!("  wrote {}", p.display());
     }

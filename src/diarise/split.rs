@@ -211,47 +211,10 @@ pub fn whose_voice(
     })
 }
 
-/// How well the transcript fits the roles as assigned, and swapped: (as is, swapped), each the
-/// number of agent phrases on the agent's side plus caller phrases on the customer's side.
-pub fn phrase_votes<'a>(
-    segments: impl Iterator<Item = &'a crate::events::TranscriptSegment>,
-    cfg: &Config,
-) -> (usize, usize) {
-    use crate::events::Speaker;
-    let count = |text: &str, list: &[String]| {
-        list.iter()
-            .filter(|p| !p.is_empty())
-            .map(|p| text.matches(p.as_str()).count())
-            .sum::<usize>()
-    };
-    let (mut as_is, mut swapped) = (0, 0);
-    for seg in segments {
-        let text = seg.text.to_lowercase().replace('\u{2019}', "'");
-        let a = count(&text, &cfg.diarise.agent_phrases);
-        let c = count(&text, &cfg.diarise.customer_phrases);
-        match seg.speaker {
-            Speaker::Agent => {
-                as_is += a;
-                swapped += c;
-            }
-            Speaker::Customer => {
-                as_is += c;
-                swapped += a;
-            }
-            Speaker::Mixed => {}
-        }
-    }
-    (as_is, swapped)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::events::{Speaker, TranscriptSegment};
-
-    fn seg(speaker: Speaker, text: &str) -> TranscriptSegment {
-        TranscriptSegment::from_text(speaker, 0.0, 1.0, text)
-    }
 
     #[test]
     fn the_same_speech_on_both_sides_is_heard_twice_and_different_speech_is_not() {
@@ -275,27 +238,5 @@ mod tests {
         // Sharing only "you" is not enough.
         let other = at(Speaker::Customer, 8.3, 9.9, "Could you wait?");
         assert!(!heard_twice(&agent, &other));
-    }
-
-    #[test]
-    fn phrases_vote_for_the_roles_that_fit_the_words() {
-        let cfg = Config::default();
-        // The first to speak (reviewed as the agent) is the caller here.
-        let call = [
-            seg(Speaker::Agent, "Hi, I\u{2019}m calling about my bill."),
-            seg(Speaker::Customer, "Thanks for calling. Let me check that."),
-            seg(Speaker::Customer, "Is there anything else?"),
-        ];
-        let (as_is, swapped) = phrase_votes(call.iter(), &cfg);
-        assert_eq!((as_is, swapped), (0, 5));
-        // The same words with the roles the other way round vote for keeping them.
-        let right: Vec<_> = call
-            .iter()
-            .map(|s| seg(s.speaker.other(), &s.text))
-            .collect();
-        assert_eq!(phrase_votes(right.iter(), &cfg), (5, 0));
-        // Words that fit neither role leave the decision to the speaking order.
-        let none = [seg(Speaker::Agent, "Kids are talking by the door.")];
-        assert_eq!(phrase_votes(none.iter(), &cfg), (0, 0));
     }
 }

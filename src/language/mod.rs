@@ -5,6 +5,7 @@
 //! whole words in order, with one letter of slack in longer words, because recognisers slip.
 
 pub mod redact;
+pub mod roles;
 
 use std::collections::BTreeSet;
 
@@ -12,6 +13,7 @@ use crate::config::{Config, PhraseSet};
 use crate::events::{PhraseEvent, PhraseKind, Speaker, TranscriptSegment};
 
 pub use redact::Redactor;
+pub use roles::RoleVotes;
 
 /// Words of a text: lower case, punctuation removed (apostrophes inside words kept), and
 /// contractions expanded with `contractions`.

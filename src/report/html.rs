@@ -386,6 +386,14 @@ pub fn render(review: &Review) -> String {
         esc(&chans),
         super::SCHEMA
     );
+    // Everything per side below rests on the sides: a doubt about them comes first.
+    for w in review
+        .warnings
+        .iter()
+        .filter(|w| w.starts_with(super::SIDES_SWAPPED))
+    {
+        let _ = write!(o, r#"<p class="notice">Check the sides: {}</p>"#, esc(w));
+    }
     if !review.speaker_separation {
         o.push_str(r#"<p class="notice">Mono recording: speaker separation unavailable. Both parties are analysed together as <em>mixed</em>; talk ratio, overlaps and interruptions cannot be measured.</p>"#);
     }

@@ -1,0 +1,118 @@
+//! Which side is the agent, from the words: agents greet and offer help, callers say why they
+//! call. Used where the roles are a guess (a diarised mono call's speaking order) and where they
+//! are configured (a stereo file's channels), to check them.
+
+use crate::config::Config;
+use crate::events::{Speaker, TranscriptSegment};
+
+/// How well a transcript fits its speakers' roles, counted on the phrases only one role says
+/// (`[diarise] agent_phrases` and `customer_phrases`).
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct RoleVotes {
+    /// Phrases that fit the roles as assigned.
+    pub as_is: usize,
+    /// Phrases that fit the roles swapped.
+    pub swapped: usize,
+    /// The distinct phrases behind `swapped`, each with the speaker it was heard from.
+    pub against: Vec<(Speaker, String)>,
+}
+
+impl RoleVotes {
+    /// Count the phrases of `segments` (those of `Mixed` do not count).
+    pub fn count<'a>(segments: impl Iterator<Item = &'a TranscriptSegment>, cfg: &Config) -> Self {
+        let mut v = Self::default();
+        for seg in segments {
+            let text = seg.text.to_lowercase().replace('\u{2019}', "'");
+            for (list, says) in [
+                (&cfg.diarise.agent_phrases, Speaker::Agent),
+                (&cfg.diarise.customer_phrases, Speaker::Customer),
+            ] {
+                for p in list.iter().filter(|p| !p.is_empty()) {
+                    let n = text.matches(p.as_str()).count();
+                    if n == 0 || seg.speaker == Speaker::Mixed {
+                        continue;
+                    }
+                    if seg.speaker == says {
+                        v.as_is += n;
+                    } else {
+                        v.swapped += n;
+                        if !v.against.iter().any(|(s, q)| *s == seg.speaker && q == p) {
+                            v.against.push((seg.speaker, p.clone()));
+                        }
+                    }
+                }
+            }
+        }
+        v
+    }
+
+    /// Whether the words say the roles are the other way round beyond doubt: at least three
+    /// phrases, and more than twice those that fit as assigned. Agents also say "I need" or "I'd
+    /// like" now and then, so one phrase is not enough to question a configured side.
+    pub fn clearly_swapped(&self) -> bool {
+        self.swapped >= 3 && self.swapped > 2 * self.as_is
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn seg(speaker: Speaker, text: &str) -> TranscriptSegment {
+        TranscriptSegment::from_text(speaker, 0.0, 1.0, text)
+    }
+
+    #[test]
+    fn phrases_vote_for_the_roles_that_fit_the_words() {
+        let cfg = Config::default();
+        // The first to speak (reviewed as the agent) is the caller here.
+        let call = [
+            seg(Speaker::Agent, "Hi, I\u{2019}m calling about my bill."),
+            seg(Speaker::Customer, "Thanks for calling. Let me check that."),
+            seg(Speaker::Customer, "Is there anything else?"),
+        ];
+        let v = RoleVotes::count(call.iter(), &cfg);
+        assert_eq!((v.as_is, v.swapped), (0, 5));
+        assert!(v.clearly_swapped());
+        assert!(v.against.contains(&(Speaker::Agent, "my bill".into())));
+        assert!(
+            v.against
+                .contains(&(Speaker::Customer, "let me check".into()))
+        );
+        // The same words with the roles the other way round vote for keeping them.
+        let right: Vec<_> = call
+            .iter()
+            .map(|s| seg(s.speaker.other(), &s.text))
+            .collect();
+        let v = RoleVotes::count(right.iter(), &cfg);
+        assert_eq!((v.as_is, v.swapped), (5, 0));
+        assert!(v.against.is_empty() && !v.clearly_swapped());
+        // Words that fit neither role leave the decision to the speaking order.
+        let none = [seg(Speaker::Agent, "Kids are talking by the door.")];
+        assert_eq!(RoleVotes::count(none.iter(), &cfg), RoleVotes::default());
+    }
+
+    #[test]
+    fn a_few_stray_phrases_do_not_question_the_roles() {
+        let cfg = Config::default();
+        // An agent who says "I need" and "I'd like" while helping, and a caller who says
+        // "please go ahead": three against, but the roles fit better as they are.
+        let call = [
+            seg(Speaker::Agent, "Thanks for calling, how can I help?"),
+            seg(Speaker::Customer, "I'm calling about my order."),
+            seg(
+                Speaker::Agent,
+                "I need your postcode. I'd like to check one thing.",
+            ),
+            seg(Speaker::Customer, "Sure, please go ahead."),
+        ];
+        let v = RoleVotes::count(call.iter(), &cfg);
+        assert_eq!((v.as_is, v.swapped), (4, 3));
+        assert!(!v.clearly_swapped());
+        // Two phrases alone are not enough either.
+        let two = [seg(Speaker::Agent, "I want to book. I need a table.")];
+        let v = RoleVotes::count(two.iter(), &cfg);
+        assert_eq!((v.as_is, v.swapped), (0, 2));
+        assert!(!v.clearly_swapped());
+    }
+}
