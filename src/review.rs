@@ -215,48 +215,19 @@ fn transcript(events: &[Event]) -> impl Iterator<Item = &TranscriptSegment> {
     })
 }
 
-/// The warning for a stereo call whose words fit its two sides the other way round: what each
-/// side said, and the option that swaps them.
+/// The warning for a stereo call whose words fit its two sides the other way round.
 fn sides_look_swapped(votes: &RoleVotes, speakers: &[Speaker]) -> String {
     let side = |who: Speaker| match speakers.iter().position(|&s| s == who) {
         Some(0) => "left",
         _ => "right",
     };
-    let said = |who: Speaker| {
-        let phrases: Vec<String> = votes
-            .against
-            .iter()
-            .filter(|(s, _)| *s == who)
-            .take(3)
-            .map(|(_, p)| format!("\"{p}\""))
-            .collect();
-        if phrases.is_empty() {
-            String::new()
-        } else {
-            format!(
-                " The {} side (reviewed as the {who}) says what {} say: {}.",
-                side(who),
-                if who == Speaker::Agent {
-                    "callers"
-                } else {
-                    "agents"
-                },
-                phrases.join(", ")
-            )
-        }
-    };
-    format!(
-        "{} ({} phrases against {}): the customer \
-         looks to be on the {} channel.{}{} If so, review again with --customer-channel {} \
-         (or `customer = \"{}\"` under [channels] in the config).",
-        crate::report::SIDES_SWAPPED,
-        votes.swapped,
-        votes.as_is,
-        side(Speaker::Agent),
-        said(Speaker::Agent),
-        said(Speaker::Customer),
-        side(Speaker::Agent),
-        side(Speaker::Agent),
+    let to = side(Speaker::Agent);
+    votes.warning(
+        &|who| format!("the {} channel", side(who)),
+        &format!(
+            "review again with --customer-channel {to} (or `customer = \"{to}\"` under [channels] \
+             in the config)"
+        ),
     )
 }
 

@@ -229,3 +229,33 @@ fn rising_turns_the_gauge_amber_until_confirmed_or_settled() {
         "{screen}"
     );
 }
+
+#[test]
+fn sides_that_look_swapped_stay_on_screen_above_the_transcript() {
+    let mut v = scripted();
+    let message = "the words fit the two sides the other way round (3 phrases against 0): the \
+                   customer looks to be on the left channel; if so, restart with \
+                   --customer-channel left. The left channel (taken as the agent) says what \
+                   callers say: \"i'm looking for\".";
+    v.apply(&ev(
+        57.0,
+        EventBody::Warning {
+            message: message.into(),
+        },
+    ));
+    let screen = render(&v, 60, 16);
+    println!("{screen}");
+    let at = screen.find("the words fit the two sides").expect("shown");
+    assert!(at < screen.find("transcript").unwrap(), "{screen}");
+    // Still there after other warnings and events; the transcript keeps its latest line.
+    v.apply(&ev(
+        58.0,
+        EventBody::Warning {
+            message: "device x is back".into(),
+        },
+    ));
+    v.apply(&ev(59.0, seg(Speaker::Customer, 57.0, "Why is it late?")));
+    let screen = render(&v, 60, 16);
+    assert!(screen.contains("the words fit the two sides"), "{screen}");
+    assert!(screen.contains("Why is it late?"), "{screen}");
+}

@@ -225,6 +225,47 @@ fn escalating_call_from_a_stereo_monitor_gets_acknowledge_and_transcript() {
     assert!(tmp.path().join("rec.json").is_file() && tmp.path().join("rec.html").is_file());
 }
 
+/// The real SpokenWOZ call has its customer on the left; at the default sides (customer right)
+/// the agent is told within the first half minute, from the words, with the flag that fixes it.
+#[test]
+fn sides_the_other_way_round_are_pointed_out_live() {
+    let pa = Pulse::start();
+    let tmp = tempfile::tempdir().unwrap();
+    let wav = tmp.path().join("woz.wav");
+    sox_fx(
+        &call("spokenwoz_MUL1011_8k_stereo.wav"),
+        &wav,
+        &[],
+        &["trim", "0", "32"],
+    );
+    let child = pa.calmline(&[
+        "live",
+        "--device",
+        "call_out.monitor",
+        "--ui",
+        "json",
+        "--duration",
+        "35",
+    ]);
+    let mut player = pa.play(&wav, Duration::from_millis(1500));
+    let o = child.wait_with_output().unwrap();
+    let _ = player.wait();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let ev = events(&o);
+    let sides: Vec<&str> = of_type(&ev, "warning")
+        .iter()
+        .filter_map(|w| w["message"].as_str())
+        .filter(|m| m.starts_with(calmline::report::SIDES_SWAPPED))
+        .collect();
+    println!("live sides: {sides:?}");
+    assert_eq!(sides.len(), 1, "{:?}", of_type(&ev, "warning"));
+    assert!(
+        sides[0].contains("on the left channel; if so, restart with --customer-channel left"),
+        "{}",
+        sides[0]
+    );
+}
+
 #[test]
 fn calm_call_gets_no_escalation_cues() {
     let pa = Pulse::start();

@@ -5,6 +5,16 @@
 use crate::config::Config;
 use crate::events::{Speaker, TranscriptSegment};
 
+/// How the warning for a call whose words fit its two sides the other way round begins (the
+/// HTML report shows it at the top, beside the sides).
+pub const SIDES_SWAPPED: &str = "the words fit the two sides the other way round";
+
+fn capitalise(s: &str) -> String {
+    let mut c = s.chars();
+    c.next()
+        .map_or(String::new(), |f| f.to_uppercase().chain(c).collect())
+}
+
 /// How well a transcript fits its speakers' roles, counted on the phrases only one role says
 /// (`[diarise] agent_phrases` and `customer_phrases`).
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -22,28 +32,70 @@ impl RoleVotes {
     pub fn count<'a>(segments: impl Iterator<Item = &'a TranscriptSegment>, cfg: &Config) -> Self {
         let mut v = Self::default();
         for seg in segments {
-            let text = seg.text.to_lowercase().replace('\u{2019}', "'");
-            for (list, says) in [
-                (&cfg.diarise.agent_phrases, Speaker::Agent),
-                (&cfg.diarise.customer_phrases, Speaker::Customer),
-            ] {
-                for p in list.iter().filter(|p| !p.is_empty()) {
-                    let n = text.matches(p.as_str()).count();
-                    if n == 0 || seg.speaker == Speaker::Mixed {
-                        continue;
-                    }
-                    if seg.speaker == says {
-                        v.as_is += n;
-                    } else {
-                        v.swapped += n;
-                        if !v.against.iter().any(|(s, q)| *s == seg.speaker && q == p) {
-                            v.against.push((seg.speaker, p.clone()));
-                        }
+            v.add(seg, cfg);
+        }
+        v
+    }
+
+    /// Add one segment's phrases (those of `Mixed` do not count).
+    pub fn add(&mut self, seg: &TranscriptSegment, cfg: &Config) {
+        if seg.speaker == Speaker::Mixed {
+            return;
+        }
+        let text = seg.text.to_lowercase().replace('\u{2019}', "'");
+        for (list, says) in [
+            (&cfg.diarise.agent_phrases, Speaker::Agent),
+            (&cfg.diarise.customer_phrases, Speaker::Customer),
+        ] {
+            for p in list.iter().filter(|p| !p.is_empty()) {
+                let n = text.matches(p.as_str()).count();
+                if n == 0 {
+                    continue;
+                }
+                if seg.speaker == says {
+                    self.as_is += n;
+                } else {
+                    self.swapped += n;
+                    if !self
+                        .against
+                        .iter()
+                        .any(|(s, q)| *s == seg.speaker && q == p)
+                    {
+                        self.against.push((seg.speaker, p.clone()));
                     }
                 }
             }
         }
-        v
+    }
+
+    /// The warning when the roles look swapped: [`SIDES_SWAPPED`], the counts, where the customer
+    /// looks to be (`where_is` names the side a speaker was taken from, e.g. "the left
+    /// channel"), `fix`, and up to three phrases heard on each side.
+    pub fn warning(&self, where_is: &dyn Fn(Speaker) -> String, fix: &str) -> String {
+        // What to do comes before the evidence: a one-line view shows the start.
+        let mut o = format!(
+            "{SIDES_SWAPPED} ({} phrases against {}): the customer looks to be on {}; if so, {fix}.",
+            self.swapped,
+            self.as_is,
+            where_is(Speaker::Agent)
+        );
+        for (who, role) in [(Speaker::Agent, "callers"), (Speaker::Customer, "agents")] {
+            let phrases: Vec<String> = self
+                .against
+                .iter()
+                .filter(|(s, _)| *s == who)
+                .take(3)
+                .map(|(_, p)| format!("\"{p}\""))
+                .collect();
+            if !phrases.is_empty() {
+                o.push_str(&format!(
+                    " {} (taken as the {who}) says what {role} say: {}.",
+                    capitalise(&where_is(who)),
+                    phrases.join(", ")
+                ));
+            }
+        }
+        o
     }
 
     /// Whether the words say the roles are the other way round beyond doubt: at least three

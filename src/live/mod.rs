@@ -23,6 +23,7 @@ use crate::coach::Coach;
 use crate::config::{Config, Side};
 use crate::error::{Error, Result};
 use crate::events::{DeviceStatus, Event, EventBody, Speaker, Status};
+use crate::language::RoleVotes;
 use crate::pipeline::{Pipeline, channel_map};
 use crate::transcribe::{LiveTranscriber, Model};
 use capture::Capture;
@@ -363,6 +364,35 @@ pub fn run(cfg: &Config, opts: LiveOptions, sink: &mut dyn EventSink) -> Result<
         ),
         None => None,
     };
+    // Where each slot's audio comes from, and how to swap them, for the warning when the words
+    // say the agent and the customer are the other way round (the agent's own voice would then
+    // be measured and reported as the customer's).
+    let (slot_names, swap_fix) = match &opts.layout {
+        Layout::TwoDevices { .. } => (
+            [0, 1].map(|i| format!("the {} device ({})", speakers[i], inputs[i].name)),
+            format!(
+                "restart with the devices the other way round: --agent-device \"{}\" \
+                 --customer-device \"{}\"",
+                inputs[1].name, inputs[0].name
+            ),
+        ),
+        Layout::Stereo { .. } | Layout::File { .. } => {
+            let to = if speakers[0] == Speaker::Agent {
+                "left"
+            } else {
+                "right"
+            };
+            (
+                [
+                    "the left channel".to_string(),
+                    "the right channel".to_string(),
+                ],
+                format!("restart with --customer-channel {to}"),
+            )
+        }
+    };
+    let mut roles = RoleVotes::default();
+    let mut sides_warned = false;
     // The recording keeps agent left, customer right, whatever the device layout.
     let agent_slot = speakers
         .iter()
@@ -605,7 +635,21 @@ pub fn run(cfg: &Config, opts: LiveOptions, sink: &mut dyn EventSink) -> Result<
                 // The worker stamps text with the utterance end plus its own lag; on the live
                 // call clock that is when it arrived.
                 e.t_s = e.t_s.max(pipeline.time_s());
+                if let EventBody::Transcript(seg) = &e.body {
+                    roles.add(seg, cfg);
+                }
                 emit(e, &mut coach, sink, &mut summary, &mut lags);
+                if !sides_warned && roles.clearly_swapped() {
+                    sides_warned = true;
+                    let slot = |who: Speaker| usize::from(speakers[0] != who);
+                    let message = roles.warning(&|who| slot_names[slot(who)].clone(), &swap_fix);
+                    let t_s = pipeline.time_s();
+                    let w = Event {
+                        t_s,
+                        body: EventBody::Warning { message },
+                    };
+                    emit(w, &mut coach, sink, &mut summary, &mut lags);
+                }
             }
         }
         // 4. Status once a second.

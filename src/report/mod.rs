@@ -18,14 +18,11 @@ use crate::events::{
     Alert, ConversationSummary, Cue, Episode, Event, EventBody, PhraseEvent, Speaker,
     SpeakerSummary, TranscriptSegment,
 };
+pub use crate::language::roles::SIDES_SWAPPED;
 pub use scorecard::Scorecard;
 
 /// Schema identifier written into every review.
 pub const SCHEMA: &str = "calmline.review/1";
-
-/// How the warning for a stereo call whose words fit its sides the other way round begins (the
-/// HTML report shows it at the top, beside the sides).
-pub const SIDES_SWAPPED: &str = "the words fit the two sides the other way round";
 
 /// One reviewed call.
 #[derive(Debug, Clone, Serialize, Deserialize)]

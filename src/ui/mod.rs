@@ -78,6 +78,9 @@ pub struct AgentView {
     pub status: Option<Status>,
     /// The last warning (device lost, ...).
     pub warning: Option<String>,
+    /// The warning that the words fit the sides the other way round: shown until the call ends,
+    /// since every measurement of the customer rests on the sides.
+    pub sides: Option<String>,
     /// How long a cue stays (s).
     pub cue_display_s: f64,
 }
@@ -116,7 +119,12 @@ impl AgentView {
                 }
             }
             EventBody::Status(s) => self.status = Some(s.clone()),
-            EventBody::Warning { message } => self.warning = Some(message.clone()),
+            EventBody::Warning { message } => {
+                if message.starts_with(crate::language::roles::SIDES_SWAPPED) {
+                    self.sides = Some(message.clone());
+                }
+                self.warning = Some(message.clone());
+            }
             _ => {}
         }
         if let Some((at, _)) = &self.cue
@@ -215,6 +223,22 @@ impl AgentView {
                 .block(Block::default().borders(Borders::TOP).title(" cue ")),
             cue,
         );
+        let transcript = match &self.sides {
+            Some(w) => {
+                // Up to three lines, never more than half the transcript's room.
+                let h = (transcript.height / 2).clamp(1, 3);
+                let [warn, rest] =
+                    Layout::vertical([Constraint::Length(h), Constraint::Min(1)]).areas(transcript);
+                f.render_widget(
+                    Paragraph::new(w.clone())
+                        .wrap(Wrap { trim: true })
+                        .style(Style::default().fg(Color::Yellow)),
+                    warn,
+                );
+                rest
+            }
+            None => transcript,
+        };
         let space = transcript.height.saturating_sub(1) as usize;
         let lines: Vec<Line> = self
             .transcript
