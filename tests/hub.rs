@@ -742,6 +742,20 @@ fn the_floor_view_shows_the_alert_live_and_a_claim_to_every_supervisor() {
         "claim seen on the other supervisor's page after {} ms",
         took.as_millis()
     );
+    // A monitor whose sides look swapped (its warning) marks its call's tile.
+    let doubt = json!({"events": [
+        envelope("call-sides", 0, json!({"type": "call_start", "agent": "dan"})),
+        envelope("call-sides", 1, json!({"type": "warning", "message": format!(
+            "{} (3 phrases against 0): the customer looks to be on the left channel",
+            calmline::report::SIDES_SWAPPED
+        )})),
+    ]});
+    let (st, body) = post_events(&hub, Some(&token), &doubt.to_string());
+    assert_eq!(st, 200, "{body}");
+    b.wait_for(
+        "[...document.querySelectorAll('[data-call=\"call-sides\"] .health')].some(h => h.textContent.startsWith('Sides in doubt'))",
+        Duration::from_secs(5),
+    );
     let shot = Path::new(env!("CARGO_TARGET_TMPDIR")).join("hub-floor.png");
     a.screenshot(&shot);
     assert!(std::fs::metadata(&shot).unwrap().len() > 10_000);

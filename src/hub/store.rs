@@ -38,7 +38,7 @@ CREATE TABLE IF NOT EXISTS calls(
     peak REAL NOT NULL DEFAULT 0, escalated INTEGER NOT NULL DEFAULT 0,
     escalated_since_ms INTEGER, trend TEXT NOT NULL DEFAULT '[]', snippet TEXT,
     capturing INTEGER NOT NULL DEFAULT 1, silent INTEGER NOT NULL DEFAULT 0,
-    dropped_samples INTEGER NOT NULL DEFAULT 0);
+    dropped_samples INTEGER NOT NULL DEFAULT 0, sides_in_doubt INTEGER NOT NULL DEFAULT 0);
 CREATE INDEX IF NOT EXISTS calls_started ON calls(started_ms);
 CREATE TABLE IF NOT EXISTS events(
     id TEXT PRIMARY KEY, call TEXT NOT NULL, seq INTEGER NOT NULL, t_s REAL NOT NULL,
@@ -154,6 +154,9 @@ pub struct CallRow {
     pub silent: bool,
     /// Audio samples the monitor dropped.
     pub dropped_samples: i64,
+    /// The monitor warned that the words fit its two sides the other way round: what the floor
+    /// sees as the customer may be the agent.
+    pub sides_in_doubt: bool,
 }
 
 /// An alert with its lifecycle.
@@ -307,6 +310,26 @@ impl Store {
             .pragma_update(None, "synchronous", "NORMAL")
             .map_err(|e| me.err(e))?;
         me.conn.execute_batch(SCHEMA).map_err(|e| me.err(e))?;
+        // Columns added since the first release: a store written by an older hub gains them.
+        let has = |column: &str| -> rusqlite::Result<bool> {
+            let mut q = me
+                .conn
+                .prepare("SELECT name FROM pragma_table_info('calls')")?;
+            let names = q.query_map([], |r| r.get::<_, String>(0))?;
+            for n in names {
+                if n? == column {
+                    return Ok(true);
+                }
+            }
+            Ok(false)
+        };
+        if !has("sides_in_doubt").map_err(|e| me.err(e))? {
+            me.conn
+                .execute_batch(
+                    "ALTER TABLE calls ADD COLUMN sides_in_doubt INTEGER NOT NULL DEFAULT 0",
+                )
+                .map_err(|e| me.err(e))?;
+        }
         Ok(me)
     }
 
@@ -1031,7 +1054,8 @@ fn split_teams(s: &str) -> Vec<String> {
 
 const CALL_SELECT: &str =
     "SELECT id, station, team, agent, started_ms, ended_ms, last_ms, duration_s, level, peak,
-    escalated, escalated_since_ms, trend, snippet, capturing, silent, dropped_samples FROM calls";
+    escalated, escalated_since_ms, trend, snippet, capturing, silent, dropped_samples,
+    sides_in_doubt FROM calls";
 
 fn call_row(r: &rusqlite::Row) -> rusqlite::Result<CallRow> {
     let trend: String = r.get(12)?;
@@ -1053,6 +1077,7 @@ fn call_row(r: &rusqlite::Row) -> rusqlite::Result<CallRow> {
         capturing: r.get(14)?,
         silent: r.get(15)?,
         dropped_samples: r.get(16)?,
+        sides_in_doubt: r.get(17)?,
     })
 }
 
@@ -1262,6 +1287,14 @@ fn apply(
             )?;
             changed = true;
         }
+        EventBody::Warning { message } if message.starts_with(crate::report::SIDES_SWAPPED) => {
+            exec(
+                tx,
+                "UPDATE calls SET sides_in_doubt = 1 WHERE id = ?1",
+                params![env.call],
+            )?;
+            changed = true;
+        }
         EventBody::Alert(a) => {
             let snippet = a.snippet.as_deref().map(|s| redactor.text(s));
             let id = open_alert(
@@ -1361,6 +1394,62 @@ mod tests {
         assert!(s.call("c1").unwrap().is_none());
         assert!(s.alerts(&Filter::default()).unwrap().is_empty());
         assert!(s.event_ids("c1", "call_start").unwrap().is_empty());
+    }
+
+    #[test]
+    fn a_monitor_whose_sides_look_swapped_marks_its_call_and_old_stores_gain_the_column() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("h.sqlite");
+        // A store from before the column: the calls table without it.
+        {
+            let c = Connection::open(&path).unwrap();
+            c.execute_batch(
+                "CREATE TABLE calls(id TEXT PRIMARY KEY, station TEXT NOT NULL, team TEXT NOT NULL,
+                 agent TEXT NOT NULL, started_ms INTEGER NOT NULL, ended_ms INTEGER,
+                 last_ms INTEGER NOT NULL, duration_s REAL NOT NULL DEFAULT 0,
+                 level REAL NOT NULL DEFAULT 0, peak REAL NOT NULL DEFAULT 0,
+                 escalated INTEGER NOT NULL DEFAULT 0, escalated_since_ms INTEGER,
+                 trend TEXT NOT NULL DEFAULT '[]', snippet TEXT,
+                 capturing INTEGER NOT NULL DEFAULT 1, silent INTEGER NOT NULL DEFAULT 0,
+                 dropped_samples INTEGER NOT NULL DEFAULT 0);
+                 INSERT INTO calls(id, station, team, agent, started_ms, last_ms)
+                 VALUES ('old', 'desk', 'red', 'bo', 0, 0);",
+            )
+            .unwrap();
+        }
+        let s = Store::open(&path).unwrap();
+        assert!(!s.call("old").unwrap().unwrap().sides_in_doubt);
+        drop(s);
+        // Opening again does not add it twice.
+        let mut s = Store::open(&path).unwrap();
+        let red = Redactor::new(crate::Config::default().phrase_set());
+        let st = Station {
+            name: "desk".into(),
+            team: "red".into(),
+            revoked: false,
+        };
+        let warn = |seq, message: &str| {
+            env(
+                "c2",
+                seq,
+                EventBody::Warning {
+                    message: message.into(),
+                },
+            )
+        };
+        let other = warn(0, "device x stopped delivering audio; reconnecting");
+        s.ingest(&[(st.clone(), other)], &red).unwrap();
+        assert!(!s.call("c2").unwrap().unwrap().sides_in_doubt);
+        let sides = warn(
+            1,
+            &format!(
+                "{} (3 phrases against 0): the customer looks to be on the left channel",
+                crate::report::SIDES_SWAPPED
+            ),
+        );
+        let (_, ch) = s.ingest(&[(st, sides)], &red).unwrap();
+        assert_eq!(ch.calls, vec!["c2".to_string()]);
+        assert!(s.call("c2").unwrap().unwrap().sides_in_doubt);
     }
 
     #[test]
