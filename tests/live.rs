@@ -225,6 +225,27 @@ fn escalating_call_from_a_stereo_monitor_gets_acknowledge_and_transcript() {
     assert!(tmp.path().join("rec.json").is_file() && tmp.path().join("rec.html").is_file());
 }
 
+/// Play `wav` into the null sink while `calmline live` listens to its monitor for `secs` (JSON
+/// events, plus `extra` flags); the events it wrote.
+fn live_on_monitor(pa: &Pulse, wav: &Path, secs: &str, extra: &[&str]) -> Vec<Value> {
+    let mut args = vec![
+        "live",
+        "--device",
+        "call_out.monitor",
+        "--ui",
+        "json",
+        "--duration",
+        secs,
+    ];
+    args.extend_from_slice(extra);
+    let child = pa.calmline(&args);
+    let mut player = pa.play(wav, Duration::from_millis(1500));
+    let o = child.wait_with_output().unwrap();
+    let _ = player.wait();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    events(&o)
+}
+
 /// The real SpokenWOZ call has its customer on the left; at the default sides (customer right)
 /// the agent is told within the first half minute, from the words, with the flag that fixes it.
 #[test]
@@ -238,20 +259,7 @@ fn sides_the_other_way_round_are_pointed_out_live() {
         &[],
         &["trim", "0", "32"],
     );
-    let child = pa.calmline(&[
-        "live",
-        "--device",
-        "call_out.monitor",
-        "--ui",
-        "json",
-        "--duration",
-        "35",
-    ]);
-    let mut player = pa.play(&wav, Duration::from_millis(1500));
-    let o = child.wait_with_output().unwrap();
-    let _ = player.wait();
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let ev = events(&o);
+    let ev = live_on_monitor(&pa, &wav, "35", &[]);
     let sides: Vec<&str> = of_type(&ev, "warning")
         .iter()
         .filter_map(|w| w["message"].as_str())
@@ -271,21 +279,7 @@ fn calm_call_gets_no_escalation_cues() {
     let pa = Pulse::start();
     let tmp = tempfile::tempdir().unwrap();
     let (wav, _) = excerpt("scenario_calm_a01", 10.0, 60.0, tmp.path());
-    let child = pa.calmline(&[
-        "live",
-        "--device",
-        "call_out.monitor",
-        "--ui",
-        "json",
-        "--duration",
-        "62",
-        "--no-transcribe",
-    ]);
-    let mut player = pa.play(&wav, Duration::from_millis(1500));
-    let o = child.wait_with_output().unwrap();
-    let _ = player.wait();
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let ev = events(&o);
+    let ev = live_on_monitor(&pa, &wav, "62", &["--no-transcribe"]);
     let kinds: Vec<&Value> = of_type(&ev, "cue").iter().map(|c| &c["kind"]).collect();
     println!("live calm: cues {kinds:?}");
     for k in ["acknowledge", "lower_voice", "slow_down", "take_ownership"] {

@@ -129,23 +129,29 @@ fn silence_and_noise_produce_no_words() {
     }
 }
 
-#[test]
-fn stereo_call_has_both_speakers_in_time_order() {
-    let (_turn, m) = model();
+/// The real SpokenWOZ call reviewed with transcription, the customer taken from `customer`
+/// (it is on the left in this recording).
+fn spokenwoz(m: &Model, customer: calmline::config::Side) -> calmline::report::Review {
     let mut cfg = Config::default();
-    cfg.channels.customer = calmline::config::Side::Left;
+    cfg.channels.customer = customer;
     let opts = ReviewOptions {
-        model: Some(&m),
+        model: Some(m),
         workers: 2,
         ..Default::default()
     };
-    let r = review_file_with(
+    review_file_with(
         &call("spokenwoz_MUL1011_8k_stereo.wav"),
         &cfg,
         opts,
         &|_| {},
     )
-    .unwrap();
+    .unwrap()
+}
+
+#[test]
+fn stereo_call_has_both_speakers_in_time_order() {
+    let (_turn, m) = model();
+    let r = spokenwoz(&m, calmline::config::Side::Left);
     let t = r.transcript.as_ref().unwrap();
     let agent = t.iter().filter(|s| s.speaker == Speaker::Agent).count();
     let customer = t.iter().filter(|s| s.speaker == Speaker::Customer).count();
@@ -189,20 +195,11 @@ fn stereo_call_has_both_speakers_in_time_order() {
 #[test]
 fn stereo_sides_the_other_way_round_are_pointed_out() {
     let (_turn, m) = model();
-    let cfg = Config::default();
-    assert_eq!(cfg.channels.customer, calmline::config::Side::Right);
-    let opts = ReviewOptions {
-        model: Some(&m),
-        workers: 2,
-        ..Default::default()
-    };
-    let r = review_file_with(
-        &call("spokenwoz_MUL1011_8k_stereo.wav"),
-        &cfg,
-        opts,
-        &|_| {},
-    )
-    .unwrap();
+    assert_eq!(
+        Config::default().channels.customer,
+        calmline::config::Side::Right
+    );
+    let r = spokenwoz(&m, calmline::config::Side::Right);
     let swapped: Vec<&String> = r
         .warnings
         .iter()
@@ -344,19 +341,7 @@ fn demo_and_real_call_transcripts_do_not_loop() {
         &Path::new(env!("CARGO_MANIFEST_DIR")).join("samples/escalating_call.flac"),
         &m,
     );
-    let mut cfg = Config::default();
-    cfg.channels.customer = calmline::config::Side::Left;
-    let woz = review_file_with(
-        &call("spokenwoz_MUL1011_8k_stereo.wav"),
-        &cfg,
-        ReviewOptions {
-            model: Some(&m),
-            workers: 2,
-            ..Default::default()
-        },
-        &|_| {},
-    )
-    .unwrap();
+    let woz = spokenwoz(&m, calmline::config::Side::Left);
     for (name, r) in [("demo", &demo), ("spokenwoz", &woz)] {
         let t = r.transcript.as_ref().unwrap();
         let redecoded = t.iter().filter(|s| s.fallback.is_some()).count();
