@@ -385,6 +385,32 @@ fn folder_review_writes_per_call_files_and_summary() {
     }
 }
 
+/// A folder whose recorder has the customer on the left, reviewed at the default sides with
+/// transcription: the call's own warning (terminal, summary.csv) and one line for the folder.
+#[test]
+fn folder_review_says_once_when_the_sides_look_swapped() {
+    let d = tempfile::tempdir().unwrap();
+    let out = tempfile::tempdir().unwrap();
+    std::fs::copy(
+        call("spokenwoz_MUL1011_8k_stereo.wav"),
+        d.path().join("woz.wav"),
+    )
+    .unwrap();
+    let o = run(&["review", s(d.path()), "--out", s(out.path()), "--jobs", "1"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    println!("{stdout}");
+    assert!(
+        stdout.contains(&format!(
+            "1 of 1 call(s): {}",
+            calmline::report::SIDES_SWAPPED
+        )) && stdout.contains("review again with --customer-channel left"),
+        "{stdout}"
+    );
+    let csv = std::fs::read_to_string(out.path().join("summary.csv")).unwrap();
+    assert!(csv.contains(calmline::report::SIDES_SWAPPED), "{csv}");
+}
+
 /// `calmline devices` with no sound server: the sound libraries' own logging (alsa-lib, its
 /// OSS/PulseAudio/JACK plugins, libjack) stays off the console; calmline says what is missing.
 #[test]

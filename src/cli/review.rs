@@ -200,6 +200,7 @@ fn folder(args: &ReviewArgs, cfg: &Config, model: Option<&Model>) -> anyhow::Res
         .build()
         .context("cannot start worker threads")?;
     let failures = Mutex::new(0usize);
+    let sides_in_doubt = std::sync::atomic::AtomicUsize::new(0);
     // Loaded once for the whole folder (mono files need it); missing models are said per file.
     #[cfg(feature = "diarise")]
     let diariser = cfg
@@ -237,6 +238,12 @@ fn folder(args: &ReviewArgs, cfg: &Config, model: Option<&Model>) -> anyhow::Res
                 bar.inc(1);
                 match outcome {
                     Ok(r) => {
+                        if r.warnings
+                            .iter()
+                            .any(|w| w.starts_with(report::SIDES_SWAPPED))
+                        {
+                            sides_in_doubt.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        }
                         say(&bar, r.one_line());
                         report::csv::row(&name, Ok(&r))
                     }
@@ -264,6 +271,21 @@ fn folder(args: &ReviewArgs, cfg: &Config, model: Option<&Model>) -> anyhow::Res
         args.out.display(),
         summary.display()
     );
+    // One recorder usually records a whole folder: if its sides are the other way round, say it
+    // once for the folder, not only per call.
+    let doubt = sides_in_doubt.into_inner();
+    if doubt > 0 {
+        let other = match cfg.channels.customer {
+            crate::config::Side::Left => "right",
+            crate::config::Side::Right => "left",
+        };
+        println!(
+            "{doubt} of {} call(s): {} (see the warnings column); if this recorder puts the \
+             customer on the {other}, review again with --customer-channel {other}",
+            files.len() - failed,
+            report::SIDES_SWAPPED
+        );
+    }
     Ok(folder_exit(failed))
 }
 
