@@ -99,10 +99,16 @@ impl RoleVotes {
     }
 
     /// Whether the words say the roles are the other way round beyond doubt: at least three
-    /// phrases, and more than twice those that fit as assigned. Agents also say "I need" or "I'd
-    /// like" now and then, so one phrase is not enough to question a configured side.
+    /// phrases, more than twice those that fit as assigned, and from both sides (the one taken
+    /// as the agent says what callers say, and the other what agents say). Agents also say "I
+    /// need" or "I'd like" now and then, so one side's phrases alone never question a
+    /// configured side.
     pub fn clearly_swapped(&self) -> bool {
-        self.swapped >= 3 && self.swapped > 2 * self.as_is
+        let from = |who: Speaker| self.against.iter().any(|(s, _)| *s == who);
+        self.swapped >= 3
+            && self.swapped > 2 * self.as_is
+            && from(Speaker::Agent)
+            && from(Speaker::Customer)
     }
 }
 
@@ -166,5 +172,25 @@ mod tests {
         let v = RoleVotes::count(two.iter(), &cfg);
         assert_eq!((v.as_is, v.swapped), (0, 2));
         assert!(!v.clearly_swapped());
+        // Nor are many from one side only: an agent asking for details before the greeting was
+        // transcribed, while the caller has said nothing telling yet.
+        let one_side = [
+            seg(Speaker::Agent, "I need your account number."),
+            seg(
+                Speaker::Agent,
+                "I need the postcode. I'd like to confirm it.",
+            ),
+            seg(Speaker::Customer, "Sure, it is four one one."),
+        ];
+        let v = RoleVotes::count(one_side.iter(), &cfg);
+        assert_eq!((v.as_is, v.swapped), (0, 3));
+        assert!(!v.clearly_swapped());
+        // The caller then answers in an agent's words: now both sides say it.
+        let both: Vec<_> = one_side
+            .iter()
+            .cloned()
+            .chain([seg(Speaker::Customer, "Please go ahead.")])
+            .collect();
+        assert!(RoleVotes::count(both.iter(), &cfg).clearly_swapped());
     }
 }
