@@ -40,6 +40,10 @@ SETS = {
     "loudness, pitch, tilt": ["loudness", "pitch", "tilt"],
     "+ clear share, motion": ["loudness", "pitch", "tilt", "clear", "motion"],
     "+ clarity": ["loudness", "pitch", "tilt", "clear", "motion", "clarity"],
+    # A screen of what else the turn table has: is "faster" or a wider pitch range any help?
+    "+ pace, length, pitch sd": [
+        "loudness", "pitch", "tilt", "clear", "motion", "clarity", "pace", "length", "pitch_sd"
+    ],
 }
 
 

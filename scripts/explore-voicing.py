@@ -73,20 +73,27 @@ def turns(path, baseline="first"):
             "pitch": g.st.median(),
             "tilt": g.tilt_v.mean(),
             "loudness": g.loud.mean(),
+            # Screened in scripts/explore-ceiling.py only: syllable pace, the turn's length
+            # (log of its active hops: the same sentence said faster or slower), pitch spread.
+            "pace": g.pace.mean(),
+            "length": np.log(g.size()),
+            "pitch_sd": g.st.std(),
         }
     ).reset_index()
     feats = ["clear", "clarity", "motion", "pitch", "tilt", "loudness"]
+    # Measured against the same baselines as `feats`, but not part of this script's own output.
+    extra = ["pace", "length", "pitch_sd"]
     out = []
     for _, call in t.groupby(["inst", "enc"]):
         rest = call[call.turn >= 2].copy()
         if baseline == "prior":
-            calm = call[feats].where(call.esc == 0)
+            calm = call[feats + extra].where(call.esc == 0)
             # Mean of the calm turns before each turn (pandas skips the NaN of angry ones).
             prior = calm.expanding().mean().shift(1)
-            rest[feats] = rest[feats] - prior.loc[rest.index]
+            rest[feats + extra] = rest[feats + extra] - prior.loc[rest.index]
         else:
             ref = call[call.esc == 0] if baseline == "calm" else call[call.turn < 2]
-            rest[feats] = rest[feats] - ref[feats].mean()
+            rest[feats + extra] = rest[feats + extra] - ref[feats + extra].mean()
         out.append(rest)
     r = pd.concat(out)
     r["cls"] = np.where(
