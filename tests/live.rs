@@ -264,7 +264,7 @@ fn sides_the_other_way_round_are_pointed_out_live() {
     let sides: Vec<&str> = of_type(&ev, "warning")
         .iter()
         .filter_map(|w| w["message"].as_str())
-        .filter(|m| m.starts_with(calmline::report::SIDES_SWAPPED))
+        .filter(|m| calmline::language::roles::questions_the_sides(m))
         .collect();
     println!("live sides: {sides:?}");
     assert_eq!(sides.len(), 1, "{:?}", of_type(&ev, "warning"));

@@ -240,7 +240,7 @@ fn folder(args: &ReviewArgs, cfg: &Config, model: Option<&Model>) -> anyhow::Res
                     Ok(r) => {
                         if r.warnings
                             .iter()
-                            .any(|w| w.starts_with(report::SIDES_SWAPPED))
+                            .any(|w| crate::language::roles::questions_the_sides(w))
                         {
                             sides_in_doubt.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                         }

@@ -1287,7 +1287,7 @@ fn apply(
             )?;
             changed = true;
         }
-        EventBody::Warning { message } if message.starts_with(crate::report::SIDES_SWAPPED) => {
+        EventBody::Warning { message } if crate::language::roles::questions_the_sides(message) => {
             exec(
                 tx,
                 "UPDATE calls SET sides_in_doubt = 1 WHERE id = ?1",

@@ -9,6 +9,12 @@ use crate::events::{Speaker, TranscriptSegment};
 /// HTML report shows it at the top, beside the sides).
 pub const SIDES_SWAPPED: &str = "the words fit the two sides the other way round";
 
+/// Whether a warning is the one that questions the sides (every reader that singles it out
+/// asks here, so the wording can change in one place).
+pub fn questions_the_sides(warning: &str) -> bool {
+    warning.starts_with(SIDES_SWAPPED)
+}
+
 fn capitalise(s: &str) -> String {
     let mut c = s.chars();
     c.next()

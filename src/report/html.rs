@@ -390,7 +390,7 @@ pub fn render(review: &Review) -> String {
     for w in review
         .warnings
         .iter()
-        .filter(|w| w.starts_with(super::SIDES_SWAPPED))
+        .filter(|w| crate::language::roles::questions_the_sides(w))
     {
         let _ = write!(o, r#"<p class="notice">Check the sides: {}</p>"#, esc(w));
     }

@@ -120,7 +120,7 @@ impl AgentView {
             }
             EventBody::Status(s) => self.status = Some(s.clone()),
             EventBody::Warning { message } => {
-                if message.starts_with(crate::language::roles::SIDES_SWAPPED) {
+                if crate::language::roles::questions_the_sides(message) {
                     self.sides = Some(message.clone());
                 }
                 self.warning = Some(message.clone());
