@@ -97,6 +97,11 @@ pub struct Hub {
     pub max_batch_bytes: usize,
     pub max_event_bytes: usize,
     pub session_hours: u32,
+    pub login_failures_per_name: u32,
+    pub login_failures_per_address: u32,
+    pub login_window_s: f64,
+    pub login_lock_s: f64,
+    pub login_lock_max_s: f64,
     pub url: String,
     pub level_interval_s: f64,
     pub outbox: String,
@@ -508,6 +513,23 @@ impl Config {
             || h.max_batch_bytes < h.max_event_bytes
         {
             return Err("hub: silent_after_s must be 2 or more, level_interval_s over 0, retention_days and session_hours 1 or more, max_event_bytes 1024 or more and max_batch_bytes at least max_event_bytes".into());
+        }
+        let secs = [h.login_window_s, h.login_lock_s, h.login_lock_max_s];
+        if h.login_failures_per_name == 0
+            || h.login_failures_per_address == 0
+            || secs
+                .iter()
+                .any(|s| !s.is_finite() || *s <= 0.0 || *s > 86_400.0 * 30.0)
+            || h.login_lock_max_s < h.login_lock_s
+        {
+            return Err(format!(
+                "hub: login_failures_per_name ({}) and login_failures_per_address ({}) must be 1 or more, login_window_s ({}), login_lock_s ({}) and login_lock_max_s ({}) over 0 and at most 30 days, with login_lock_max_s at least login_lock_s",
+                h.login_failures_per_name,
+                h.login_failures_per_address,
+                h.login_window_s,
+                h.login_lock_s,
+                h.login_lock_max_s
+            ));
         }
         let e = &self.escalation;
         if e.end >= e.start {

@@ -26,7 +26,15 @@ struct Hub {
 
 impl Hub {
     fn new() -> Self {
+        Self::with_config("")
+    }
+
+    /// A hub with this configuration (TOML) over the defaults.
+    fn with_config(toml: &str) -> Self {
         let dir = tempfile::tempdir().unwrap();
+        if !toml.is_empty() {
+            std::fs::write(dir.path().join("hub.toml"), toml).unwrap();
+        }
         let db = dir.path().join("hub.sqlite");
         let port = common::free_port();
         let child = spawn_hub(&db, port, dir.path());
@@ -91,6 +99,7 @@ impl Drop for Hub {
 }
 
 fn spawn_hub(db: &Path, port: u16, home: &Path) -> Child {
+    let config = home.join("hub.toml");
     let child = Command::new(BIN)
         .args([
             "hub",
@@ -99,6 +108,13 @@ fn spawn_hub(db: &Path, port: u16, home: &Path) -> Child {
             "--bind",
             &format!("127.0.0.1:{port}"),
         ])
+        .args(
+            config
+                .exists()
+                .then(|| ["--config".to_string(), config.display().to_string()])
+                .into_iter()
+                .flatten(),
+        )
         .env("XDG_DATA_HOME", home)
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -335,6 +351,98 @@ fn a_monitor_reports_and_supervisors_see_only_their_team_claim_and_resolve() {
     assert!(
         c["trend"].as_array().unwrap().len() >= 50,
         "one level a second: {c}"
+    );
+}
+
+/// One sign-in attempt: the status, `Retry-After`, where it sends the browser and the page.
+fn sign_in(hub: &Hub, name: &str, password: &str) -> (u16, Option<u64>, String, String) {
+    let mut r = agent()
+        .post(&format!("{}/login", hub.url()))
+        .send_form([("username", name), ("password", password)])
+        .unwrap();
+    let header = |h: &str| {
+        r.headers()
+            .get(h)
+            .map(|v| v.to_str().unwrap().to_string())
+            .unwrap_or_default()
+    };
+    let retry = header("retry-after").parse().ok();
+    let location = header("location");
+    (
+        r.status().as_u16(),
+        retry,
+        location,
+        r.body_mut().read_to_string().unwrap(),
+    )
+}
+
+#[test]
+fn guessed_passwords_lock_the_name_then_the_address_and_say_when_to_try_again() {
+    let hub = Hub::with_config(
+        "[hub]\nlogin_failures_per_name = 3\nlogin_failures_per_address = 7\nlogin_lock_s = 2.0\nlogin_lock_max_s = 60.0\n",
+    );
+    for (name, team) in [("alice", "red"), ("carol", "red"), ("root", "admin")] {
+        hub.user(name, team);
+    }
+    let root = Supervisor::login(&hub, "root");
+    let right = |name: &str| format!("pw-{name}-secret");
+
+    // Two wrong passwords: the usual answer.
+    for _ in 0..2 {
+        let (status, retry, to, _) = sign_in(&hub, "alice", "guess");
+        assert_eq!((status, retry, to.as_str()), (303, None, "/login?failed"));
+    }
+    // The third locks the name, and says for how long.
+    let (status, retry, _, page) = sign_in(&hub, "alice", "guess");
+    assert_eq!((status, retry), (429, Some(2)), "{page}");
+    assert!(
+        page.contains("Too many failed sign-ins") && page.contains("Try again in 2 seconds"),
+        "{page}"
+    );
+    assert!(
+        page.contains("name=\"password\""),
+        "the form is still there: {page}"
+    );
+    // While locked, the right password is refused too (it is not even checked)...
+    let (status, retry, _, _) = sign_in(&hub, "alice", &right("alice"));
+    assert_eq!(status, 429);
+    assert!(retry.is_some_and(|s| (1..=2).contains(&s)), "{retry:?}");
+    // ...a name that does not exist is locked the same way, telling nothing about which are real...
+    for _ in 0..2 {
+        assert_eq!(sign_in(&hub, "nobody", "guess").0, 303);
+    }
+    assert_eq!(sign_in(&hub, "nobody", "guess").0, 429);
+    // ...and another supervisor at the same computer signs in.
+    assert_eq!(sign_in(&hub, "carol", &right("carol")).0, 303);
+    // After the lock, the right password works.
+    std::thread::sleep(Duration::from_millis(2100));
+    assert_eq!(sign_in(&hub, "alice", &right("alice")).0, 303);
+
+    // The address has 6 failures now (alice's 3, nobody's 3): one more, on any name, locks it
+    // for every name.
+    let (status, _, _, _) = sign_in(&hub, "bob", "guess");
+    assert_eq!(status, 429);
+    assert_eq!(sign_in(&hub, "carol", &right("carol")).0, 429);
+
+    // Counted for the operators, and audited once per lock.
+    let stats = root.get("/api/stats");
+    let c = &stats["counters"];
+    assert_eq!(c["login_failed"], 7, "{stats}");
+    assert_eq!(c["login_locked"], 3, "{stats}");
+    assert_eq!(c["login_locked_out"], 2, "{stats}");
+    let db = rusqlite::Connection::open(&hub.db).unwrap();
+    let locks: Vec<(String, String)> = db
+        .prepare("SELECT actor, detail FROM audit WHERE action = 'login_locked' ORDER BY id")
+        .unwrap()
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    let actors: Vec<&str> = locks.iter().map(|(a, _)| a.as_str()).collect();
+    assert_eq!(actors, ["alice", "nobody", "bob"], "{locks:?}");
+    assert!(
+        locks[0].1.contains("127.0.0.1") && locks[0].1.contains("2 s"),
+        "{locks:?}"
     );
 }
 
@@ -888,6 +996,68 @@ fn the_hub_serves_https_and_monitors_trust_the_centres_own_ca() {
     assert_eq!(last["hub"]["pending"], 0, "{last}");
     assert_eq!(last["hub"]["failures"], 0, "{last}");
     assert_eq!(last["hub"]["acked"], last["hub"]["queued"], "{last}");
+}
+
+#[test]
+fn a_monitor_whose_output_nobody_reads_still_analyses_and_reports_the_whole_call() {
+    let hub = Hub::new();
+    let token = hub.token("desk-1", "red");
+    hub.user("alice", "red");
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("monitor.toml");
+    std::fs::write(
+        &cfg,
+        format!("[hub]\noutbox = {:?}\n", dir.path().join("outbox")),
+    )
+    .unwrap();
+    // `--ui json` into a pipe nobody reads: it fills after 64 KB, and every write would block.
+    let mut child = Command::new(BIN)
+        .args(["live", "--file"])
+        .arg(common::call("scenario_escalating_a04.wav"))
+        .args(["--speed", "16", "--no-transcribe", "--ui", "json"])
+        .args(["--hub", &hub.url(), "--token", &token, "--config"])
+        .arg(&cfg)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let t = Instant::now();
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        if t.elapsed() > Duration::from_secs(120) {
+            let _ = child.kill();
+            panic!("the monitor stalled behind its unread output");
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let mut err = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut err).unwrap();
+    assert!(status.success(), "{err}");
+    assert!(err.contains("the output was not read fast enough"), "{err}");
+    // What was written is whole JSON lines, oldest first.
+    let mut out = String::new();
+    std::io::Read::read_to_string(&mut child.stdout.take().unwrap(), &mut out).unwrap();
+    assert!(out.len() >= 60_000, "{} bytes", out.len());
+    let whole = out.rfind('\n').map_or("", |i| &out[..i]);
+    for l in whole.lines() {
+        serde_json::from_str::<Value>(l).unwrap_or_else(|e| panic!("{e}: {l}"));
+    }
+    // The hub has the whole call: ended, with its escalation alert.
+    let alice = Supervisor::login(&hub, "alice");
+    let calls = alice.get("/api/calls");
+    let call = &calls["calls"][0];
+    assert!(call["ended_ms"].as_i64().is_some(), "{calls}");
+    let alerts = alice.get("/api/alerts");
+    assert!(
+        alerts["alerts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|a| a["kind"] == "escalated_call"),
+        "{alerts}"
+    );
 }
 
 #[test]

@@ -3,6 +3,7 @@
 use std::io::{IsTerminal, Read};
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
 
 use anyhow::Context;
 
@@ -85,6 +86,13 @@ pub(super) fn run(args: HubArgs) -> anyhow::Result<ExitCode> {
                     max_batch_bytes: h.max_batch_bytes,
                     max_event_bytes: h.max_event_bytes,
                     session_hours: h.session_hours,
+                    sign_in: crate::hub::throttle::Limits {
+                        per_name: h.login_failures_per_name,
+                        per_address: h.login_failures_per_address,
+                        window: Duration::from_secs_f64(h.login_window_s),
+                        lock: Duration::from_secs_f64(h.login_lock_s),
+                        lock_max: Duration::from_secs_f64(h.login_lock_max_s),
+                    },
                     tls: args.tls_cert.clone().zip(args.tls_key.clone()),
                     nats,
                 },

@@ -217,10 +217,19 @@ pub(super) fn run(args: LiveArgs) -> anyhow::Result<ExitCode> {
         (None, None) => None,
     };
     let hub_url = hub_url.or(nats_url);
-    let view: Box<dyn EventSink> = match ui {
-        Ui::Json => Box::new(crate::ui::JsonLines(std::io::stdout())),
-        Ui::Plain => Box::new(crate::ui::Plain(std::io::stdout())),
-        Ui::Tui => Box::new(crate::ui::Tui::start(cfg.coach.display_s as f64)),
+    // Text views write from a thread of their own: a reader that stops reading must not stop
+    // the call's analysis (nor the hub's alerts with it).
+    let (lines, writer) = match ui {
+        Ui::Tui => (None, None),
+        _ => {
+            let (l, w) = crate::ui::Lines::start(std::io::stdout(), crate::ui::QUEUE_LINES);
+            (Some(l), Some(w))
+        }
+    };
+    let view: Box<dyn EventSink> = match (ui, lines.clone()) {
+        (Ui::Json, Some(l)) => Box::new(crate::ui::JsonLines(l)),
+        (Ui::Plain, Some(l)) => Box::new(crate::ui::Plain(l)),
+        _ => Box::new(crate::ui::Tui::start(cfg.coach.display_s as f64)),
     };
     let mut sink = ToHub { view, uplink };
     let opts = LiveOptions {
@@ -246,13 +255,21 @@ pub(super) fn run(args: LiveArgs) -> anyhow::Result<ExitCode> {
         );
     }
     let summary = summary?;
+    let out = |line: String| match &lines {
+        Some(l) => l.send(line),
+        None => println!("{line}"),
+    };
     match ui {
-        Ui::Json => println!(
-            "{}",
-            serde_json::json!({"type": "summary", "t_s": summary.duration_s, "summary": summary, "hub": sent})
-        ),
+        Ui::Json => out(serde_json::json!({
+            "type": "summary",
+            "t_s": summary.duration_s,
+            "summary": summary,
+            "hub": sent,
+            "output_lines_dropped": lines.as_ref().map_or(0, |l| l.dropped()),
+        })
+        .to_string()),
         _ => {
-            println!(
+            out(format!(
                 "call ended after {:.0} s: {} customer episode(s), cues {:?}, alerts {:?}, {} samples dropped, drift {:.0} ppm",
                 summary.duration_s,
                 summary.customer_episodes,
@@ -260,15 +277,30 @@ pub(super) fn run(args: LiveArgs) -> anyhow::Result<ExitCode> {
                 summary.alerts,
                 summary.dropped_samples,
                 summary.drift_ppm
-            );
+            ));
             if let (Some(p50), Some(p95)) =
                 (summary.transcript_lag_p50_s, summary.transcript_lag_p95_s)
             {
-                println!(
+                out(format!(
                     "transcription lag p50 {p50:.2} s, p95 {p95:.2} s, {} skipped",
                     summary.transcripts_skipped
-                );
+                ));
             }
+        }
+    }
+    drop(lines);
+    if let Some(w) = writer {
+        let w = w.finish(std::time::Duration::from_secs(2));
+        if w.dropped > 0 || !w.complete {
+            eprintln!(
+                "calmline: the output was not read fast enough: {} line(s) dropped{}; the call itself was analysed in full",
+                w.dropped,
+                if w.complete {
+                    ""
+                } else {
+                    ", and the last ones are still unwritten"
+                }
+            );
         }
     }
     if let Some(rec) = &args.record {

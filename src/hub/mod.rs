@@ -12,6 +12,7 @@ pub mod nats;
 mod page;
 mod server;
 pub mod store;
+pub mod throttle;
 
 pub use server::{HubOptions, Parsed, parse_batch, run, valid_call_id};
 pub use store::Store;

@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::body::Body;
-use axum::extract::{Path as UrlPath, Query, State};
+use axum::extract::{ConnectInfo, Path as UrlPath, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
 use axum::response::{Html, IntoResponse, Redirect, Response};
@@ -44,10 +44,31 @@ pub struct HubOptions {
     pub max_event_bytes: usize,
     /// How long a supervisor's session lasts (hours).
     pub session_hours: u32,
+    /// When failed sign-ins lock a name or an address.
+    pub sign_in: super::throttle::Limits,
     /// Serve HTTPS with this certificate chain and private key (PEM files).
     pub tls: Option<(PathBuf, PathBuf)>,
     /// Also take events from NATS JetStream.
     pub nats: Option<super::nats::NatsFeed>,
+}
+
+/// The client's address, for handlers that need it (sign-in limits), over HTTP and HTTPS.
+#[derive(Debug, Clone, Copy)]
+struct Peer(SocketAddr);
+
+impl
+    axum::extract::connect_info::Connected<axum::serve::IncomingStream<'_, tokio::net::TcpListener>>
+    for Peer
+{
+    fn connect_info(s: axum::serve::IncomingStream<'_, tokio::net::TcpListener>) -> Self {
+        Peer(*s.remote_addr())
+    }
+}
+
+impl axum::extract::connect_info::Connected<axum::serve::IncomingStream<'_, TlsListener>> for Peer {
+    fn connect_info(s: axum::serve::IncomingStream<'_, TlsListener>) -> Self {
+        Peer(*s.remote_addr())
+    }
 }
 
 /// A TLS listener for axum: TCP connections are accepted and their handshakes run
@@ -163,6 +184,11 @@ pub(super) struct Hub {
     owners: Mutex<HashMap<String, String>>,
     /// Live figures for `/metrics`.
     pub(super) metrics: Arc<super::metrics::Metrics>,
+    /// Failed sign-ins by name and address.
+    sign_in: Mutex<super::throttle::SignInGuard>,
+    /// Password checks running at once (each takes 19 MB and tens of ms of a core: a flood of
+    /// sign-ins must queue, not take the machine's memory).
+    password_checks: tokio::sync::Semaphore,
 }
 
 /// How long a token lookup is trusted at most (revocations clear it within [`STATIONS_POLL`]).
@@ -239,6 +265,10 @@ async fn serve(opts: HubOptions, redactor: Redactor) -> Result<()> {
         tokens: Mutex::new(HashMap::new()),
         owners: Mutex::new(HashMap::new()),
         metrics: metrics.clone(),
+        sign_in: Mutex::new(super::throttle::SignInGuard::new(opts.sign_in)),
+        password_checks: tokio::sync::Semaphore::new(
+            std::thread::available_parallelism().map_or(2, |n| n.get()),
+        ),
     });
     std::thread::Builder::new()
         .name("hub-writer".into())
@@ -295,14 +325,16 @@ async fn serve(opts: HubOptions, redactor: Redactor) -> Result<()> {
                 "calmline hub: listening on https://{addr}/ (store {})",
                 opts.db.display()
             );
-            axum::serve(tls, app).with_graceful_shutdown(shutdown).await
+            axum::serve(tls, app.into_make_service_with_connect_info::<Peer>())
+                .with_graceful_shutdown(shutdown)
+                .await
         }
         None => {
             eprintln!(
                 "calmline hub: listening on http://{addr}/ (store {})",
                 opts.db.display()
             );
-            axum::serve(listener, app)
+            axum::serve(listener, app.into_make_service_with_connect_info::<Peer>())
                 .with_graceful_shutdown(shutdown)
                 .await
         }
@@ -820,6 +852,26 @@ async fn login_page(Query(q): Query<HashMap<String, String>>) -> Html<String> {
     Html(super::page::LOGIN.replace("{{error}}", error))
 }
 
+/// `429` with the sign-in form and when to try again.
+fn locked_out(wait: Duration) -> Response {
+    let secs = wait.as_secs_f64().ceil().max(1.0) as u64;
+    let when = if secs < 90 {
+        format!("{secs} seconds")
+    } else {
+        format!("{} minutes", secs.div_ceil(60))
+    };
+    let page = super::page::LOGIN.replace(
+        "{{error}}",
+        &format!(
+            r#"<p class="error" role="alert">Too many failed sign-ins for this name or from this computer. Try again in {when}.</p>"#
+        ),
+    );
+    let mut r = (StatusCode::TOO_MANY_REQUESTS, Html(page)).into_response();
+    r.headers_mut()
+        .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+    r
+}
+
 #[derive(Deserialize)]
 struct LoginForm {
     username: String,
@@ -828,6 +880,7 @@ struct LoginForm {
 
 async fn login(
     State(hub): State<Shared>,
+    ConnectInfo(Peer(peer)): ConnectInfo<Peer>,
     headers: HeaderMap,
     axum::Form(f): axum::Form<LoginForm>,
 ) -> Response {
@@ -841,19 +894,46 @@ async fn login(
         hub.count("refused_csrf", 1);
         return plain(StatusCode::FORBIDDEN, "login form posted from another site");
     }
+    // Locked names and addresses are refused before any password work.
+    let attempt = hub.sign_in.lock().unwrap_or_else(|p| p.into_inner()).begin(
+        &f.username,
+        peer.ip(),
+        std::time::Instant::now(),
+    );
+    let attempt = match attempt {
+        Ok(a) => a,
+        Err(refused) => {
+            hub.count("login_locked_out", 1);
+            return locked_out(refused.retry_after);
+        }
+    };
+    let Ok(_permit) = hub.password_checks.acquire().await else {
+        return plain(StatusCode::SERVICE_UNAVAILABLE, "the hub is stopping");
+    };
     let h = hub.clone();
     let hours = hub.opts.session_hours;
+    let lock = attempt.lock;
     let result = tokio::task::spawn_blocking(move || -> Result<Option<String>> {
         let db = h.db();
+        let failed = |name: &str| -> Result<Option<String>> {
+            db.audit(name, "login_failed", None)?;
+            if let Some(l) = lock {
+                let detail = format!(
+                    "too many failed sign-ins for this name or from {}: refused for {} s",
+                    peer.ip(),
+                    l.as_secs()
+                );
+                db.audit(name, "login_locked", Some(&detail))?;
+            }
+            Ok(None)
+        };
         let Some((user, hash)) = db.user(&f.username)? else {
             // The same work as a real check, so a wrong name and a wrong password look alike.
             let _ = auth::check_password(&f.password, "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHRzYWx0$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA");
-            db.audit(&f.username, "login_failed", None)?;
-            return Ok(None);
+            return failed(&f.username);
         };
         if !auth::check_password(&f.password, &hash) {
-            db.audit(&user.name, "login_failed", None)?;
-            return Ok(None);
+            return failed(&user.name);
         }
         let id = auth::secret("clss_")?;
         let csrf = auth::secret("")?;
@@ -869,6 +949,10 @@ async fn login(
     .await;
     match result {
         Ok(Ok(Some(id))) => {
+            hub.sign_in
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .succeeded(attempt);
             let mut r = Redirect::to("/").into_response();
             let c = format!(
                 "{COOKIE}={id}; Path=/; HttpOnly; SameSite=Strict; Max-Age={}{}",
@@ -886,7 +970,13 @@ async fn login(
         }
         Ok(Ok(None)) => {
             hub.count("login_failed", 1);
-            Redirect::to("/login?failed").into_response()
+            match lock {
+                Some(l) => {
+                    hub.count("login_locked", 1);
+                    locked_out(l)
+                }
+                None => Redirect::to("/login?failed").into_response(),
+            }
         }
         _ => plain(StatusCode::INTERNAL_SERVER_ERROR, "the store failed"),
     }

@@ -4,7 +4,6 @@
 //! know nothing about it.
 
 use std::collections::VecDeque;
-use std::io::Write;
 
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
@@ -15,14 +14,16 @@ use ratatui::widgets::{Block, Borders, Gauge, Paragraph, Wrap};
 use crate::events::{BaselineValues, Cue, Event, EventBody, Speaker, Status};
 use crate::live::EventSink;
 
-/// Every event as one JSON object per line (`--ui json`), for scripts and tests.
-pub struct JsonLines<W: Write>(pub W);
+mod lines;
+pub use lines::{Lines, QUEUE_LINES, Writer, Written};
 
-impl<W: Write> EventSink for JsonLines<W> {
+/// Every event as one JSON object per line (`--ui json`), for scripts and tests.
+pub struct JsonLines(pub Lines);
+
+impl EventSink for JsonLines {
     fn event(&mut self, e: &Event) {
         if let Ok(line) = serde_json::to_string(e) {
-            let _ = writeln!(self.0, "{line}");
-            let _ = self.0.flush();
+            self.0.send(line);
         }
     }
 }
@@ -33,9 +34,9 @@ fn clock(t: f64) -> String {
 }
 
 /// Cues and transcript lines only (`--ui plain`).
-pub struct Plain<W: Write>(pub W);
+pub struct Plain(pub Lines);
 
-impl<W: Write> EventSink for Plain<W> {
+impl EventSink for Plain {
     fn event(&mut self, e: &Event) {
         let line = match &e.body {
             EventBody::Cue(c) => format!(
@@ -51,8 +52,7 @@ impl<W: Write> EventSink for Plain<W> {
             EventBody::Warning { message } => format!("[{}] ! {message}", clock(e.t_s)),
             _ => return,
         };
-        let _ = writeln!(self.0, "{line}");
-        let _ = self.0.flush();
+        self.0.send(line);
     }
 }
 
