@@ -23,6 +23,8 @@ pub struct ReviewOptions<'a> {
     /// from `[diarise] models` when a mono file needs them).
     #[cfg(feature = "diarise")]
     pub diariser: Option<&'a crate::diarise::Diariser>,
+    /// The customer's name from the call's details (`--customer-name`), known from the start.
+    pub customer_name: Option<&'a str>,
 }
 
 impl<'a> ReviewOptions<'a> {
@@ -34,6 +36,7 @@ impl<'a> ReviewOptions<'a> {
             workers,
             #[cfg(feature = "diarise")]
             diariser: None,
+            customer_name: None,
         }
     }
 }
@@ -195,6 +198,10 @@ pub fn review_file_with(
     // The coach sees the call in time order, as it would have live.
     events.sort_by(|a, b| a.t_s.total_cmp(&b.t_s));
     let mut coach = Coach::new(cfg);
+    if let Some(name) = opts.customer_name {
+        coach.know_customer_name(name);
+        builder.customer_name(name);
+    }
     let mut coached = Vec::new();
     for e in &events {
         builder.on_event(e);

@@ -390,3 +390,198 @@ fn assembled_calls_acknowledge_the_first_angry_turn_within_3_s() {
     assert!(early <= 3, "{early}/{escalating}");
     assert!(calm_with_cue <= 1, "{calm_with_cue}/{calm}");
 }
+
+/// espeak-ng reading `text` into a 16 kHz mono WAV, after `lead_s` of silence.
+fn spoken(dir: &Path, name: &str, voice: &str, text: &str, lead_s: f64) -> std::path::PathBuf {
+    let raw = dir.join(format!("{name}.raw.wav"));
+    let status = Command::new("espeak-ng")
+        .args(["-v", voice, "-s", "150", "-w", raw.to_str().unwrap(), text])
+        .status()
+        .expect("espeak-ng is installed (see scripts/install-deps.sh)");
+    assert!(status.success());
+    let out = dir.join(format!("{name}.wav"));
+    sox_fx(
+        &raw,
+        &out,
+        &["-r", "16000"],
+        &["pad", &lead_s.to_string(), "0"],
+    );
+    out
+}
+
+/// A stereo call (agent left, customer right) in which the agent says the customer's surname
+/// once, early, and then speaks again 3 minutes later without it.
+fn call_with_a_name(dir: &Path) -> std::path::PathBuf {
+    let first = spoken(
+        dir,
+        "agent1",
+        "en",
+        "Good morning Mrs Johnson, let me look at your order.",
+        1.0,
+    );
+    let later = spoken(
+        dir,
+        "agent2",
+        "en",
+        "Thank you for waiting, I have found it now.",
+        185.0,
+    );
+    let agent = dir.join("agent.wav");
+    let status = Command::new("sox")
+        .args([&first, &later, &agent])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let customer = spoken(
+        dir,
+        "customer",
+        "en+f3",
+        "Hello, I am calling about my order.",
+        5.0,
+    );
+    let call = dir.join("call.wav");
+    let status = Command::new("sox")
+        .arg("-M")
+        .args([&agent, &customer, &call])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    call
+}
+
+fn review_cli(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_calmline"))
+        .arg("review")
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn a_name_from_the_call_details_counts_its_uses_and_cues_when_unused() {
+    let d = tempfile::tempdir().unwrap();
+    let call = call_with_a_name(d.path());
+    let out = d.path().join("out");
+    let o = review_cli(&[
+        call.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--customer-name",
+        "Sarah Johnson",
+        "--format",
+        "json",
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("call.json")).unwrap()).unwrap();
+    let said: Vec<&str> = v["transcript"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["text"].as_str().unwrap())
+        .collect();
+    assert_eq!(v["customer_name"], "Sarah Johnson");
+    // "Mrs Johnson" at the start is a use of the name...
+    let uses = &v["scorecard"]["agent"]["name_uses"];
+    assert_eq!(uses["value"], 1, "{uses} {said:?}");
+    assert!(uses["moments"][0].as_f64().unwrap() < 10.0, "{uses}");
+    assert_eq!(
+        uses["note"],
+        "the call's details give the name: Sarah Johnson"
+    );
+    // ...and 3 minutes on without it, the agent is reminded, saying where the name came from.
+    let cue = v["cues"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["kind"] == "use_name")
+        .unwrap_or_else(|| panic!("no use_name cue: {said:?}"));
+    let why = cue["evidence"]["sentence"].as_str().unwrap();
+    assert!(why.contains("Sarah Johnson (the call's details)"), "{why}");
+    assert!(cue["t_s"].as_f64().unwrap() > 180.0, "{cue}");
+
+    // The same call without the details: no name, no use, no cue.
+    let plain = d.path().join("plain");
+    let o = review_cli(&[
+        call.to_str().unwrap(),
+        "--out",
+        plain.to_str().unwrap(),
+        "--format",
+        "json",
+    ]);
+    assert!(o.status.success());
+    let v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(plain.join("call.json")).unwrap()).unwrap();
+    assert!(v.get("customer_name").is_none());
+    assert_eq!(v["scorecard"]["agent"]["name_uses"]["value"], 0);
+    assert!(
+        !v["cues"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c["kind"] == "use_name")
+    );
+}
+
+#[test]
+fn a_folder_takes_its_names_from_a_details_csv_and_a_bad_one_is_refused() {
+    let d = tempfile::tempdir().unwrap();
+    let calls = d.path().join("calls");
+    std::fs::create_dir(&calls).unwrap();
+    std::fs::copy(call_with_a_name(d.path()), calls.join("c1.wav")).unwrap();
+    let details = d.path().join("details.csv");
+    std::fs::write(
+        &details,
+        "agent,file,customer_name\nann,c1.wav,\"Johnson, Sarah\"\nbob,c9.wav,Ada Lovelace\n",
+    )
+    .unwrap();
+    let out = d.path().join("out");
+    let o = review_cli(&[
+        calls.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--call-details",
+        details.to_str().unwrap(),
+        "--format",
+        "json",
+        "--no-transcribe",
+    ]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "{err}");
+    // A row for a file that is not there is pointed out, not fatal.
+    assert!(
+        err.contains("list 1 file(s) not in") && err.contains("c9.wav"),
+        "{err}"
+    );
+    let v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("c1.json")).unwrap()).unwrap();
+    assert_eq!(v["customer_name"], "Johnson, Sarah");
+
+    // Without the two columns: a clear error naming the file, and nothing written.
+    std::fs::write(&details, "recording,name\nc1.wav,Sarah\n").unwrap();
+    let none = d.path().join("none");
+    let o = review_cli(&[
+        calls.to_str().unwrap(),
+        "--out",
+        none.to_str().unwrap(),
+        "--call-details",
+        details.to_str().unwrap(),
+        "--no-transcribe",
+    ]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("details.csv") && err.contains("need the columns file and customer_name"),
+        "{err}"
+    );
+    assert!(!none.exists());
+    // --customer-name is for one call.
+    let o = review_cli(&[
+        calls.to_str().unwrap(),
+        "--customer-name",
+        "Sarah",
+        "--no-transcribe",
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("--call-details"));
+}

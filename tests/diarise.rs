@@ -246,6 +246,7 @@ fn roles_right_on_every_mixed_down_call() {
                 model: transcribe.then_some(&m),
                 workers: 2,
                 diariser: Some(&d),
+                ..Default::default()
             },
             &|_| {},
         )

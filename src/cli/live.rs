@@ -238,6 +238,7 @@ pub(super) fn run(args: LiveArgs) -> anyhow::Result<ExitCode> {
         record: args.record.clone(),
         duration: args.duration,
         stop,
+        customer_name: args.customer_name.clone(),
     };
     let summary = live::run(&cfg, opts, &mut sink);
     let ToHub { view, uplink } = sink;

@@ -233,6 +233,10 @@ pub struct LiveArgs {
     /// Acoustic cues only (no Whisper model needed).
     #[arg(long)]
     pub no_transcribe: bool,
+    /// The customer's name from the call's details (CRM, softphone): the `use_name` cue then
+    /// counts from the start of the call, and "Ms Okafor" counts as a use.
+    #[arg(long)]
+    pub customer_name: Option<String>,
     /// The whisper.cpp model (default: [transcribe] model in the config).
     #[arg(long)]
     pub model: Option<PathBuf>,
@@ -343,6 +347,14 @@ pub struct ReviewArgs {
     /// Print every coaching cue and supervisor alert with why it fired.
     #[arg(long)]
     pub explain: bool,
+    /// The customer's name from the call's details (one call; for a folder see
+    /// --call-details).
+    #[arg(long, conflicts_with = "call_details")]
+    pub customer_name: Option<String>,
+    /// A CSV of the calls' details with the columns `file` (the recording's file name) and
+    /// `customer_name`; other columns are ignored.
+    #[arg(long)]
+    pub call_details: Option<PathBuf>,
     /// The whisper.cpp model to transcribe with (default: [transcribe] model in the config).
     #[arg(long)]
     pub model: Option<PathBuf>,

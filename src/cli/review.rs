@@ -1,5 +1,6 @@
 //! `calmline review`: one file or a folder.
 
+use std::collections::HashMap;
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -34,7 +35,20 @@ pub(super) fn run(args: ReviewArgs) -> anyhow::Result<ExitCode> {
     if !args.input.exists() {
         bail!("{}: no such file or folder", args.input.display());
     }
+    if args.customer_name.is_some() && args.input.is_dir() {
+        bail!(
+            "--customer-name names one call's customer: for a folder, give --call-details FILE.csv"
+        );
+    }
+    // Read before any work, so a bad details file is reported at once.
+    let details = match &args.call_details {
+        Some(p) => call_details(p)?,
+        None => HashMap::new(),
+    };
     if args.queue {
+        if args.call_details.is_some() {
+            bail!("--call-details is not passed to queued jobs yet: review the folder here");
+        }
         return super::worker::enqueue(&args, &cfg);
     }
     let model = if args.no_transcribe {
@@ -45,10 +59,14 @@ pub(super) fn run(args: ReviewArgs) -> anyhow::Result<ExitCode> {
         ))?)
     };
     if args.input.is_dir() {
-        return folder(&args, &cfg, model.as_ref());
+        return folder(&args, &cfg, model.as_ref(), &details);
     }
     let bar = progress_bar(None);
-    let opts = ReviewOptions::new(model.as_ref(), args.jobs.unwrap_or(0));
+    let mut opts = ReviewOptions::new(model.as_ref(), args.jobs.unwrap_or(0));
+    opts.customer_name = args
+        .customer_name
+        .as_deref()
+        .or_else(|| details_of(&details, &args.input));
     let review = review_file_with(&args.input, &cfg, opts, &|f| {
         bar.set_position((f * 1000.0) as u64)
     });
@@ -183,12 +201,75 @@ fn say(bar: &ProgressBar, line: String) {
     }
 }
 
-fn folder(args: &ReviewArgs, cfg: &Config, model: Option<&Model>) -> anyhow::Result<ExitCode> {
+/// The calls' details (`--call-details`): customer names by recording file name.
+fn call_details(path: &Path) -> anyhow::Result<HashMap<String, String>> {
+    let what = || format!("{}", path.display());
+    let mut r = csv::ReaderBuilder::new()
+        .trim(csv::Trim::All)
+        .flexible(true)
+        .from_path(path)
+        .with_context(|| format!("{}: cannot read the call details", what()))?;
+    let header = r
+        .headers()
+        .with_context(|| format!("{}: not a CSV file", what()))?
+        .clone();
+    let col = |name: &str| header.iter().position(|h| h.eq_ignore_ascii_case(name));
+    let (Some(file), Some(name)) = (col("file"), col("customer_name")) else {
+        bail!(
+            "{}: the call details need the columns file and customer_name (found: {})",
+            what(),
+            header.iter().collect::<Vec<_>>().join(", ")
+        );
+    };
+    let mut out = HashMap::new();
+    for (i, row) in r.records().enumerate() {
+        let row = row.with_context(|| format!("{}: line {}", what(), i + 2))?;
+        let (Some(f), Some(n)) = (row.get(file), row.get(name)) else {
+            bail!("{}: line {} has no file or customer_name", what(), i + 2);
+        };
+        if !f.is_empty() && !n.is_empty() && out.insert(f.to_string(), n.to_string()).is_some() {
+            bail!("{}: {f} is listed twice", what());
+        }
+    }
+    Ok(out)
+}
+
+/// The customer's name the details give for `path` (by file name).
+fn details_of<'a>(details: &'a HashMap<String, String>, path: &Path) -> Option<&'a str> {
+    let name = path.file_name()?.to_string_lossy();
+    details.get(name.as_ref()).map(String::as_str)
+}
+
+fn folder(
+    args: &ReviewArgs,
+    cfg: &Config,
+    model: Option<&Model>,
+    details: &HashMap<String, String>,
+) -> anyhow::Result<ExitCode> {
     let files = audio_files(&args.input)?;
     if files.is_empty() {
         bail!(
             "{}: no audio files (.wav, .flac, .mp3, .ogg) in this folder",
             args.input.display()
+        );
+    }
+    // A details row for a file that is not there is probably a typo: say so, and go on.
+    let mut unknown: Vec<&str> = details
+        .keys()
+        .filter(|f| {
+            !files
+                .iter()
+                .any(|p| p.file_name().is_some_and(|n| n == f.as_str()))
+        })
+        .map(String::as_str)
+        .collect();
+    if !unknown.is_empty() {
+        unknown.sort_unstable();
+        eprintln!(
+            "calmline: the call details list {} file(s) not in {}: {}",
+            unknown.len(),
+            args.input.display(),
+            unknown.join(", ")
         );
     }
     std::fs::create_dir_all(&args.out)
@@ -229,6 +310,7 @@ fn folder(args: &ReviewArgs, cfg: &Config, model: Option<&Model>) -> anyhow::Res
                     workers: 1,
                     #[cfg(feature = "diarise")]
                     diariser: diariser.as_ref(),
+                    customer_name: details_of(details, path),
                 };
                 let outcome = review_file_with(path, cfg, opts, &|_| {})
                     .map_err(anyhow::Error::from)

@@ -70,6 +70,8 @@ pub struct Coach {
     name_at: Option<f64>,
     name_used: Option<f64>,
     name_cued: Option<f64>,
+    /// The customer's name as the call's details give it, when they do.
+    name_in_details: Option<String>,
     t: f64,
 }
 
@@ -101,7 +103,17 @@ impl Coach {
             name_at: None,
             name_used: None,
             name_cued: None,
+            name_in_details: None,
             t: 0.0,
+        }
+    }
+
+    /// The customer's name from the call's details: known from the start of the call, so
+    /// `use_name` counts from there. Ignored when it holds nothing that can be a name.
+    pub fn know_customer_name(&mut self, full: &str) {
+        if self.language.know_customer_name(full).is_some() {
+            self.name_at = Some(0.0);
+            self.name_in_details = Some(full.trim().to_string());
         }
     }
 
@@ -474,14 +486,21 @@ impl Coach {
                 .customer_name()
                 .unwrap_or("the customer")
                 .to_string();
-            let b = Because {
-                figures: BTreeMap::new(),
-                moments: vec![given],
-                sentence: format!(
+            let sentence = match (&self.name_in_details, self.name_at) {
+                (Some(full), Some(0.0)) => format!(
+                    "the customer's name is {full} (the call's details) and it has not been used for {:.0} s",
+                    t - since
+                ),
+                _ => format!(
                     "the customer gave their name ({name}) at {} and it has not been used for {:.0} s",
                     clock(given),
                     t - since
                 ),
+            };
+            let b = Because {
+                figures: BTreeMap::new(),
+                moments: vec![given],
+                sentence,
             };
             if self.cue(t, CueKind::UseName, b, out) {
                 self.name_cued = Some(t);

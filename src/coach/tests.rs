@@ -313,6 +313,51 @@ fn use_name_after_three_minutes_unused() {
 }
 
 #[test]
+fn use_name_counts_from_the_start_when_the_call_details_give_it() {
+    let mut s = Script::new();
+    s.coach.know_customer_name("Mr Daniel Okafor");
+    s.talk(100.0, None, false, true, true);
+    // "Mr Okafor" is a use of the name.
+    s.say(Speaker::Agent, "Right, Mr Okafor, let me look.");
+    s.talk(170.0, None, false, true, true);
+    s.say(Speaker::Agent, "Still looking.");
+    assert!(!s.kinds().contains(&CueKind::UseName), "used 170 s ago");
+    s.talk(20.0, None, false, true, true);
+    s.say(Speaker::Agent, "Nearly there.");
+    let cue = s
+        .out
+        .iter()
+        .find_map(|e| match &e.body {
+            EventBody::Cue(c) if c.kind == CueKind::UseName => Some(c.clone()),
+            _ => None,
+        })
+        .expect("use_name");
+    assert!(
+        cue.evidence
+            .sentence
+            .contains("the customer's name is Mr Daniel Okafor (the call's details)"),
+        "{}",
+        cue.evidence.sentence
+    );
+
+    // Never used at all: the cue comes when the agent speaks 3 minutes into the call, though
+    // nobody said a name.
+    let mut s = Script::new();
+    s.coach.know_customer_name("Daniel Okafor");
+    s.talk(175.0, None, false, true, true);
+    s.say(Speaker::Agent, "One moment please.");
+    assert!(!s.kinds().contains(&CueKind::UseName));
+    s.talk(10.0, None, false, true, true);
+    s.say(Speaker::Agent, "Thanks for waiting.");
+    assert!(s.kinds().contains(&CueKind::UseName), "{:?}", s.kinds());
+    // Without the details, the same call gets no use_name cue.
+    let mut s = Script::new();
+    s.talk(185.0, None, false, true, true);
+    s.say(Speaker::Agent, "One moment please.");
+    assert!(!s.kinds().contains(&CueKind::UseName));
+}
+
+#[test]
 fn silence_cue_and_hold_alert() {
     let mut s = Script::new();
     s.talk(3.0, None, false, true, true);

@@ -163,6 +163,9 @@ impl Phrases {
 pub struct Analyzer {
     phrases: Phrases,
     name: Option<String>,
+    /// Words the agent may address the customer by: the given name, and with a name from the
+    /// call's details its surname too ("Ms Connor").
+    name_words: Vec<String>,
     agent_sentences: Vec<(f64, Vec<String>)>,
     repeat_similarity: f32,
     repeat_min_words: usize,
@@ -174,6 +177,7 @@ impl Analyzer {
         Self {
             phrases: Phrases::new(cfg.phrase_set()),
             name: None,
+            name_words: Vec::new(),
             agent_sentences: Vec::new(),
             repeat_similarity: cfg.coach.rules.repeat_similarity,
             repeat_min_words: cfg.coach.rules.repeat_min_words,
@@ -182,6 +186,26 @@ impl Analyzer {
 
     /// The customer's name, once they have said it.
     pub fn customer_name(&self) -> Option<&str> {
+        self.name.as_deref()
+    }
+
+    /// The customer's name from the call's details (a CRM or softphone), before anything is
+    /// said: its first word is the name the agent is expected to use, and any of its words
+    /// counts as a use. `None` when it holds no word that can be a name.
+    pub fn know_customer_name(&mut self, full: &str) -> Option<&str> {
+        let words: Vec<String> = self
+            .phrases
+            .words(full)
+            .into_iter()
+            .filter(|n| {
+                n.chars().filter(|c| c.is_alphabetic()).count() >= 2
+                    && n.chars().all(|c| c.is_alphabetic() || c == '\'')
+                    && !self.phrases.not_names.contains(n)
+            })
+            .collect();
+        let first = words.first()?.clone();
+        self.name = Some(first);
+        self.name_words = words;
         self.name.as_deref()
     }
 
@@ -226,7 +250,9 @@ impl Analyzer {
                 found(PhraseKind::Blame, span(r), None);
             }
             if let Some(name) = &self.name
-                && let Some(i) = w.iter().position(|x| x == name)
+                && let Some(i) = w
+                    .iter()
+                    .position(|x| x == name || self.name_words.contains(x))
             {
                 found(PhraseKind::NameUsed, span((i, i + 1)), Some(name.clone()));
             }
@@ -256,7 +282,12 @@ impl Analyzer {
                     n.len() >= 2 && n.chars().all(char::is_alphabetic) && !p.not_names.contains(*n)
                 }) {
                     let n = n.clone();
+                    // Who is on the line wins over the call's details (another member of the
+                    // household); the details' words still count as uses.
                     self.name = Some(n.clone());
+                    if !self.name_words.contains(&n) {
+                        self.name_words.push(n.clone());
+                    }
                     found(PhraseKind::NameGiven, n.clone(), Some(n));
                 }
             }
@@ -357,6 +388,24 @@ mod tests {
             ),
             [PhraseKind::SpecificApology]
         );
+    }
+
+    #[test]
+    fn a_name_from_the_call_details_counts_its_first_name_and_surname_as_uses() {
+        let mut a = Analyzer::new(&Config::default());
+        assert_eq!(a.know_customer_name("  Mrs Sarah O'Connor "), Some("sarah"));
+        let used = |a: &mut Analyzer, text: &str| {
+            a.analyse(&seg(Speaker::Agent, 5.0, text))
+                .iter()
+                .any(|p| p.kind == PhraseKind::NameUsed)
+        };
+        assert!(used(&mut a, "Thank you, Sarah."));
+        assert!(used(&mut a, "Thank you, Ms O'Connor."));
+        assert!(!used(&mut a, "Thank you for waiting."));
+        // Nothing that can be a name: nothing known.
+        let mut b = Analyzer::new(&Config::default());
+        assert_eq!(b.know_customer_name("42 / -"), None);
+        assert_eq!(b.customer_name(), None);
     }
 
     #[test]

@@ -150,6 +150,8 @@ pub struct LiveOptions {
     pub duration: Option<f64>,
     /// Set to stop the call (Ctrl-C).
     pub stop: Arc<AtomicBool>,
+    /// The customer's name from the call's details (`--customer-name`), known from the start.
+    pub customer_name: Option<String>,
 }
 
 /// What a live call ended with.
@@ -342,6 +344,9 @@ pub fn run(cfg: &Config, opts: LiveOptions, sink: &mut dyn EventSink) -> Result<
     };
     let mut pipeline = Pipeline::new(cfg, speakers.clone(), ANALYSIS_RATE)?.with_utterances(cfg)?;
     let mut coach = Coach::new(cfg);
+    if let Some(name) = &opts.customer_name {
+        coach.know_customer_name(name);
+    }
     let mut transcriber = match &opts.model {
         Some(m) => Some(LiveTranscriber::start(m, cfg)?),
         None => None,

@@ -60,6 +60,9 @@ pub struct Review {
     pub alerts: Vec<TimedAlert>,
     /// Phrases found in the transcript (acknowledgements, apologies, requests, ...).
     pub phrases: Vec<PhraseEvent>,
+    /// The customer's name from the call's details (`--customer-name`), when given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub customer_name: Option<String>,
     /// The QA scorecard, every item with the moments that produced it.
     pub scorecard: Scorecard,
     /// Things a reader should know about the input or the analysis.
@@ -271,6 +274,7 @@ impl ReviewBuilder {
                 cues: Vec::new(),
                 alerts: Vec::new(),
                 phrases: Vec::new(),
+                customer_name: None,
                 scorecard: Scorecard::default(),
                 warnings,
                 errors: Vec::new(),
@@ -363,6 +367,11 @@ impl ReviewBuilder {
     /// The call was transcribed (an empty transcript then means nothing intelligible was said).
     pub fn transcribed(&mut self) {
         self.review.transcript.get_or_insert_with(Vec::new);
+    }
+
+    /// The customer's name as the call's details give it.
+    pub fn customer_name(&mut self, name: &str) {
+        self.review.customer_name = Some(name.trim().to_string()).filter(|n| !n.is_empty());
     }
 
     /// The file was mono and its speakers were separated by voice: the channels are the

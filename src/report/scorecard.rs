@@ -246,9 +246,10 @@ pub fn build(r: &Review) -> Scorecard {
                     .map(|g| g.start_s)
                     .chain(uses.iter().copied())
                     .collect(),
-                Some(match given {
-                    Some(g) => format!("customer gave their name at {:.0} s", g.start_s),
-                    None => "the customer did not give a name".into(),
+                Some(match (given, &r.customer_name) {
+                    (Some(g), _) => format!("customer gave their name at {:.0} s", g.start_s),
+                    (None, Some(n)) => format!("the call's details give the name: {n}"),
+                    (None, None) => "the customer did not give a name".into(),
                 }),
             ),
         );
