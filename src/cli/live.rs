@@ -58,6 +58,23 @@ pub(super) fn devices() -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// Wait a little for the text view's last lines; say if the reader did not keep up.
+fn finish_output(writer: Option<crate::ui::Writer>) {
+    let Some(w) = writer else { return };
+    let w = w.finish(std::time::Duration::from_secs(2));
+    if w.dropped > 0 || !w.complete {
+        eprintln!(
+            "calmline: the output was not read fast enough: {} line(s) dropped{}; the call itself was analysed in full",
+            w.dropped,
+            if w.complete {
+                ""
+            } else {
+                ", and the last ones are still unwritten"
+            }
+        );
+    }
+}
+
 /// The chosen view, plus the hub connection when there is one: the live loop knows neither.
 struct ToHub {
     view: Box<dyn EventSink>,
@@ -255,7 +272,15 @@ pub(super) fn run(args: LiveArgs) -> anyhow::Result<ExitCode> {
             s.pending
         );
     }
-    let summary = summary?;
+    let summary = match summary {
+        Ok(s) => s,
+        Err(e) => {
+            // What the call said before it failed is written before the error is.
+            drop(lines);
+            finish_output(writer);
+            return Err(e.into());
+        }
+    };
     let out = |line: String| match &lines {
         Some(l) => l.send(line),
         None => println!("{line}"),
@@ -290,20 +315,7 @@ pub(super) fn run(args: LiveArgs) -> anyhow::Result<ExitCode> {
         }
     }
     drop(lines);
-    if let Some(w) = writer {
-        let w = w.finish(std::time::Duration::from_secs(2));
-        if w.dropped > 0 || !w.complete {
-            eprintln!(
-                "calmline: the output was not read fast enough: {} line(s) dropped{}; the call itself was analysed in full",
-                w.dropped,
-                if w.complete {
-                    ""
-                } else {
-                    ", and the last ones are still unwritten"
-                }
-            );
-        }
-    }
+    finish_output(writer);
     if let Some(rec) = &args.record {
         // The recording reviewed with the same pipeline: the same results, for QA.
         let opts = ReviewOptions::new(model.as_ref(), 0);
