@@ -53,6 +53,9 @@ pub struct Job {
     pub transcribe: bool,
     /// The enqueuer's whole configuration (TOML), so every worker reviews alike.
     pub config: String,
+    /// The customer's name from the call's details (`--call-details`), if they give it.
+    #[serde(default)]
+    pub customer_name: Option<String>,
 }
 
 /// What became of one job.

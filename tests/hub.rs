@@ -6,6 +6,7 @@
 mod common;
 
 use common::Monitor;
+use common::supervisor::{Supervisor, agent};
 
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
@@ -134,83 +135,6 @@ fn spawn_hub(db: &Path, port: u16, home: &Path) -> Child {
     child
 }
 
-fn agent() -> ureq::Agent {
-    ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .max_redirects(0)
-        .timeout_global(Some(Duration::from_secs(10)))
-        .build()
-        .into()
-}
-
-/// A signed-in supervisor: their session cookie and CSRF token.
-struct Supervisor {
-    cookie: String,
-    csrf: String,
-    base: String,
-}
-
-impl Supervisor {
-    fn login(hub: &Hub, name: &str) -> Self {
-        let r = agent()
-            .post(&format!("{}/login", hub.url()))
-            .send_form([
-                ("username", name),
-                ("password", &format!("pw-{name}-secret")),
-            ])
-            .unwrap();
-        assert_eq!(r.status().as_u16(), 303, "login of {name}");
-        let cookie = r
-            .headers()
-            .get("set-cookie")
-            .expect("a session cookie")
-            .to_str()
-            .unwrap()
-            .split(';')
-            .next()
-            .unwrap()
-            .to_string();
-        let mut s = Supervisor {
-            cookie,
-            csrf: String::new(),
-            base: hub.url(),
-        };
-        s.csrf = s.get("/api/me")["csrf"].as_str().unwrap().to_string();
-        s
-    }
-
-    fn get(&self, path: &str) -> Value {
-        let mut r = agent()
-            .get(&format!("{}{path}", self.base))
-            .header("Cookie", &self.cookie)
-            .call()
-            .unwrap();
-        assert_eq!(r.status().as_u16(), 200, "GET {path}");
-        serde_json::from_str(&r.body_mut().read_to_string().unwrap()).unwrap()
-    }
-
-    fn get_text(&self, path: &str) -> (u16, String) {
-        let mut r = agent()
-            .get(&format!("{}{path}", self.base))
-            .header("Cookie", &self.cookie)
-            .call()
-            .unwrap();
-        (r.status().as_u16(), r.body_mut().read_to_string().unwrap())
-    }
-
-    fn post(&self, path: &str, body: &str, csrf: bool) -> (u16, String) {
-        let mut req = agent()
-            .post(&format!("{}{path}", self.base))
-            .header("Cookie", &self.cookie)
-            .content_type("application/json");
-        if csrf {
-            req = req.header("X-CSRF-Token", &self.csrf);
-        }
-        let mut r = req.send(body).unwrap();
-        (r.status().as_u16(), r.body_mut().read_to_string().unwrap())
-    }
-}
-
 /// Play a recording through a live monitor reporting to `hub`.
 fn monitor(hub: &Hub, token: &str, file: &str, speed: f64, outbox: &Path) -> Monitor {
     let cfg = outbox.join("monitor.toml");
@@ -254,9 +178,9 @@ fn a_monitor_reports_and_supervisors_see_only_their_team_claim_and_resolve() {
         .collect();
     assert!(left.is_empty(), "{left:?}");
 
-    let alice = Supervisor::login(&hub, "alice");
-    let carol = Supervisor::login(&hub, "carol");
-    let bob = Supervisor::login(&hub, "bob");
+    let alice = Supervisor::login(&hub.url(), "alice");
+    let carol = Supervisor::login(&hub.url(), "carol");
+    let bob = Supervisor::login(&hub.url(), "bob");
     let alerts = alice.get("/api/alerts");
     let alerts = alerts["alerts"].as_array().unwrap();
     let a = alerts
@@ -384,7 +308,7 @@ fn guessed_passwords_lock_the_name_then_the_address_and_say_when_to_try_again() 
     for (name, team) in [("alice", "red"), ("carol", "red"), ("root", "admin")] {
         hub.user(name, team);
     }
-    let root = Supervisor::login(&hub, "root");
+    let root = Supervisor::login(&hub.url(), "root");
     let right = |name: &str| format!("pw-{name}-secret");
 
     // Two wrong passwords: the usual answer.
@@ -521,7 +445,7 @@ fn bad_tokens_oversized_malformed_and_replayed_events_are_refused_and_counted() 
     hub.cli(&["token", "revoke", "desk-1"], "");
     std::thread::sleep(Duration::from_millis(600));
     assert_eq!(post_events(&hub, Some(&t1), &batch).0, 401);
-    let root = Supervisor::login(&hub, "root");
+    let root = Supervisor::login(&hub.url(), "root");
     let c = &root.get("/api/stats")["counters"];
     assert_eq!(c["refused_no_token"], 1, "{c}");
     assert_eq!(c["refused_bad_token"], 2, "{c}");
@@ -534,7 +458,7 @@ fn bad_tokens_oversized_malformed_and_replayed_events_are_refused_and_counted() 
     assert_eq!(c["events_stored"], 2, "{c}");
     // A supervisor who is not an admin does not see the counters.
     hub.user("alice", "red");
-    let alice = Supervisor::login(&hub, "alice");
+    let alice = Supervisor::login(&hub.url(), "alice");
     assert_eq!(alice.get_text("/api/stats").0, 403);
 }
 
@@ -1045,7 +969,7 @@ fn a_monitor_whose_output_nobody_reads_still_analyses_and_reports_the_whole_call
         serde_json::from_str::<Value>(l).unwrap_or_else(|e| panic!("{e}: {l}"));
     }
     // The hub has the whole call: ended, with its escalation alert.
-    let alice = Supervisor::login(&hub, "alice");
+    let alice = Supervisor::login(&hub.url(), "alice");
     let calls = alice.get("/api/calls");
     let call = &calls["calls"][0];
     assert!(call["ended_ms"].as_i64().is_some(), "{calls}");

@@ -6,6 +6,7 @@
 mod common;
 
 use common::Monitor;
+use common::supervisor::Supervisor;
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -48,7 +49,7 @@ accounts {{
   CALMLINE: {{
     jetstream: enabled
     users: [
-      {{ user: hub, password: hub-secret, permissions: {{ publish: ["$JS.API.>", "$JS.ACK.>"], subscribe: ["_INBOX.>"] }} }}
+      {{ user: hub, password: hub-secret, permissions: {{ publish: ["$JS.API.>", "$JS.ACK.>", "calmline.floor.steps"], subscribe: ["_INBOX.>"] }} }}
       {{ user: desk-1, password: desk-1-secret, permissions: {{ publish: ["calmline.lyon.desk-1.events"], subscribe: ["_INBOX.>"] }} }}
       {{ user: desk-2, password: desk-2-secret, permissions: {{ publish: ["calmline.lyon.desk-2.events"], subscribe: ["_INBOX.>"] }} }}
       {{ user: qa, password: qa-secret }}
@@ -161,6 +162,40 @@ impl Hub {
             let _ = c.kill();
             let _ = c.wait();
         }
+    }
+
+    fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// A supervisor who sees every team, with the password `pw-NAME-secret`.
+    fn admin(&self, name: &str) {
+        use std::io::Write;
+        let mut c = Command::new(BIN)
+            .args(["hub", "user", "add", name, "--admin", "--db"])
+            .arg(&self.db)
+            .env("XDG_DATA_HOME", self.dir.path())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        c.stdin
+            .take()
+            .unwrap()
+            .write_all(format!("pw-{name}-secret\n").as_bytes())
+            .unwrap();
+        let o = c.wait_with_output().unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    }
+
+    /// The call's `escalated_call` alert, once this hub has it.
+    fn escalation(&self) -> Option<calmline::hub::store::AlertRow> {
+        self.store()
+            .alerts(&Default::default())
+            .unwrap()
+            .into_iter()
+            .find(|a| a.kind == "escalated_call")
     }
 
     fn store(&self) -> calmline::hub::Store {
@@ -329,6 +364,103 @@ fn two_hubs_see_every_alert_once_through_hub_and_server_kills() {
     assert_eq!(kinds(&a), kinds(&b));
 }
 
+/// Supervisors on two hubs work one floor: a claim taken on one hub shows on the other, the
+/// latest claim wins on both, and a resolution taken while the other hub is down reaches it
+/// when it is back, note included. A hub started after all of it gets the steps along with
+/// the events, whichever of the two arrives first.
+#[test]
+fn a_claim_or_a_resolution_on_one_hub_reaches_every_hub_of_the_floor() {
+    let nats = Nats::start();
+    let a = Hub::start(&nats, "hub-a");
+    let mut b = Hub::start(&nats, "hub-b");
+    for h in [&a, &b] {
+        h.admin("sue");
+        h.admin("tom");
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let m = monitor(
+        &nats,
+        "desk-1",
+        "scenario_escalating_a04.wav",
+        8.0,
+        dir.path(),
+    );
+    // The whole call first: later events cannot open a second alert after the resolution.
+    let _ = m.lines();
+    for h in [&a, &b] {
+        wait_for("the escalation alert", Duration::from_secs(60), || {
+            h.escalation().is_some()
+        });
+    }
+    let (at_a, at_b) = (a.escalation().unwrap().id, b.escalation().unwrap().id);
+    let sue = Supervisor::login(&a.url(), "sue");
+    let tom = Supervisor::login(&b.url(), "tom");
+
+    // Sue takes it on hub a: hub b shows it taken by her.
+    let (status, body) = sue.post(&format!("/api/alerts/{at_a}/claim"), "", true);
+    assert_eq!(status, 200, "{body}");
+    wait_for("sue's claim at hub b", Duration::from_secs(10), || {
+        let e = b.escalation().unwrap();
+        e.state == "claimed" && e.claimed_by.as_deref() == Some("sue")
+    });
+    let trail = b.store().audit_of(at_b).unwrap();
+    assert!(
+        trail.iter().any(|r| r.action == "claimed"
+            && r.actor == "sue"
+            && r.detail.as_deref() == Some("on hub hub-a")),
+        "{trail:?}"
+    );
+    // Tom takes it over on hub b: the latest claim wins on both hubs.
+    let (status, body) = tom.post(&format!("/api/alerts/{at_b}/claim"), "", true);
+    assert_eq!(status, 200, "{body}");
+    wait_for("tom's claim at hub a", Duration::from_secs(10), || {
+        a.escalation().unwrap().claimed_by.as_deref() == Some("tom")
+    });
+    assert_eq!(b.escalation().unwrap().claimed_by.as_deref(), Some("tom"));
+
+    // Hub b is down while sue resolves it; back, it catches up.
+    b.kill();
+    let (status, body) = sue.post(
+        &format!("/api/alerts/{at_a}/resolve"),
+        r#"{"note":"called the customer back"}"#,
+        true,
+    );
+    assert_eq!(status, 200, "{body}");
+    b.spawn();
+    wait_for("the resolution at hub b", Duration::from_secs(20), || {
+        b.escalation().unwrap().state == "resolved"
+    });
+    let e = b.escalation().unwrap();
+    assert_eq!(
+        (
+            e.resolved_by.as_deref(),
+            e.note.as_deref(),
+            e.claimed_by.as_deref()
+        ),
+        (Some("sue"), Some("called the customer back"), Some("tom"))
+    );
+    // Resolved on both, so a claim now is refused on either.
+    let (status, _) = tom.post(&format!("/api/alerts/{at_b}/claim"), "", true);
+    assert_eq!(status, 409);
+
+    // A hub that starts now reads a stream of events and one of steps; the steps may come
+    // first and wait for their alert.
+    let c = Hub::start(&nats, "hub-c");
+    wait_for(
+        "the resolved alert at hub c",
+        Duration::from_secs(60),
+        || {
+            c.escalation()
+                .is_some_and(|e| e.state == "resolved" && e.claimed_by.as_deref() == Some("tom"))
+        },
+    );
+    let e = c.escalation().unwrap();
+    assert_eq!(
+        (e.resolved_by.as_deref(), e.note.as_deref()),
+        (Some("sue"), Some("called the customer back"))
+    );
+}
+
 /// A hub started after the calls catches up from the stream; a station's user can publish only
 /// to its own subject.
 #[test]
@@ -436,9 +568,10 @@ fn worker(nats: &Nats, name: &str, cfg: &Path) -> Child {
         .unwrap()
 }
 
-/// QA review at scale: 40 recordings queued, two worker processes with transcription, one
-/// killed (-9) in the middle of a job. Every file ends up in summary.csv exactly once, the
-/// killed worker's job is reviewed again by the other, and no report is half-written.
+/// QA review at scale: 40 recordings queued with their call details, two worker processes with
+/// transcription, one killed (-9) in the middle of a job. Every file ends up in summary.csv
+/// exactly once, the killed worker's job is reviewed again by the other, no report is
+/// half-written, and each report has its customer's name from the details.
 #[test]
 fn review_workers_survive_a_killed_worker_and_review_every_file_once() {
     let nats = Nats::start();
@@ -462,6 +595,13 @@ fn review_workers_survive_a_killed_worker_and_review_every_file_once() {
             &["trim", &start, "8"],
         );
     }
+    // The call details name the customer of every even-numbered call; each job carries it.
+    let details = dir.path().join("details.csv");
+    let mut csv = String::from("file,customer_name\n");
+    for k in (0..40).step_by(2) {
+        csv.push_str(&format!("{}_{k:02}.wav,Customer {k}\n", calls[k % 4]));
+    }
+    std::fs::write(&details, csv).unwrap();
     // Jobs of a silent worker go to another after 3 s (30 s by default).
     let cfg = dir.path().join("worker.toml");
     std::fs::write(&cfg, "[nats]\njob_ack_wait_s = 3.0\n").unwrap();
@@ -472,6 +612,8 @@ fn review_workers_survive_a_killed_worker_and_review_every_file_once() {
         .arg("review")
         .arg(&input)
         .args(["--queue", "--nats", &nats.url(), "--nats-user", "qa"])
+        .arg("--call-details")
+        .arg(&details)
         .arg("--out")
         .arg(&out)
         .env("CALMLINE_NATS_PASSWORD", "qa-secret")
@@ -536,6 +678,15 @@ fn review_workers_survive_a_killed_worker_and_review_every_file_once() {
         if name.ends_with(".json") {
             let v: Value = serde_json::from_slice(&std::fs::read(&p).unwrap()).unwrap();
             assert!(v["transcript"].is_array(), "{name}");
+            let k: usize = name
+                .trim_end_matches(".json")
+                .rsplit('_')
+                .next()
+                .unwrap()
+                .parse()
+                .unwrap();
+            let expected = k.is_multiple_of(2).then(|| format!("Customer {k}"));
+            assert_eq!(v["customer_name"].as_str(), expected.as_deref(), "{name}");
         } else if name.ends_with(".html") {
             let t = std::fs::read_to_string(&p).unwrap();
             assert!(t.trim_end().ends_with("</html>"), "{name}");

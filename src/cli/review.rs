@@ -46,10 +46,7 @@ pub(super) fn run(args: ReviewArgs) -> anyhow::Result<ExitCode> {
         None => HashMap::new(),
     };
     if args.queue {
-        if args.call_details.is_some() {
-            bail!("--call-details is not passed to queued jobs yet: review the folder here");
-        }
-        return super::worker::enqueue(&args, &cfg);
+        return super::worker::enqueue(&args, &cfg, &details);
     }
     let model = if args.no_transcribe {
         None
@@ -234,8 +231,30 @@ fn call_details(path: &Path) -> anyhow::Result<HashMap<String, String>> {
     Ok(out)
 }
 
+/// A details row for a file that is not in the folder is probably a typo: say so, and go on.
+pub(super) fn warn_unknown(details: &HashMap<String, String>, files: &[PathBuf], folder: &Path) {
+    let mut unknown: Vec<&str> = details
+        .keys()
+        .filter(|f| {
+            !files
+                .iter()
+                .any(|p| p.file_name().is_some_and(|n| n == f.as_str()))
+        })
+        .map(String::as_str)
+        .collect();
+    if !unknown.is_empty() {
+        unknown.sort_unstable();
+        eprintln!(
+            "calmline: the call details list {} file(s) not in {}: {}",
+            unknown.len(),
+            folder.display(),
+            unknown.join(", ")
+        );
+    }
+}
+
 /// The customer's name the details give for `path` (by file name).
-fn details_of<'a>(details: &'a HashMap<String, String>, path: &Path) -> Option<&'a str> {
+pub(super) fn details_of<'a>(details: &'a HashMap<String, String>, path: &Path) -> Option<&'a str> {
     let name = path.file_name()?.to_string_lossy();
     details.get(name.as_ref()).map(String::as_str)
 }
@@ -253,25 +272,7 @@ fn folder(
             args.input.display()
         );
     }
-    // A details row for a file that is not there is probably a typo: say so, and go on.
-    let mut unknown: Vec<&str> = details
-        .keys()
-        .filter(|f| {
-            !files
-                .iter()
-                .any(|p| p.file_name().is_some_and(|n| n == f.as_str()))
-        })
-        .map(String::as_str)
-        .collect();
-    if !unknown.is_empty() {
-        unknown.sort_unstable();
-        eprintln!(
-            "calmline: the call details list {} file(s) not in {}: {}",
-            unknown.len(),
-            args.input.display(),
-            unknown.join(", ")
-        );
-    }
+    warn_unknown(details, &files, &args.input);
     std::fs::create_dir_all(&args.out)
         .with_context(|| format!("cannot create {}", args.out.display()))?;
     let stems = output_stems(&files);

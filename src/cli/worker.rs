@@ -38,7 +38,11 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
 }
 
 /// `review FOLDER --nats URL --queue`.
-pub(super) fn enqueue(args: &ReviewArgs, cfg: &Config) -> anyhow::Result<ExitCode> {
+pub(super) fn enqueue(
+    args: &ReviewArgs,
+    cfg: &Config,
+    details: &std::collections::HashMap<String, String>,
+) -> anyhow::Result<ExitCode> {
     let url = nats_url(&args.nats, cfg, "--queue")?;
     if !args.input.is_dir() {
         bail!(
@@ -56,6 +60,7 @@ pub(super) fn enqueue(args: &ReviewArgs, cfg: &Config) -> anyhow::Result<ExitCod
             args.input.display()
         );
     }
+    super::review::warn_unknown(details, &files, &args.input);
     let stems = output_stems(&files);
     std::fs::create_dir_all(&args.out)
         .with_context(|| format!("cannot create {}", args.out.display()))?;
@@ -83,6 +88,7 @@ pub(super) fn enqueue(args: &ReviewArgs, cfg: &Config) -> anyhow::Result<ExitCod
             vtt: args.vtt,
             transcribe: !args.no_transcribe,
             config: config.clone(),
+            customer_name: super::review::details_of(details, file).map(str::to_string),
         });
     }
     let auth = super::hub::nats_auth(args.nats_user.as_deref(), cfg);
@@ -395,7 +401,8 @@ fn review_job(job: &Job, models: &Models) -> Result<String, String> {
     } else {
         None
     };
-    let opts = ReviewOptions::new(model.as_deref(), 0);
+    let mut opts = ReviewOptions::new(model.as_deref(), 0);
+    opts.customer_name = job.customer_name.as_deref();
     let review = review_file_with(&job.file, &cfg, opts, &|_| {}).map_err(|e| format!("{e}"))?;
     // A worker killed while writing leaves only hidden partial files: clear this job's.
     if let Ok(rd) = std::fs::read_dir(&job.out) {

@@ -7,6 +7,7 @@
 //! team. See the README's "Supervisor hub" section for the API.
 
 pub mod auth;
+pub mod floor;
 mod metrics;
 pub mod nats;
 mod page;

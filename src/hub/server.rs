@@ -189,6 +189,8 @@ pub(super) struct Hub {
     /// Password checks running at once (each takes 19 MB and tens of ms of a core: a flood of
     /// sign-ins must queue, not take the machine's memory).
     password_checks: tokio::sync::Semaphore,
+    /// Wakes the task sharing supervisors' steps with the floor's other hubs (NATS).
+    pub(super) steps_wake: tokio::sync::Notify,
 }
 
 /// How long a token lookup is trusted at most (revocations clear it within [`STATIONS_POLL`]).
@@ -214,7 +216,7 @@ impl Hub {
         self.db.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    fn publish(&self, store: &Store, changes: &Changes) {
+    pub(super) fn publish(&self, store: &Store, changes: &Changes) {
         publish(&self.floor, store, changes);
     }
 }
@@ -269,6 +271,7 @@ async fn serve(opts: HubOptions, redactor: Redactor) -> Result<()> {
         password_checks: tokio::sync::Semaphore::new(
             std::thread::available_parallelism().map_or(2, |n| n.get()),
         ),
+        steps_wake: tokio::sync::Notify::new(),
     });
     std::thread::Builder::new()
         .name("hub-writer".into())
@@ -278,6 +281,13 @@ async fn serve(opts: HubOptions, redactor: Redactor) -> Result<()> {
     tokio::spawn(watch_stations(hub.clone()));
     if let Some(feed) = &opts.nats {
         super::nats::start(hub.clone(), feed.clone());
+        // Claims and resolutions taken here reach the other hubs, and theirs reach this one.
+        let origin = {
+            let mut db = hub.db();
+            db.share_steps(&feed.consumer)?;
+            db.hub_id()?
+        };
+        super::floor::start(hub.clone(), feed.clone(), origin);
     }
 
     let app = Router::new()
@@ -1300,6 +1310,7 @@ async fn step(hub: Shared, headers: HeaderMap, id: i64, s: Step) -> Response {
                     alerts: vec![a.id],
                 },
             );
+            h.steps_wake.notify_one();
         }
         r
     })

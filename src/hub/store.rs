@@ -11,12 +11,17 @@ use std::path::{Path, PathBuf};
 use rusqlite::{Connection, OptionalExtension, params};
 use serde::Serialize;
 
+use super::floor::{FloorAction, FloorOrigin, FloorStep};
 use crate::error::{Error, Result};
 use crate::events::{AlertKind, Envelope, EventBody, Speaker};
 use crate::language::Redactor;
 
 /// A call whose monitor has sent nothing for this long is ended by the hub (ms).
 const ABANDON_MS: i64 = 300_000;
+
+/// How long a step from another hub waits for its alert to reach this hub (ms): as long as
+/// the stream keeps events.
+const FLOOR_PENDING_MS: i64 = 7 * 86_400_000;
 
 /// Points kept in a call's escalation trend (one per second of call: the last 4 minutes).
 const TREND_POINTS: usize = 240;
@@ -50,13 +55,19 @@ CREATE TABLE IF NOT EXISTS alerts(
     headline TEXT NOT NULL, reason TEXT NOT NULL, snippet TEXT, priority INTEGER NOT NULL,
     t_s REAL NOT NULL, opened_ms INTEGER NOT NULL, updated_ms INTEGER NOT NULL,
     repeats INTEGER NOT NULL DEFAULT 0, state TEXT NOT NULL,
-    claimed_by TEXT, claimed_ms INTEGER, resolved_by TEXT, resolved_ms INTEGER, note TEXT);
+    claimed_by TEXT, claimed_ms INTEGER, resolved_by TEXT, resolved_ms INTEGER, note TEXT,
+    step_ms INTEGER);
 CREATE INDEX IF NOT EXISTS alerts_call_kind ON alerts(call, kind, state);
 CREATE INDEX IF NOT EXISTS alerts_opened ON alerts(opened_ms);
 CREATE TABLE IF NOT EXISTS audit(
     id INTEGER PRIMARY KEY, at_ms INTEGER NOT NULL, actor TEXT NOT NULL, action TEXT NOT NULL,
     alert INTEGER, call TEXT, detail TEXT);
 CREATE TABLE IF NOT EXISTS counters(name TEXT PRIMARY KEY, value INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS floor_outbox(id TEXT PRIMARY KEY, body TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS floor_pending(
+    id TEXT PRIMARY KEY, event_id TEXT NOT NULL, body TEXT NOT NULL, at_ms INTEGER NOT NULL);
+CREATE INDEX IF NOT EXISTS floor_pending_event ON floor_pending(event_id);
 ";
 
 /// Milliseconds since the Unix epoch.
@@ -253,6 +264,9 @@ pub struct Filter {
 pub struct Store {
     conn: Connection,
     path: PathBuf,
+    /// Set when supervisors' steps are shared with the floor's other hubs: they are queued
+    /// for NATS in the same transaction as the step.
+    floor: Option<FloorOrigin>,
 }
 
 fn db_err(path: &Path, e: rusqlite::Error) -> Error {
@@ -296,6 +310,7 @@ impl Store {
         let me = Self {
             conn,
             path: path.to_path_buf(),
+            floor: None,
         };
         me.conn.set_prepared_statement_cache_capacity(64);
         me.conn
@@ -311,10 +326,10 @@ impl Store {
             .map_err(|e| me.err(e))?;
         me.conn.execute_batch(SCHEMA).map_err(|e| me.err(e))?;
         // Columns added since the first release: a store written by an older hub gains them.
-        let has = |column: &str| -> rusqlite::Result<bool> {
+        let has = |table: &str, column: &str| -> rusqlite::Result<bool> {
             let mut q = me
                 .conn
-                .prepare("SELECT name FROM pragma_table_info('calls')")?;
+                .prepare(&format!("SELECT name FROM pragma_table_info('{table}')"))?;
             let names = q.query_map([], |r| r.get::<_, String>(0))?;
             for n in names {
                 if n? == column {
@@ -323,13 +338,26 @@ impl Store {
             }
             Ok(false)
         };
-        if !has("sides_in_doubt").map_err(|e| me.err(e))? {
-            me.conn
-                .execute_batch(
-                    "ALTER TABLE calls ADD COLUMN sides_in_doubt INTEGER NOT NULL DEFAULT 0",
-                )
-                .map_err(|e| me.err(e))?;
+        for (table, column, sql) in [
+            (
+                "calls",
+                "sides_in_doubt",
+                "ALTER TABLE calls ADD COLUMN sides_in_doubt INTEGER NOT NULL DEFAULT 0",
+            ),
+            (
+                "alerts",
+                "step_ms",
+                "ALTER TABLE alerts ADD COLUMN step_ms INTEGER",
+            ),
+        ] {
+            if !has(table, column).map_err(|e| me.err(e))? {
+                me.conn.execute_batch(sql).map_err(|e| me.err(e))?;
+            }
         }
+        // After the migration: older stores have no `event_id` index either.
+        me.conn
+            .execute_batch("CREATE INDEX IF NOT EXISTS alerts_event ON alerts(event_id)")
+            .map_err(|e| me.err(e))?;
         Ok(me)
     }
 
@@ -768,6 +796,11 @@ impl Store {
         let n = run("DELETE FROM calls WHERE started_ms < ?1", cut)?;
         run("DELETE FROM audit WHERE at_ms < ?1", cut)?;
         run("DELETE FROM sessions WHERE expires_ms < ?1", now_ms())?;
+        // Steps for alerts this hub never received (a site it does not follow).
+        run(
+            "DELETE FROM floor_pending WHERE at_ms < ?1",
+            now_ms() - FLOOR_PENDING_MS,
+        )?;
         tx.commit().map_err(|e| db_err(&path, e))?;
         Ok(n)
     }
@@ -801,37 +834,48 @@ impl Store {
 
     // ---- supervisors' actions ----
 
+    /// Share this store's supervisor steps with the floor's other hubs: from now on each
+    /// claim, unclaim and resolve is also queued for NATS ([`Store::floor_outbox`]).
+    pub fn share_steps(&mut self, hub_name: &str) -> Result<()> {
+        let id = self.hub_id()?;
+        self.floor = Some(FloorOrigin {
+            id,
+            hub: hub_name.to_string(),
+        });
+        Ok(())
+    }
+
+    /// This store's own random id (made once): tells its own shared steps from the others'.
+    pub fn hub_id(&self) -> Result<String> {
+        let fresh = super::auth::secret("hub_")?;
+        exec(
+            &self.conn,
+            "INSERT OR IGNORE INTO meta(key, value) VALUES ('hub_id', ?1)",
+            params![&fresh[..20]],
+        )
+        .map_err(|e| self.err(e))?;
+        self.conn
+            .query_row("SELECT value FROM meta WHERE key = 'hub_id'", [], |r| {
+                r.get(0)
+            })
+            .map_err(|e| self.err(e))
+    }
+
     /// Claim an alert (`claim`) or give it back. Returns the updated alert, or `None` when it
     /// does not exist. Claiming one already resolved is refused.
     pub fn claim(&mut self, id: i64, user: &str, claim: bool) -> Result<Option<AlertRow>> {
-        let now = now_ms();
         let path = self.path.clone();
         let tx = self.conn.transaction().map_err(|e| db_err(&path, e))?;
-        let state: Option<String> = tx
-            .query_row("SELECT state FROM alerts WHERE id = ?1", params![id], |r| {
-                r.get(0)
-            })
-            .optional()
-            .map_err(|e| db_err(&path, e))?;
-        match state.as_deref() {
-            None => return Ok(None),
-            Some("resolved") => {
-                return Err(Error::Invalid(format!("alert {id} is resolved already")));
-            }
-            _ => {}
+        let Some(cur) = step_target(&tx, id).map_err(|e| db_err(&path, e))? else {
+            return Ok(None);
+        };
+        if cur.state == "resolved" {
+            return Err(Error::Invalid(format!("alert {id} is resolved already")));
         }
-        if claim {
-            exec(&tx,
-                "UPDATE alerts SET state = 'claimed', claimed_by = ?2, claimed_ms = ?3 WHERE id = ?1",
-                params![id, user, now],
-            )
-        } else {
-            exec(&tx,
-                "UPDATE alerts SET state = 'open', claimed_by = NULL, claimed_ms = NULL WHERE id = ?1",
-                params![id],
-            )
-        }
-        .map_err(|e| db_err(&path, e))?;
+        // Later than any step already taken, even one from a hub whose clock is ahead: what
+        // a supervisor does now is the latest step everywhere.
+        let now = now_ms().max(cur.step_ms.map_or(0, |s| s + 1));
+        set_claim(&tx, id, claim.then_some(user), now).map_err(|e| db_err(&path, e))?;
         audit(
             &tx,
             now,
@@ -842,6 +886,12 @@ impl Store {
             None,
         )
         .map_err(|e| db_err(&path, e))?;
+        let step = if claim {
+            FloorStep::Claim
+        } else {
+            FloorStep::Unclaim
+        };
+        queue_step(&tx, &path, self.floor.as_ref(), &cur, step, user, None, now)?;
         tx.commit().map_err(|e| db_err(&path, e))?;
         self.alert(id)
     }
@@ -851,28 +901,68 @@ impl Store {
         let now = now_ms();
         let path = self.path.clone();
         let tx = self.conn.transaction().map_err(|e| db_err(&path, e))?;
-        let n = tx
-            .execute(
-                "UPDATE alerts SET state = 'resolved', resolved_by = ?2, resolved_ms = ?3, note = ?4,
-                 claimed_by = COALESCE(claimed_by, ?2) WHERE id = ?1 AND state != 'resolved'",
-                params![id, user, now, note],
-            )
-            .map_err(|e| db_err(&path, e))?;
-        if n == 0 {
-            let exists: Option<i64> = tx
-                .query_row("SELECT id FROM alerts WHERE id = ?1", params![id], |r| {
-                    r.get(0)
-                })
-                .optional()
-                .map_err(|e| db_err(&path, e))?;
-            return match exists {
-                None => Ok(None),
-                Some(_) => Err(Error::Invalid(format!("alert {id} is resolved already"))),
-            };
+        let Some(cur) = step_target(&tx, id).map_err(|e| db_err(&path, e))? else {
+            return Ok(None);
+        };
+        if cur.state == "resolved" {
+            return Err(Error::Invalid(format!("alert {id} is resolved already")));
         }
+        set_resolved(&tx, id, user, now, note).map_err(|e| db_err(&path, e))?;
         audit(&tx, now, user, "resolved", Some(id), None, note).map_err(|e| db_err(&path, e))?;
+        queue_step(
+            &tx,
+            &path,
+            self.floor.as_ref(),
+            &cur,
+            FloorStep::Resolve,
+            user,
+            note,
+            now,
+        )?;
         tx.commit().map_err(|e| db_err(&path, e))?;
         self.alert(id)
+    }
+
+    /// Steps waiting to be published to the floor (oldest first), at most `max`.
+    pub fn floor_outbox(&self, max: usize) -> Result<Vec<FloorAction>> {
+        let mut st = self
+            .conn
+            .prepare_cached("SELECT body FROM floor_outbox ORDER BY rowid LIMIT ?1")
+            .map_err(|e| self.err(e))?;
+        let rows = st
+            .query_map(params![max as i64], |r| r.get::<_, String>(0))
+            .map_err(|e| self.err(e))?;
+        let mut out = Vec::new();
+        for r in rows {
+            let body = r.map_err(|e| self.err(e))?;
+            // Written by this hub: always valid; a damaged row is skipped, not fatal.
+            if let Ok(a) = serde_json::from_str(&body) {
+                out.push(a);
+            }
+        }
+        Ok(out)
+    }
+
+    /// A step published (JetStream stored it): it leaves the outbox.
+    pub fn floor_sent(&self, id: &str) -> Result<()> {
+        exec(
+            &self.conn,
+            "DELETE FROM floor_outbox WHERE id = ?1",
+            params![id],
+        )
+        .map_err(|e| self.err(e))?;
+        Ok(())
+    }
+
+    /// Apply a step another hub's supervisor took. Any order of arrival gives the same
+    /// result: the latest claim or unclaim wins, and the earliest resolution. A step on an
+    /// alert this hub has not raised yet waits for it. Returns the alert changed, if any.
+    pub fn apply_floor(&mut self, a: &FloorAction) -> Result<Option<i64>> {
+        let path = self.path.clone();
+        let tx = self.conn.transaction().map_err(|e| db_err(&path, e))?;
+        let changed = apply_floor(&tx, a).map_err(|e| db_err(&path, e))?;
+        tx.commit().map_err(|e| db_err(&path, e))?;
+        Ok(changed)
     }
 
     /// Record something a supervisor did that is not an alert step (a login, an export).
@@ -1133,6 +1223,247 @@ fn audit(
     Ok(())
 }
 
+/// Queue a step for the floor's other hubs (when shared), in the step's own transaction.
+#[allow(clippy::too_many_arguments)]
+fn queue_step(
+    tx: &Connection,
+    path: &Path,
+    origin: Option<&FloorOrigin>,
+    cur: &StepTarget,
+    step: FloorStep,
+    user: &str,
+    note: Option<&str>,
+    at_ms: i64,
+) -> Result<()> {
+    let Some(origin) = origin else {
+        return Ok(());
+    };
+    let action = FloorAction {
+        id: super::auth::secret("step_")?[..29].to_string(),
+        origin: origin.id.clone(),
+        hub: origin.hub.clone(),
+        event: cur.event_id.clone(),
+        call: cur.call.clone(),
+        kind: cur.kind.clone(),
+        step,
+        user: user.to_string(),
+        note: note.map(str::to_string),
+        at_ms,
+    };
+    let body = serde_json::to_string(&action).unwrap_or_default();
+    exec(
+        tx,
+        "INSERT INTO floor_outbox(id, body) VALUES (?1, ?2)",
+        params![action.id, body],
+    )
+    .map_err(|e| db_err(path, e))?;
+    Ok(())
+}
+
+/// What a step needs to know of its alert.
+struct StepTarget {
+    id: i64,
+    call: String,
+    kind: String,
+    event_id: Option<String>,
+    state: String,
+    claimed_by: Option<String>,
+    step_ms: Option<i64>,
+    resolved_ms: Option<i64>,
+    resolved_by: Option<String>,
+}
+
+const STEP_SELECT: &str =
+    "SELECT id, call, kind, event_id, state, claimed_by, step_ms, resolved_ms,
+    resolved_by FROM alerts";
+
+fn step_row(r: &rusqlite::Row) -> rusqlite::Result<StepTarget> {
+    Ok(StepTarget {
+        id: r.get(0)?,
+        call: r.get(1)?,
+        kind: r.get(2)?,
+        event_id: r.get(3)?,
+        state: r.get(4)?,
+        claimed_by: r.get(5)?,
+        step_ms: r.get(6)?,
+        resolved_ms: r.get(7)?,
+        resolved_by: r.get(8)?,
+    })
+}
+
+fn step_target(tx: &Connection, id: i64) -> rusqlite::Result<Option<StepTarget>> {
+    tx.query_row(
+        &format!("{STEP_SELECT} WHERE id = ?1"),
+        params![id],
+        step_row,
+    )
+    .optional()
+}
+
+/// Claim for `user`, or give back (`None`), as of `at_ms`.
+fn set_claim(tx: &Connection, id: i64, user: Option<&str>, at_ms: i64) -> rusqlite::Result<()> {
+    let sql = match user {
+        Some(_) => {
+            "UPDATE alerts SET state = 'claimed', claimed_by = ?2, claimed_ms = ?3, step_ms = ?3
+             WHERE id = ?1"
+        }
+        None => {
+            "UPDATE alerts SET state = 'open', claimed_by = ?2, claimed_ms = NULL, step_ms = ?3
+             WHERE id = ?1"
+        }
+    };
+    exec(tx, sql, params![id, user, at_ms]).map(|_| ())
+}
+
+fn set_resolved(
+    tx: &Connection,
+    id: i64,
+    user: &str,
+    at_ms: i64,
+    note: Option<&str>,
+) -> rusqlite::Result<()> {
+    exec(
+        tx,
+        // Whoever held it then; the resolver when nobody did (`claimed_ms` is set only while
+        // claimed), so an earlier resolution arriving later gives the same answer.
+        "UPDATE alerts SET state = 'resolved', resolved_by = ?2, resolved_ms = ?3, note = ?4,
+         claimed_by = CASE WHEN claimed_ms IS NOT NULL THEN claimed_by ELSE ?2 END WHERE id = ?1",
+        params![id, user, at_ms, note],
+    )
+    .map(|_| ())
+}
+
+/// See [`Store::apply_floor`].
+fn apply_floor(tx: &Connection, a: &FloorAction) -> rusqlite::Result<Option<i64>> {
+    let cur = match &a.event {
+        Some(e) => tx
+            .query_row(
+                &format!("{STEP_SELECT} WHERE event_id = ?1"),
+                params![e],
+                step_row,
+            )
+            .optional()?,
+        // Raised by a hub itself (a silent station): each hub raises its own; the latest of
+        // that call and kind is the one.
+        None => tx
+            .query_row(
+                &format!(
+                    "{STEP_SELECT} WHERE call = ?1 AND kind = ?2 AND event_id IS NULL
+                     ORDER BY id DESC LIMIT 1"
+                ),
+                params![a.call, a.kind],
+                step_row,
+            )
+            .optional()?,
+    };
+    let Some(cur) = cur else {
+        if let Some(e) = &a.event {
+            // The alert's event has not reached this hub yet: kept until it does.
+            exec(
+                tx,
+                "INSERT OR IGNORE INTO floor_pending(id, event_id, body, at_ms) VALUES (?1, ?2, ?3, ?4)",
+                params![
+                    a.id,
+                    e,
+                    serde_json::to_string(a).unwrap_or_default(),
+                    a.at_ms
+                ],
+            )?;
+        }
+        return Ok(None);
+    };
+    let detail = |extra: Option<&str>| match extra {
+        Some(n) => format!("{n} (on hub {})", a.hub),
+        None => format!("on hub {}", a.hub),
+    };
+    match a.step {
+        FloorStep::Claim | FloorStep::Unclaim => {
+            let newer = match cur.step_ms {
+                None => true,
+                Some(s) => {
+                    a.at_ms > s
+                        || (a.at_ms == s
+                            && a.user.as_str() > cur.claimed_by.as_deref().unwrap_or(""))
+                }
+            };
+            if !newer {
+                return Ok(None);
+            }
+            let claim = a.step == FloorStep::Claim;
+            let what = if claim { "claimed" } else { "unclaimed" };
+            if cur.state == "resolved" {
+                // Taken before the resolution (it only arrived later): who had it then is
+                // who had it when it was resolved, as on the hubs that saw it in order.
+                if cur.resolved_ms.is_none_or(|r| a.at_ms >= r) {
+                    return Ok(None);
+                }
+                let holder = if claim {
+                    Some(a.user.as_str())
+                } else {
+                    cur.resolved_by.as_deref()
+                };
+                exec(
+                    tx,
+                    "UPDATE alerts SET claimed_by = ?2, claimed_ms = ?4, step_ms = ?3 WHERE id = ?1",
+                    params![cur.id, holder, a.at_ms, claim.then_some(a.at_ms)],
+                )?;
+            } else {
+                set_claim(tx, cur.id, claim.then_some(a.user.as_str()), a.at_ms)?;
+            }
+            audit(
+                tx,
+                a.at_ms,
+                &a.user,
+                what,
+                Some(cur.id),
+                None,
+                Some(&detail(None)),
+            )?;
+        }
+        FloorStep::Resolve => {
+            let earlier = cur.state != "resolved" || cur.resolved_ms.is_some_and(|r| a.at_ms < r);
+            if !earlier {
+                return Ok(None);
+            }
+            set_resolved(tx, cur.id, &a.user, a.at_ms, a.note.as_deref())?;
+            audit(
+                tx,
+                a.at_ms,
+                &a.user,
+                "resolved",
+                Some(cur.id),
+                None,
+                Some(&detail(a.note.as_deref())),
+            )?;
+        }
+    }
+    Ok(Some(cur.id))
+}
+
+/// Steps other hubs took on the alert `event_id` just raised here, before it was.
+fn apply_pending(tx: &Connection, event_id: &str) -> rusqlite::Result<()> {
+    let bodies: Vec<String> = {
+        let mut st =
+            tx.prepare_cached("SELECT body FROM floor_pending WHERE event_id = ?1 ORDER BY at_ms")?;
+        st.query_map(params![event_id], |r| r.get(0))?
+            .collect::<rusqlite::Result<_>>()?
+    };
+    if bodies.is_empty() {
+        return Ok(());
+    }
+    exec(
+        tx,
+        "DELETE FROM floor_pending WHERE event_id = ?1",
+        params![event_id],
+    )?;
+    for b in bodies {
+        if let Ok(a) = serde_json::from_str::<FloorAction>(&b) {
+            apply_floor(tx, &a)?;
+        }
+    }
+    Ok(())
+}
+
 /// Open an alert, or update the open one of the same call and kind (a repeat updates instead
 /// of adding noise). Returns its id.
 #[allow(clippy::too_many_arguments)]
@@ -1176,6 +1507,9 @@ fn open_alert(
     )?;
     let id = tx.last_insert_rowid();
     audit(tx, now, actor, "raised", Some(id), Some(call), event_id)?;
+    if let Some(e) = event_id {
+        apply_pending(tx, e)?;
+    }
     Ok(id)
 }
 
@@ -1394,6 +1728,130 @@ mod tests {
         assert!(s.call("c1").unwrap().is_none());
         assert!(s.alerts(&Filter::default()).unwrap().is_empty());
         assert!(s.event_ids("c1", "call_start").unwrap().is_empty());
+    }
+
+    /// Two hubs' stores: a call with one escalation alert, raised by the same event on both.
+    fn floor_of_two() -> (tempfile::TempDir, Store, Store) {
+        let dir = tempfile::tempdir().unwrap();
+        let mut stores = Vec::new();
+        for name in ["a", "b"] {
+            let mut s = Store::open(&dir.path().join(format!("{name}.sqlite"))).unwrap();
+            s.share_steps(&format!("hub-{name}")).unwrap();
+            raise(&mut s);
+            stores.push(s);
+        }
+        let b = stores.pop().unwrap();
+        let a = stores.pop().unwrap();
+        (dir, a, b)
+    }
+
+    /// The call `c1` starts and raises an escalation alert (event `c1/1`).
+    fn raise(s: &mut Store) {
+        let red = Redactor::new(crate::Config::default().phrase_set());
+        let st = Station {
+            name: "lyon.desk".into(),
+            team: "lyon".into(),
+            revoked: false,
+        };
+        let alert = EventBody::Alert(crate::events::Alert {
+            kind: AlertKind::EscalatedCall,
+            headline: "h".into(),
+            priority: 2,
+            evidence: crate::events::Because {
+                figures: Default::default(),
+                moments: vec![],
+                sentence: "s".into(),
+            },
+            snippet: None,
+            agent: None,
+        });
+        let start = env(
+            "c1",
+            0,
+            EventBody::CallStart {
+                agent: "ann".into(),
+            },
+        );
+        s.ingest(&[(st.clone(), start), (st, env("c1", 1, alert))], &red)
+            .unwrap();
+    }
+
+    fn only_alert(s: &Store) -> AlertRow {
+        let mut a = s.alerts(&Filter::default()).unwrap();
+        assert_eq!(a.len(), 1);
+        a.pop().unwrap()
+    }
+
+    #[test]
+    fn steps_shared_between_hubs_end_the_same_whatever_order_they_arrive_in() {
+        let (_dir, mut a, mut b) = floor_of_two();
+        let id_a = only_alert(&a).id;
+        let id_b = only_alert(&b).id;
+        assert_ne!(a.hub_id().unwrap(), b.hub_id().unwrap());
+        // Sue claims on a, then Tom on b, then Sue resolves on a.
+        a.claim(id_a, "sue", true).unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(3));
+        b.claim(id_b, "tom", true).unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(3));
+        a.resolve(id_a, "sue", Some("called back")).unwrap();
+        let from_a = a.floor_outbox(10).unwrap();
+        let from_b = b.floor_outbox(10).unwrap();
+        assert_eq!((from_a.len(), from_b.len()), (2, 1));
+        assert_eq!(from_a[0].event.as_deref(), Some("c1/1"));
+        // Delivered in the worst order: a's steps reach b after b's own claim (already
+        // applied there), and b's claim reaches a after a's resolution.
+        for s in from_a.iter().rev() {
+            b.apply_floor(s).unwrap();
+        }
+        a.apply_floor(&from_b[0]).unwrap();
+        for s in [&a, &b] {
+            let e = only_alert(s);
+            assert_eq!(
+                (
+                    e.state.as_str(),
+                    e.claimed_by.as_deref(),
+                    e.resolved_by.as_deref()
+                ),
+                ("resolved", Some("tom"), Some("sue")),
+                "{}",
+                s.path().display()
+            );
+            assert_eq!(e.note.as_deref(), Some("called back"));
+        }
+        // Sent ones leave the outbox; the same step again changes nothing.
+        for x in &from_a {
+            a.floor_sent(&x.id).unwrap();
+        }
+        assert!(a.floor_outbox(10).unwrap().is_empty());
+        assert_eq!(b.apply_floor(&from_a[1]).unwrap(), None);
+        // A hub's own store is not shared unless asked: a plain store queues nothing.
+        let dir = tempfile::tempdir().unwrap();
+        let plain = Store::open(&dir.path().join("p.sqlite")).unwrap();
+        assert!(plain.floor_outbox(10).unwrap().is_empty());
+    }
+
+    #[test]
+    fn a_step_on_an_alert_not_raised_here_yet_waits_for_it() {
+        let (_dir, mut a, _b) = floor_of_two();
+        let id = only_alert(&a).id;
+        a.claim(id, "sue", true).unwrap();
+        let step = a.floor_outbox(1).unwrap().remove(0);
+        // A third hub that has not read the call's events yet.
+        let dir = tempfile::tempdir().unwrap();
+        let mut c = Store::open(&dir.path().join("c.sqlite")).unwrap();
+        assert_eq!(c.apply_floor(&step).unwrap(), None);
+        // Raising it there (the same events) applies the waiting step.
+        raise(&mut c);
+        let e = only_alert(&c);
+        assert_eq!(
+            (e.state.as_str(), e.claimed_by.as_deref()),
+            ("claimed", Some("sue"))
+        );
+        let pending: i64 = c
+            .conn
+            .query_row("SELECT COUNT(*) FROM floor_pending", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(pending, 0);
     }
 
     #[test]

@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod escalation;
+pub mod supervisor;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
