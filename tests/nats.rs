@@ -710,3 +710,66 @@ fn review_workers_survive_a_killed_worker_and_review_every_file_once() {
         "{enqueuer:?}"
     );
 }
+
+/// An enqueuer stopped while it follows its batch leaves `.calmline-batch.json` in the output
+/// folder; run again with the same folder and settings, it follows that batch instead of
+/// queuing it twice: every file is reviewed once, and the summary is written.
+#[test]
+fn a_stopped_enqueuer_run_again_follows_its_batch_to_the_end() {
+    let nats = Nats::start();
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("calls");
+    let out = dir.path().join("reviews");
+    std::fs::create_dir_all(&input).unwrap();
+    for k in 0..6 {
+        common::sox_fx(
+            &common::call("scenario_calm_a01.wav"),
+            &input.join(format!("call_{k}.wav")),
+            &[],
+            &["trim", &(k * 8).to_string(), "8"],
+        );
+    }
+    let enqueue = || {
+        Command::new(BIN)
+            .arg("review")
+            .arg(&input)
+            .args(["--queue", "--nats", &nats.url(), "--nats-user", "qa"])
+            .args(["--no-transcribe", "--out"])
+            .arg(&out)
+            .env("CALMLINE_NATS_PASSWORD", "qa-secret")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    // No worker yet: the batch is queued, and its enqueuer is stopped while it waits.
+    let mut first = enqueue();
+    let manifest = out.join(".calmline-batch.json");
+    wait_for("the batch queued", Duration::from_secs(20), || {
+        std::fs::read(&manifest)
+            .ok()
+            .and_then(|b| serde_json::from_slice::<Value>(&b).ok())
+            .is_some_and(|m| m["all_queued"] == true)
+    });
+    let _ = first.kill();
+    let _ = first.wait();
+    let cfg = dir.path().join("worker.toml");
+    std::fs::write(&cfg, "[nats]\njob_ack_wait_s = 3.0\n").unwrap();
+    let mut w = worker(&nats, "w1", &cfg);
+    let lw = line_channel(&mut w);
+    let second = enqueue().wait_with_output().unwrap();
+    let said = String::from_utf8_lossy(&second.stderr);
+    assert!(second.status.success(), "{said}");
+    assert!(said.contains("was not followed to its end"), "{said}");
+    assert!(!said.contains("queued 6 file(s)"), "queued again: {said}");
+    let summary = std::fs::read_to_string(out.join("summary.csv")).unwrap();
+    assert_eq!(summary.lines().count(), 7, "{summary}");
+    assert!(!manifest.exists(), "the finished batch's manifest is left");
+    let _ = w.kill();
+    let _ = w.wait();
+    let reviewed: Vec<String> = lw
+        .try_iter()
+        .filter(|l| l.contains(": reviewing "))
+        .collect();
+    assert_eq!(reviewed.len(), 6, "{reviewed:?}");
+}

@@ -70,12 +70,11 @@ pub(super) fn enqueue(
         .canonicalize()
         .with_context(|| format!("cannot resolve {}", args.out.display()))?;
     let config = toml::to_string(cfg).context("cannot serialise the configuration")?;
-    let batch = crate::uplink::new_call_id();
     let n = files.len();
     let mut jobs = Vec::with_capacity(n);
     for (index, (file, stem)) in files.iter().zip(&stems).enumerate() {
         jobs.push(Job {
-            batch: batch.clone(),
+            batch: String::new(),
             index,
             of: n,
             file: file
@@ -100,6 +99,50 @@ pub(super) fn enqueue(
                 .unwrap_or_default()
         })
         .collect();
+    // The same folder queued again into the same output with the same settings while its
+    // last batch is unfinished: follow that batch instead of reviewing everything twice.
+    let manifest = BatchManifest::path(&out);
+    let settings = BatchManifest::settings(&jobs);
+    let previous = BatchManifest::read(&manifest);
+    let resumed = previous
+        .as_ref()
+        .filter(|m| m.files == names && m.settings == settings && m.fresh());
+    let batch = match (resumed, &previous) {
+        (Some(m), _) => {
+            eprintln!(
+                "calmline: {}: batch {} of these {n} file(s) was not followed to its end: {}",
+                manifest.display(),
+                m.batch,
+                if m.all_queued {
+                    "following it again (the outcomes already in count; nothing is reviewed twice)"
+                } else {
+                    "queuing it again (jobs already queued are dropped as duplicates) and following it"
+                }
+            );
+            m.batch.clone()
+        }
+        (None, Some(m)) => {
+            eprintln!(
+                "calmline: {}: an unfinished batch ({}) of other files or settings: its workers may still write reports here; these {n} file(s) go as a new batch",
+                manifest.display(),
+                m.batch
+            );
+            crate::uplink::new_call_id()
+        }
+        (None, None) => crate::uplink::new_call_id(),
+    };
+    let skip_queue = resumed.is_some_and(|m| m.all_queued);
+    for j in &mut jobs {
+        j.batch = batch.clone();
+    }
+    let mut record = BatchManifest {
+        batch: batch.clone(),
+        files: names.clone(),
+        settings,
+        queued_ms: resumed.map_or_else(crate::hub::store::now_ms, |m| m.queued_ms),
+        all_queued: skip_queue,
+    };
+    record.write(&manifest)?;
     let outcomes = runtime()?.block_on(async {
         let client = connect(&url, &auth, "calmline review queue", Duration::from_secs(5))
             .await
@@ -121,7 +164,10 @@ pub(super) fn enqueue(
             .messages()
             .await
             .map_err(|e| anyhow!("cannot follow the outcomes: {e}"))?;
-        for chunk in jobs.chunks(256) {
+        // Message ids `batch/index`: a job queued again within the queue's duplicate window
+        // (10 min) is dropped by JetStream, and a second outcome is ignored below.
+        let to_queue: &[Job] = if skip_queue { &[] } else { &jobs };
+        for chunk in to_queue.chunks(256) {
             let mut acks = Vec::with_capacity(chunk.len());
             for job in chunk {
                 let msg = jetstream::message::PublishMessage::build()
@@ -137,9 +183,13 @@ pub(super) fn enqueue(
                 a.await.map_err(|e| anyhow!("the queue did not take a job: {e}"))?;
             }
         }
-        eprintln!(
-            "calmline: queued {n} file(s) as batch {batch} on {url}; waiting for workers (calmline worker --nats {url})"
-        );
+        if !skip_queue {
+            record.all_queued = true;
+            record.write(&manifest)?;
+            eprintln!(
+                "calmline: queued {n} file(s) as batch {batch} on {url}; waiting for workers (calmline worker --nats {url})"
+            );
+        }
         let bar = progress_bar(Some(n as u64));
         let started = Instant::now();
         let mut outcomes: Vec<Option<Outcome>> = vec![None; n];
@@ -216,6 +266,8 @@ pub(super) fn enqueue(
     }
     let summary = out.join("summary.csv");
     crate::report::write::write_all_or_nothing(&[(summary.clone(), csv.into_bytes())])?;
+    // Followed to its end: nothing to resume.
+    let _ = std::fs::remove_file(&manifest);
     println!(
         "reviewed {} of {n} file(s) by {workers} worker(s) in {:.0} s into {}; summary: {}",
         n - failed,
@@ -224,6 +276,52 @@ pub(super) fn enqueue(
         summary.display()
     );
     Ok(super::review::folder_exit(failed))
+}
+
+/// What `review FOLDER --queue` leaves in the output folder while it follows a batch
+/// (`.calmline-batch.json`), so that running it again resumes the batch.
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+struct BatchManifest {
+    batch: String,
+    /// The recordings' file names, in batch order.
+    files: Vec<String>,
+    /// SHA-256 of the jobs without their batch (paths, formats, names, configuration).
+    settings: String,
+    /// When the batch was first queued (ms since the epoch).
+    queued_ms: i64,
+    /// Every job was queued (JetStream acknowledged it).
+    all_queued: bool,
+}
+
+impl BatchManifest {
+    fn path(out: &std::path::Path) -> PathBuf {
+        out.join(".calmline-batch.json")
+    }
+
+    fn settings(jobs: &[Job]) -> String {
+        use sha2::Digest;
+        let mut h = sha2::Sha256::new();
+        for j in jobs {
+            h.update(serde_json::to_vec(j).unwrap_or_default());
+        }
+        h.finalize().iter().map(|b| format!("{b:02x}")).collect()
+    }
+
+    /// The manifest, if there is a readable one (a damaged one is as good as none).
+    fn read(path: &std::path::Path) -> Option<Self> {
+        serde_json::from_slice(&std::fs::read(path).ok()?).ok()
+    }
+
+    /// Its outcomes are still in NATS (kept 7 days).
+    fn fresh(&self) -> bool {
+        crate::hub::store::now_ms() - self.queued_ms < 6 * 86_400_000
+    }
+
+    fn write(&self, path: &std::path::Path) -> anyhow::Result<()> {
+        let body = serde_json::to_vec_pretty(self)?;
+        crate::report::write::write_all_or_nothing(&[(path.to_path_buf(), body)])
+            .with_context(|| format!("cannot write {}", path.display()))
+    }
 }
 
 /// `worker`: take jobs until Ctrl-C (or --max-jobs), reconnecting as needed.
