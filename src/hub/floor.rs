@@ -100,38 +100,38 @@ async fn retry(hub: Shared, feed: NatsFeed, origin: String, publish: bool) {
     }
 }
 
-async fn floor_stream(js: &jetstream::Context) -> Result<stream::Stream, String> {
-    js.get_or_create_stream(stream::Config {
-        name: FLOOR_STREAM.into(),
-        subjects: vec![FLOOR_SUBJECT.into()],
-        storage: stream::StorageType::File,
-        // As long as the events' stream: a hub catching up on a week of events gets the
-        // steps taken on them too.
-        max_age: Duration::from_secs(7 * 86_400),
-        duplicate_window: Duration::from_secs(120),
-        ..Default::default()
-    })
-    .await
-    .map_err(|e| format!("cannot open the {FLOOR_STREAM} stream: {e}"))
+/// Connect (as `what`) and open the steps' stream, creating it when missing.
+async fn open(feed: &NatsFeed, what: &str) -> Result<(jetstream::Context, stream::Stream), String> {
+    let client = connect(
+        &feed.url,
+        &feed.auth,
+        &format!("calmline hub {} {what}", feed.consumer),
+        Duration::from_secs(5),
+    )
+    .await?;
+    let js = jetstream::new(client);
+    let stream = js
+        .get_or_create_stream(stream::Config {
+            name: FLOOR_STREAM.into(),
+            subjects: vec![FLOOR_SUBJECT.into()],
+            storage: stream::StorageType::File,
+            // As long as the events' stream: a hub catching up on a week of events gets the
+            // steps taken on them too.
+            max_age: Duration::from_secs(7 * 86_400),
+            duplicate_window: Duration::from_secs(120),
+            ..Default::default()
+        })
+        .await
+        .map_err(|e| format!("cannot open the {FLOOR_STREAM} stream: {e}"))?;
+    Ok((js, stream))
 }
 
 /// Publish queued steps until the connection fails.
 async fn publish_steps(hub: &Shared, feed: &NatsFeed) -> String {
-    let client = match connect(
-        &feed.url,
-        &feed.auth,
-        &format!("calmline hub {} steps", feed.consumer),
-        Duration::from_secs(5),
-    )
-    .await
-    {
-        Ok(c) => c,
+    let js = match open(feed, "steps").await {
+        Ok((js, _)) => js,
         Err(e) => return e,
     };
-    let js = jetstream::new(client);
-    if let Err(e) = floor_stream(&js).await {
-        return e;
-    }
     loop {
         let h = hub.clone();
         let queued = match tokio::task::spawn_blocking(move || h.db().floor_outbox(100)).await {
@@ -172,20 +172,8 @@ async fn publish_steps(hub: &Shared, feed: &NatsFeed) -> String {
 
 /// Apply the other hubs' steps until the connection fails.
 async fn follow_steps(hub: &Shared, feed: &NatsFeed, origin: &str) -> String {
-    let client = match connect(
-        &feed.url,
-        &feed.auth,
-        &format!("calmline hub {} floor", feed.consumer),
-        Duration::from_secs(5),
-    )
-    .await
-    {
-        Ok(c) => c,
-        Err(e) => return e,
-    };
-    let js = jetstream::new(client);
-    let stream = match floor_stream(&js).await {
-        Ok(s) => s,
+    let stream = match open(feed, "floor").await {
+        Ok((_, s)) => s,
         Err(e) => return e,
     };
     // One consumer per store, not per `--consumer`: two hubs sharing an events consumer (each
