@@ -58,6 +58,14 @@ pub struct Job {
     pub customer_name: Option<String>,
 }
 
+/// The enqueuer's configuration as it travels in each job: everything a review depends on,
+/// without the enqueuer's NATS password (everyone who may read the queue would read it).
+pub fn job_config(cfg: &crate::Config) -> Result<String, String> {
+    let mut c = cfg.clone();
+    c.nats.password.clear();
+    toml::to_string(&c).map_err(|e| format!("cannot serialise the configuration: {e}"))
+}
+
 /// What became of one job.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Outcome {
@@ -126,4 +134,20 @@ pub async fn workers_consumer(
     )
     .await
     .map_err(|e| format!("cannot open the workers' consumer: {e}"))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_job_carries_the_settings_but_not_the_nats_password() {
+        let mut cfg = crate::Config::default();
+        cfg.nats.password = "qa-secret-4711".into();
+        cfg.nats.user = "qa".into();
+        cfg.coach.cooldown_s = 12.5;
+        let t = super::job_config(&cfg).unwrap();
+        assert!(!t.contains("qa-secret-4711"), "{t}");
+        let back: crate::Config = toml::from_str(&t).unwrap();
+        assert_eq!(back.coach.cooldown_s, 12.5);
+        assert_eq!(back.nats.user, "qa");
+    }
 }

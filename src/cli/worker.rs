@@ -69,7 +69,7 @@ pub(super) fn enqueue(
         .out
         .canonicalize()
         .with_context(|| format!("cannot resolve {}", args.out.display()))?;
-    let config = toml::to_string(cfg).context("cannot serialise the configuration")?;
+    let config = crate::queue::job_config(cfg).map_err(|e| anyhow!(e))?;
     let n = files.len();
     let mut jobs = Vec::with_capacity(n);
     for (index, (file, stem)) in files.iter().zip(&stems).enumerate() {
