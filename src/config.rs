@@ -117,6 +117,7 @@ pub struct Nats {
     pub station: String,
     pub user: String,
     pub password: String,
+    pub nkey_file: String,
     pub consumer: String,
     pub sites: Vec<String>,
     pub job_ack_wait_s: f64,

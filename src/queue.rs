@@ -63,6 +63,7 @@ pub struct Job {
 pub fn job_config(cfg: &crate::Config) -> Result<String, String> {
     let mut c = cfg.clone();
     c.nats.password.clear();
+    c.nats.nkey_file.clear();
     toml::to_string(&c).map_err(|e| format!("cannot serialise the configuration: {e}"))
 }
 

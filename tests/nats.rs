@@ -30,6 +30,8 @@ struct Nats {
     child: Option<Child>,
     port: u16,
     conf: PathBuf,
+    /// The seed of station desk-3, which signs in with an nkey (no password).
+    desk3_seed: String,
     _dir: tempfile::TempDir,
 }
 
@@ -38,6 +40,7 @@ impl Nats {
         let dir = tempfile::tempdir().unwrap();
         let port = common::free_port();
         let conf = dir.path().join("nats.conf");
+        let desk3 = nkeys::KeyPair::new_user();
         // Hubs may use the JetStream API and acknowledge; each station may publish only to its
         // own subject (and receive its publish acknowledgements).
         std::fs::write(
@@ -52,12 +55,14 @@ accounts {{
       {{ user: hub, password: hub-secret, permissions: {{ publish: ["$JS.API.>", "$JS.ACK.>", "calmline.floor.steps"], subscribe: ["_INBOX.>"] }} }}
       {{ user: desk-1, password: desk-1-secret, permissions: {{ publish: ["calmline.lyon.desk-1.events"], subscribe: ["_INBOX.>"] }} }}
       {{ user: desk-2, password: desk-2-secret, permissions: {{ publish: ["calmline.lyon.desk-2.events"], subscribe: ["_INBOX.>"] }} }}
+      {{ nkey: {}, permissions: {{ publish: ["calmline.lyon.desk-3.events"], subscribe: ["_INBOX.>"] }} }}
       {{ user: qa, password: qa-secret }}
     ]
   }}
 }}
 "#,
-                dir.path().join("js").display()
+                dir.path().join("js").display(),
+                desk3.public_key()
             ),
         )
         .unwrap();
@@ -65,6 +70,7 @@ accounts {{
             child: None,
             port,
             conf,
+            desk3_seed: desk3.seed().unwrap(),
             _dir: dir,
         };
         n.spawn();
@@ -772,4 +778,70 @@ fn a_stopped_enqueuer_run_again_follows_its_batch_to_the_end() {
         .filter(|l| l.contains(": reviewing "))
         .collect();
     assert_eq!(reviewed.len(), 6, "{reviewed:?}");
+}
+
+/// A station signs in with an nkey seed instead of a password (nsc's file layout: comments
+/// around the seed); a seed the server does not know gets nowhere, and the monitor keeps the
+/// call's events in its outbox; a file with no seed is refused at once, naming the file.
+#[test]
+fn a_station_signs_in_with_an_nkey_and_an_unknown_one_is_refused() {
+    let nats = Nats::start();
+    let hub = Hub::start(&nats, "hub-n");
+    let dir = tempfile::tempdir().unwrap();
+    let play = |seed_file: &Path, name: &str| {
+        let cfg = dir.path().join(format!("{name}.toml"));
+        let outbox = dir.path().join(format!("outbox-{name}"));
+        let mut cmd = common::live_file(BIN, "scenario_calm_a01.wav", 8.0, &cfg, &outbox);
+        cmd.args([
+            "--nats",
+            &nats.url(),
+            "--site",
+            "lyon",
+            "--station",
+            "desk-3",
+        ])
+        .arg("--nats-nkey")
+        .arg(seed_file)
+        .env_remove("CALMLINE_NATS_PASSWORD");
+        cmd
+    };
+    let good = dir.path().join("desk-3.nk");
+    std::fs::write(
+        &good,
+        format!(
+            "-----BEGIN USER NKEY SEED-----\n{}\n------END USER NKEY SEED------\n",
+            nats.desk3_seed
+        ),
+    )
+    .unwrap();
+    let out = Monitor::spawn(&mut play(&good, "good")).lines();
+    let s = out.iter().find(|l| l["type"] == "summary").unwrap();
+    assert_eq!(s["hub"]["pending"], 0, "{s}");
+    let call = s["hub"]["call"].as_str().unwrap().to_string();
+    wait_for("the call at the hub", Duration::from_secs(20), || {
+        hub.store().call(&call).unwrap().is_some()
+    });
+    assert_eq!(
+        hub.store().call(&call).unwrap().unwrap().station,
+        "lyon.desk-3"
+    );
+
+    // A key the server does not know: nothing is published, nothing is lost.
+    let stranger = dir.path().join("stranger.nk");
+    std::fs::write(&stranger, nkeys::KeyPair::new_user().seed().unwrap()).unwrap();
+    let out = Monitor::spawn(&mut play(&stranger, "stranger")).lines();
+    let s = out.iter().find(|l| l["type"] == "summary").unwrap();
+    assert!(s["hub"]["pending"].as_u64().unwrap() > 0, "{s}");
+    assert!(s["hub"]["failures"].as_u64().unwrap() >= 1, "{s}");
+
+    // Not a seed at all.
+    let wrong = dir.path().join("not-a-seed.txt");
+    std::fs::write(&wrong, "hello\n").unwrap();
+    let o = play(&wrong, "wrong").output().unwrap();
+    assert_eq!(o.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("not-a-seed.txt") && err.contains("no NATS user seed"),
+        "{err}"
+    );
 }

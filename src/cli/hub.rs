@@ -23,14 +23,43 @@ pub(super) fn data_dir() -> PathBuf {
 
 /// NATS credentials: the user from the flag or [nats] user, the password from
 /// $CALMLINE_NATS_PASSWORD or [nats] password.
-pub(super) fn nats_auth(user: Option<&str>, cfg: &crate::Config) -> crate::uplink::nats::NatsAuth {
-    crate::uplink::nats::NatsAuth {
+/// How this process signs in to NATS: an nkey seed from `--nats-nkey` or `[nats] nkey_file`,
+/// else user and password (the password from `$CALMLINE_NATS_PASSWORD` or `[nats] password`).
+pub(super) fn nats_auth(
+    user: Option<&str>,
+    nkey: Option<&std::path::Path>,
+    cfg: &crate::Config,
+) -> anyhow::Result<crate::uplink::nats::NatsAuth> {
+    let file = nkey
+        .map(std::path::Path::to_path_buf)
+        .or_else(|| Some(PathBuf::from(&cfg.nats.nkey_file)).filter(|p| !p.as_os_str().is_empty()));
+    let nkey_seed = match file {
+        None => String::new(),
+        Some(f) => {
+            let text = std::fs::read_to_string(&f)
+                .with_context(|| format!("{}: cannot read the NATS nkey seed", f.display()))?;
+            // nsc's files hold the seed on a line of its own, among comments.
+            let seed = text
+                .lines()
+                .map(str::trim)
+                .find(|l| l.starts_with("SU"))
+                .with_context(|| {
+                    format!(
+                        "{}: no NATS user seed in this file (a line starting with SU, e.g. from `nsc generate nkey --user`)",
+                        f.display()
+                    )
+                })?;
+            seed.to_string()
+        }
+    };
+    Ok(crate::uplink::nats::NatsAuth {
         user: user.unwrap_or(&cfg.nats.user).to_string(),
         password: std::env::var("CALMLINE_NATS_PASSWORD")
             .ok()
             .filter(|p| !p.is_empty())
             .unwrap_or_else(|| cfg.nats.password.clone()),
-    }
+        nkey_seed,
+    })
 }
 
 pub(super) fn run(args: HubArgs) -> anyhow::Result<ExitCode> {
@@ -70,7 +99,11 @@ pub(super) fn run(args: HubArgs) -> anyhow::Result<ExitCode> {
                     }
                     Some(crate::hub::nats::NatsFeed {
                         url,
-                        auth: nats_auth(args.nats_user.as_deref(), &cfg),
+                        auth: nats_auth(
+                            args.nats_user.as_deref(),
+                            args.nats_nkey.as_deref(),
+                            &cfg,
+                        )?,
                         consumer,
                         sites,
                     })

@@ -89,6 +89,10 @@ pub struct WorkerArgs {
     /// [nats] password.
     #[arg(long)]
     pub nats_user: Option<String>,
+    /// Sign in to NATS with the nkey seed in FILE instead of user and password (default
+    /// [nats] nkey_file).
+    #[arg(long, value_name = "FILE")]
+    pub nats_nkey: Option<PathBuf>,
     /// This worker's name in outcomes and logs (default: host name and process id).
     #[arg(long)]
     pub name: Option<String>,
@@ -136,6 +140,10 @@ pub struct HubArgs {
     /// [nats] password.
     #[arg(long)]
     pub nats_user: Option<String>,
+    /// Sign in to NATS with the nkey seed in FILE instead of user and password (default
+    /// [nats] nkey_file).
+    #[arg(long, value_name = "FILE")]
+    pub nats_nkey: Option<PathBuf>,
 }
 
 /// `calmline hub ...` management commands.
@@ -278,6 +286,10 @@ pub struct LiveArgs {
     /// [nats] password.
     #[arg(long)]
     pub nats_user: Option<String>,
+    /// Sign in to NATS with the nkey seed in FILE instead of user and password (default
+    /// [nats] nkey_file).
+    #[arg(long, value_name = "FILE")]
+    pub nats_nkey: Option<PathBuf>,
 }
 
 /// `calmline model ...`
@@ -372,6 +384,10 @@ pub struct ReviewArgs {
     /// [nats] password.
     #[arg(long)]
     pub nats_user: Option<String>,
+    /// Sign in to NATS with the nkey seed in FILE instead of user and password (default
+    /// [nats] nkey_file).
+    #[arg(long, value_name = "FILE")]
+    pub nats_nkey: Option<PathBuf>,
 }
 
 /// Settings for a run: the config file layered on the defaults, then command-line overrides.

@@ -27,6 +27,8 @@ pub struct NatsAuth {
     pub user: String,
     /// Its password.
     pub password: String,
+    /// An nkey seed (`SU...`) to sign in with instead ("" = none).
+    pub nkey_seed: String,
 }
 
 /// Where a monitor publishes.
@@ -80,7 +82,9 @@ pub async fn connect(
         .connection_timeout(timeout)
         .request_timeout(Some(timeout))
         .max_reconnects(None);
-    if !auth.user.is_empty() {
+    if !auth.nkey_seed.is_empty() {
+        o = o.nkey(auth.nkey_seed.clone());
+    } else if !auth.user.is_empty() {
         o = o.user_and_password(auth.user.clone(), auth.password.clone());
     }
     let addrs: Vec<async_nats::ServerAddr> = url
