@@ -106,7 +106,7 @@ pub(super) fn enqueue(
     let previous = BatchManifest::read(&manifest);
     let resumed = previous
         .as_ref()
-        .filter(|m| m.files == names && m.settings == settings && m.fresh());
+        .filter(|m| m.url == url && m.files == names && m.settings == settings && m.fresh());
     let batch = match (resumed, &previous) {
         (Some(m), _) => {
             eprintln!(
@@ -123,7 +123,7 @@ pub(super) fn enqueue(
         }
         (None, Some(m)) => {
             eprintln!(
-                "calmline: {}: an unfinished batch ({}) of other files or settings: its workers may still write reports here; these {n} file(s) go as a new batch",
+                "calmline: {}: an unfinished batch ({}) of other files, settings or NATS server: its workers may still write reports here; these {n} file(s) go as a new batch",
                 manifest.display(),
                 m.batch
             );
@@ -137,6 +137,7 @@ pub(super) fn enqueue(
     }
     let mut record = BatchManifest {
         batch: batch.clone(),
+        url: url.clone(),
         files: names.clone(),
         settings,
         queued_ms: resumed.map_or_else(crate::hub::store::now_ms, |m| m.queued_ms),
@@ -283,6 +284,8 @@ pub(super) fn enqueue(
 #[derive(Debug, serde::Serialize, serde::Deserialize)]
 struct BatchManifest {
     batch: String,
+    /// The NATS server it was queued on.
+    url: String,
     /// The recordings' file names, in batch order.
     files: Vec<String>,
     /// SHA-256 of the jobs without their batch (paths, formats, names, configuration).
