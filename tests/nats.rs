@@ -465,6 +465,21 @@ fn a_claim_or_a_resolution_on_one_hub_reaches_every_hub_of_the_floor() {
         (e.resolved_by.as_deref(), e.note.as_deref()),
         (Some("sue"), Some("called the customer back"))
     );
+    // Nothing left to share or to wait for, on any hub.
+    for h in [&a, &b, &c] {
+        let m = ureq::get(&format!("{}/metrics", h.url()))
+            .call()
+            .unwrap()
+            .body_mut()
+            .read_to_string()
+            .unwrap();
+        for line in [
+            "calmline_hub_floor_steps_unshared 0\n",
+            "calmline_hub_floor_steps_waiting 0\n",
+        ] {
+            assert!(m.contains(line), "{}: {line} not in\n{m}", h.consumer);
+        }
+    }
 }
 
 /// A hub started after the calls catches up from the stream; a station's user can publish only

@@ -129,6 +129,9 @@ pub(super) struct FromStore {
     pub(super) active_calls: i64,
     pub(super) alerts: Vec<(String, String, i64)>,
     pub(super) counters: BTreeMap<String, i64>,
+    /// Supervisors' steps not yet shared with the other hubs; other hubs' steps waiting here
+    /// for their alert.
+    pub(super) floor: (i64, i64),
 }
 
 /// The whole page.
@@ -209,6 +212,18 @@ pub(super) fn render(m: &Metrics, s: &FromStore) -> String {
         "calmline_hub_monitors_reporting_outbox",
         "Monitors whose outbox report is under a minute old.",
         calls as f64,
+    );
+    gauge(
+        &mut o,
+        "calmline_hub_floor_steps_unshared",
+        "Supervisors' claims and resolutions not yet published to the other hubs (NATS).",
+        s.floor.0 as f64,
+    );
+    gauge(
+        &mut o,
+        "calmline_hub_floor_steps_waiting",
+        "Other hubs' steps waiting for their alert to reach this hub.",
+        s.floor.1 as f64,
     );
     let nats = m.nats.lock().unwrap_or_else(|p| p.into_inner());
     if !nats.is_empty() {

@@ -712,11 +712,11 @@ async fn metrics_page(State(hub): State<Shared>) -> Response {
     let quiet_ms = (hub.opts.silent_after_s * 1000.0) as i64;
     let figures = tokio::task::spawn_blocking(move || {
         let db = h.db();
-        Ok::<_, Error>((db.metrics(quiet_ms)?, db.counters()?))
+        Ok::<_, Error>((db.metrics(quiet_ms)?, db.counters()?, db.floor_backlog()?))
     })
     .await;
     match figures {
-        Ok(Ok(((stations, stations_connected, active_calls, alerts), counters))) => {
+        Ok(Ok(((stations, stations_connected, active_calls, alerts), counters, floor))) => {
             let body = super::metrics::render(
                 &hub.metrics,
                 &super::metrics::FromStore {
@@ -725,6 +725,7 @@ async fn metrics_page(State(hub): State<Shared>) -> Response {
                     active_calls,
                     alerts,
                     counters,
+                    floor,
                 },
             );
             ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], body).into_response()
