@@ -973,7 +973,12 @@ impl Store {
     /// alert this hub has not raised yet waits for it. Returns the alert changed, if any.
     pub fn apply_floor(&mut self, a: &FloorAction) -> Result<Option<i64>> {
         let path = self.path.clone();
-        let tx = self.conn.transaction().map_err(|e| db_err(&path, e))?;
+        // Write-locked from the start: the alert looked up is the latest, so a step is never
+        // left waiting for an alert the writer thread raised meanwhile.
+        let tx = self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map_err(|e| db_err(&path, e))?;
         let changed = apply_floor(&tx, a).map_err(|e| db_err(&path, e))?;
         tx.commit().map_err(|e| db_err(&path, e))?;
         Ok(changed)
