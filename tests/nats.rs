@@ -589,6 +589,25 @@ fn worker(nats: &Nats, name: &str, cfg: &Path) -> Child {
         .unwrap()
 }
 
+/// `review INPUT --queue --out OUT` as the QA user (stdout piped).
+fn enqueuer(nats: &Nats, input: &Path, out: &Path) -> Command {
+    let mut c = Command::new(BIN);
+    c.arg("review")
+        .arg(input)
+        .args([
+            "--queue",
+            "--nats",
+            &nats.url(),
+            "--nats-user",
+            "qa",
+            "--out",
+        ])
+        .arg(out)
+        .env("CALMLINE_NATS_PASSWORD", "qa-secret")
+        .stdout(Stdio::piped());
+    c
+}
+
 /// QA review at scale: 40 recordings queued with their call details, two worker processes with
 /// transcription, one killed (-9) in the middle of a job. Every file ends up in summary.csv
 /// exactly once, the killed worker's job is reviewed again by the other, no report is
@@ -629,16 +648,9 @@ fn review_workers_survive_a_killed_worker_and_review_every_file_once() {
     let mut a = worker(&nats, "wa", &cfg);
     let mut b = worker(&nats, "wb", &cfg);
     let (la, lb) = (line_channel(&mut a), line_channel(&mut b));
-    let mut review = Command::new(BIN)
-        .arg("review")
-        .arg(&input)
-        .args(["--queue", "--nats", &nats.url(), "--nats-user", "qa"])
+    let mut review = enqueuer(&nats, &input, &out)
         .arg("--call-details")
         .arg(&details)
-        .arg("--out")
-        .arg(&out)
-        .env("CALMLINE_NATS_PASSWORD", "qa-secret")
-        .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
@@ -751,14 +763,8 @@ fn a_stopped_enqueuer_run_again_follows_its_batch_to_the_end() {
         );
     }
     let enqueue = || {
-        Command::new(BIN)
-            .arg("review")
-            .arg(&input)
-            .args(["--queue", "--nats", &nats.url(), "--nats-user", "qa"])
-            .args(["--no-transcribe", "--out"])
-            .arg(&out)
-            .env("CALMLINE_NATS_PASSWORD", "qa-secret")
-            .stdout(Stdio::piped())
+        enqueuer(&nats, &input, &out)
+            .arg("--no-transcribe")
             .stderr(Stdio::piped())
             .spawn()
             .unwrap()
