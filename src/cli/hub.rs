@@ -21,8 +21,6 @@ pub(super) fn data_dir() -> PathBuf {
         .join("calmline")
 }
 
-/// NATS credentials: the user from the flag or [nats] user, the password from
-/// $CALMLINE_NATS_PASSWORD or [nats] password.
 /// How this process signs in to NATS: an nkey seed from `--nats-nkey` or `[nats] nkey_file`,
 /// else user and password (the password from `$CALMLINE_NATS_PASSWORD` or `[nats] password`).
 pub(super) fn nats_auth(
