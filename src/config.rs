@@ -118,6 +118,7 @@ pub struct Nats {
     pub user: String,
     pub password: String,
     pub nkey_file: String,
+    pub creds_file: String,
     pub consumer: String,
     pub sites: Vec<String>,
     pub job_ack_wait_s: f64,

@@ -64,6 +64,7 @@ pub fn job_config(cfg: &crate::Config) -> Result<String, String> {
     let mut c = cfg.clone();
     c.nats.password.clear();
     c.nats.nkey_file.clear();
+    c.nats.creds_file.clear();
     toml::to_string(&c).map_err(|e| format!("cannot serialise the configuration: {e}"))
 }
 
@@ -144,9 +145,13 @@ mod tests {
         let mut cfg = crate::Config::default();
         cfg.nats.password = "qa-secret-4711".into();
         cfg.nats.user = "qa".into();
+        cfg.nats.creds_file = "/home/qa/.nkeys/qa.creds".into();
+        cfg.nats.nkey_file = "/home/qa/.nkeys/qa.nk".into();
         cfg.coach.cooldown_s = 12.5;
         let t = super::job_config(&cfg).unwrap();
         assert!(!t.contains("qa-secret-4711"), "{t}");
+        // Where the enqueuer keeps its keys is none of the workers' business either.
+        assert!(!t.contains(".nkeys"), "{t}");
         let back: crate::Config = toml::from_str(&t).unwrap();
         assert_eq!(back.coach.cooldown_s, 12.5);
         assert_eq!(back.nats.user, "qa");

@@ -77,6 +77,43 @@ accounts {{
         n
     }
 
+    /// A server in operator mode (decentralised authentication): it trusts `operator` and
+    /// knows the accounts in `accounts` (preloaded into its memory resolver, with a system
+    /// account of its own); users are whoever those accounts sign a JWT for.
+    fn start_operator(
+        operator: &common::jwt::Operator,
+        accounts: &[&common::jwt::Account],
+    ) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let port = common::free_port();
+        let conf = dir.path().join("nats.conf");
+        let system = operator.system_account();
+        let preload: String = accounts
+            .iter()
+            .chain([&&system])
+            .map(|a| format!("  {}: \"{}\"\n", a.public_key(), a.jwt))
+            .collect();
+        std::fs::write(
+            &conf,
+            format!(
+                "listen: 127.0.0.1:{port}\njetstream {{ store_dir: \"{}\" }}\noperator: \"{}\"\nsystem_account: {}\nresolver: MEMORY\nresolver_preload: {{\n{preload}}}\n",
+                dir.path().join("js").display(),
+                operator.jwt,
+                system.public_key()
+            ),
+        )
+        .unwrap();
+        let mut n = Nats {
+            child: None,
+            port,
+            conf,
+            desk3_seed: String::new(),
+            _dir: dir,
+        };
+        n.spawn();
+        n
+    }
+
     fn spawn(&mut self) {
         // Debian puts it in /usr/sbin, which a user's PATH may lack.
         let bin = ["/usr/sbin/nats-server", "/usr/bin/nats-server"]
@@ -123,11 +160,17 @@ struct Hub {
     port: u16,
     consumer: String,
     nats: String,
+    /// How it signs in: the flags, and the password in the environment.
+    sign_in: Vec<String>,
     dir: tempfile::TempDir,
 }
 
 impl Hub {
     fn start(nats: &Nats, consumer: &str) -> Self {
+        Self::signed_in(nats, consumer, &["--nats-user", "hub"])
+    }
+
+    fn signed_in(nats: &Nats, consumer: &str, sign_in: &[&str]) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let mut h = Hub {
             child: None,
@@ -135,6 +178,7 @@ impl Hub {
             port: common::free_port(),
             consumer: consumer.into(),
             nats: nats.url(),
+            sign_in: sign_in.iter().map(|a| a.to_string()).collect(),
             dir,
         };
         h.spawn();
@@ -146,7 +190,8 @@ impl Hub {
             .args(["hub", "--db"])
             .arg(&self.db)
             .args(["--bind", &format!("127.0.0.1:{}", self.port)])
-            .args(["--nats", &self.nats, "--nats-user", "hub"])
+            .args(["--nats", &self.nats])
+            .args(&self.sign_in)
             .args(["--consumer", &self.consumer])
             .env("CALMLINE_NATS_PASSWORD", "hub-secret")
             .env("XDG_DATA_HOME", self.dir.path())
@@ -863,6 +908,90 @@ fn a_station_signs_in_with_an_nkey_and_an_unknown_one_is_refused() {
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(
         err.contains("not-a-seed.txt") && err.contains("no NATS user seed"),
+        "{err}"
+    );
+}
+
+/// Decentralised authentication: the server trusts an operator, not a list of users. A hub and
+/// a station sign in with the credentials files their account signed (user JWT and seed, as
+/// `nsc generate creds` writes them), and the station's call reaches the hub; a station whose
+/// account the server does not trust gets nowhere and keeps its events; a file that is not a
+/// credentials file is refused at start, naming it.
+#[test]
+fn a_hub_and_a_station_sign_in_with_credentials_files_of_a_trusted_account() {
+    use common::jwt::Operator;
+    let operator = Operator::new("calmline-test");
+    let account = operator.account("CALLCENTRE");
+    let nats = Nats::start_operator(&operator, &[&account]);
+    let dir = tempfile::tempdir().unwrap();
+    let write = |name: &str, text: &str| {
+        let f = dir.path().join(name);
+        std::fs::write(&f, text).unwrap();
+        f
+    };
+    let hub_creds = write(
+        "hub.creds",
+        &account.creds("hub", &["$JS.API.>", "$JS.ACK.>", "calmline.floor.steps"]),
+    );
+    let hub = Hub::signed_in(
+        &nats,
+        "hub-jwt",
+        &["--nats-creds", hub_creds.to_str().unwrap()],
+    );
+    let play = |creds: &Path, name: &str| {
+        let cfg = dir.path().join(format!("{name}.toml"));
+        let outbox = dir.path().join(format!("outbox-{name}"));
+        let mut cmd = common::live_file(BIN, "scenario_calm_a01.wav", 8.0, &cfg, &outbox);
+        cmd.args([
+            "--nats",
+            &nats.url(),
+            "--site",
+            "lyon",
+            "--station",
+            "desk-5",
+        ])
+        .arg("--nats-creds")
+        .arg(creds)
+        .env_remove("CALMLINE_NATS_PASSWORD");
+        cmd
+    };
+    let desk = write(
+        "desk-5.creds",
+        &account.creds("desk-5", &["calmline.lyon.desk-5.events"]),
+    );
+    let out = Monitor::spawn(&mut play(&desk, "desk")).lines();
+    let s = out.iter().find(|l| l["type"] == "summary").unwrap();
+    assert_eq!(s["hub"]["pending"], 0, "{s}");
+    let call = s["hub"]["call"].as_str().unwrap().to_string();
+    wait_for("the call at the hub", Duration::from_secs(20), || {
+        hub.store().call(&call).unwrap().is_some()
+    });
+    assert_eq!(
+        hub.store().call(&call).unwrap().unwrap().station,
+        "lyon.desk-5"
+    );
+
+    // Signed by an account of another operator: the server refuses it, nothing is lost.
+    let stranger = Operator::new("elsewhere").account("CALLCENTRE");
+    let foreign = write(
+        "foreign.creds",
+        &stranger.creds("desk-5", &["calmline.lyon.desk-5.events"]),
+    );
+    let out = Monitor::spawn(&mut play(&foreign, "foreign")).lines();
+    let s = out.iter().find(|l| l["type"] == "summary").unwrap();
+    assert!(s["hub"]["pending"].as_u64().unwrap() > 0, "{s}");
+    assert!(s["hub"]["failures"].as_u64().unwrap() >= 1, "{s}");
+
+    // A bare seed is not a credentials file.
+    let seed_only = write(
+        "seed-only.creds",
+        &nkeys::KeyPair::new_user().seed().unwrap(),
+    );
+    let o = play(&seed_only, "seed-only").output().unwrap();
+    assert_eq!(o.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("seed-only.creds") && err.contains("not a NATS credentials file"),
         "{err}"
     );
 }

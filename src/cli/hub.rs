@@ -21,43 +21,59 @@ pub(super) fn data_dir() -> PathBuf {
         .join("calmline")
 }
 
-/// How this process signs in to NATS: an nkey seed from `--nats-nkey` or `[nats] nkey_file`,
-/// else user and password (the password from `$CALMLINE_NATS_PASSWORD` or `[nats] password`).
+/// How this process signs in to NATS: the credentials file from `--nats-creds` or `[nats]
+/// creds_file`, else the nkey seed from `--nats-nkey` or `[nats] nkey_file`, else user and
+/// password (the password from `$CALMLINE_NATS_PASSWORD` or `[nats] password`). Files are read
+/// and checked here, so a wrong one stops the command at start, named.
 pub(super) fn nats_auth(
-    user: Option<&str>,
-    nkey: Option<&std::path::Path>,
+    args: &super::NatsSignIn,
     cfg: &crate::Config,
 ) -> anyhow::Result<crate::uplink::nats::NatsAuth> {
-    let file = nkey
-        .map(std::path::Path::to_path_buf)
-        .or_else(|| Some(PathBuf::from(&cfg.nats.nkey_file)).filter(|p| !p.as_os_str().is_empty()));
-    let nkey_seed = match file {
-        None => String::new(),
-        Some(f) => {
-            let text = std::fs::read_to_string(&f)
-                .with_context(|| format!("{}: cannot read the NATS nkey seed", f.display()))?;
-            // nsc's files hold the seed on a line of its own, among comments.
-            let seed = text
-                .lines()
-                .map(str::trim)
-                .find(|l| l.starts_with("SU"))
-                .with_context(|| {
-                    format!(
-                        "{}: no NATS user seed in this file (a line starting with SU, e.g. from `nsc generate nkey --user`)",
-                        f.display()
-                    )
-                })?;
-            seed.to_string()
-        }
+    let file = |flag: &Option<PathBuf>, setting: &str| {
+        flag.clone()
+            .or_else(|| Some(PathBuf::from(setting)).filter(|p| !p.as_os_str().is_empty()))
     };
-    Ok(crate::uplink::nats::NatsAuth {
-        user: user.unwrap_or(&cfg.nats.user).to_string(),
+    let read = |f: &std::path::Path, what: &str| {
+        std::fs::read_to_string(f)
+            .with_context(|| format!("{}: cannot read the {what}", f.display()))
+    };
+    let mut auth = crate::uplink::nats::NatsAuth {
+        user: args
+            .nats_user
+            .clone()
+            .unwrap_or_else(|| cfg.nats.user.clone()),
         password: std::env::var("CALMLINE_NATS_PASSWORD")
             .ok()
             .filter(|p| !p.is_empty())
             .unwrap_or_else(|| cfg.nats.password.clone()),
-        nkey_seed,
-    })
+        ..Default::default()
+    };
+    if let Some(f) = file(&args.nats_creds, &cfg.nats.creds_file) {
+        let text = read(&f, "NATS credentials")?;
+        // The client's own parser, so what passes here is what it will sign in with.
+        async_nats::ConnectOptions::with_credentials(&text).map_err(|e| {
+            anyhow::anyhow!(
+                "{}: not a NATS credentials file ({e}; expected the user JWT and seed blocks that `nsc generate creds` writes)",
+                f.display()
+            )
+        })?;
+        auth.credentials = text;
+    } else if let Some(f) = file(&args.nats_nkey, &cfg.nats.nkey_file) {
+        let text = read(&f, "NATS nkey seed")?;
+        // nsc's files hold the seed on a line of its own, among comments.
+        let seed = text
+            .lines()
+            .map(str::trim)
+            .find(|l| l.starts_with("SU"))
+            .with_context(|| {
+                format!(
+                    "{}: no NATS user seed in this file (a line starting with SU, e.g. from `nsc generate nkey --user`)",
+                    f.display()
+                )
+            })?;
+        auth.nkey_seed = seed.to_string();
+    }
+    Ok(auth)
 }
 
 pub(super) fn run(args: HubArgs) -> anyhow::Result<ExitCode> {
@@ -97,11 +113,7 @@ pub(super) fn run(args: HubArgs) -> anyhow::Result<ExitCode> {
                     }
                     Some(crate::hub::nats::NatsFeed {
                         url,
-                        auth: nats_auth(
-                            args.nats_user.as_deref(),
-                            args.nats_nkey.as_deref(),
-                            &cfg,
-                        )?,
+                        auth: nats_auth(&args.sign_in, &cfg)?,
                         consumer,
                         sites,
                     })

@@ -223,11 +223,7 @@ pub(super) fn run(args: LiveArgs) -> anyhow::Result<ExitCode> {
                 url: url.clone(),
                 site,
                 station,
-                auth: super::hub::nats_auth(
-                    args.nats_user.as_deref(),
-                    args.nats_nkey.as_deref(),
-                    &cfg,
-                )?,
+                auth: super::hub::nats_auth(&args.sign_in, &cfg)?,
             };
             Some(crate::uplink::Uplink::start(options(
                 url.clone(),

@@ -79,12 +79,9 @@ pub struct EnrollArgs {
     pub config: Option<PathBuf>,
 }
 
-/// Arguments of `worker`.
-#[derive(Debug, clap::Args)]
-pub struct WorkerArgs {
-    /// The NATS server(s) of the queue (default [nats] url).
-    #[arg(long)]
-    pub nats: Option<String>,
+/// How a command signs in to NATS (`live`, `hub`, `worker`, `review --queue`).
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct NatsSignIn {
     /// The NATS user (default [nats] user); its password from $CALMLINE_NATS_PASSWORD or
     /// [nats] password.
     #[arg(long)]
@@ -93,6 +90,21 @@ pub struct WorkerArgs {
     /// [nats] nkey_file).
     #[arg(long, value_name = "FILE")]
     pub nats_nkey: Option<PathBuf>,
+    /// Sign in to NATS with the user JWT and seed in the credentials FILE that `nsc generate
+    /// creds` writes (decentralised authentication; default [nats] creds_file).
+    #[arg(long, value_name = "FILE", conflicts_with = "nats_nkey")]
+    pub nats_creds: Option<PathBuf>,
+}
+
+/// Arguments of `worker`.
+#[derive(Debug, clap::Args)]
+pub struct WorkerArgs {
+    /// The NATS server(s) of the queue (default [nats] url).
+    #[arg(long)]
+    pub nats: Option<String>,
+    /// How it signs in to NATS.
+    #[command(flatten)]
+    pub sign_in: NatsSignIn,
     /// This worker's name in outcomes and logs (default: host name and process id).
     #[arg(long)]
     pub name: Option<String>,
@@ -136,14 +148,9 @@ pub struct HubArgs {
     /// see the whole floor, and keeps it to catch up after a restart.
     #[arg(long)]
     pub consumer: Option<String>,
-    /// The NATS user (default [nats] user); its password from $CALMLINE_NATS_PASSWORD or
-    /// [nats] password.
-    #[arg(long)]
-    pub nats_user: Option<String>,
-    /// Sign in to NATS with the nkey seed in FILE instead of user and password (default
-    /// [nats] nkey_file).
-    #[arg(long, value_name = "FILE")]
-    pub nats_nkey: Option<PathBuf>,
+    /// How it signs in to NATS.
+    #[command(flatten)]
+    pub sign_in: NatsSignIn,
 }
 
 /// `calmline hub ...` management commands.
@@ -282,14 +289,9 @@ pub struct LiveArgs {
     /// This station's name at the hubs; default [nats] station, else the host name.
     #[arg(long)]
     pub station: Option<String>,
-    /// The NATS user (default [nats] user); its password from $CALMLINE_NATS_PASSWORD or
-    /// [nats] password.
-    #[arg(long)]
-    pub nats_user: Option<String>,
-    /// Sign in to NATS with the nkey seed in FILE instead of user and password (default
-    /// [nats] nkey_file).
-    #[arg(long, value_name = "FILE")]
-    pub nats_nkey: Option<PathBuf>,
+    /// How it signs in to NATS.
+    #[command(flatten)]
+    pub sign_in: NatsSignIn,
 }
 
 /// `calmline model ...`
@@ -380,14 +382,9 @@ pub struct ReviewArgs {
     /// show their progress and write summary.csv when every file has an outcome.
     #[arg(long)]
     pub queue: bool,
-    /// The NATS user (default [nats] user); its password from $CALMLINE_NATS_PASSWORD or
-    /// [nats] password.
-    #[arg(long)]
-    pub nats_user: Option<String>,
-    /// Sign in to NATS with the nkey seed in FILE instead of user and password (default
-    /// [nats] nkey_file).
-    #[arg(long, value_name = "FILE")]
-    pub nats_nkey: Option<PathBuf>,
+    /// How it signs in to NATS.
+    #[command(flatten)]
+    pub sign_in: NatsSignIn,
 }
 
 /// Settings for a run: the config file layered on the defaults, then command-line overrides.

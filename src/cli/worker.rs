@@ -90,7 +90,7 @@ pub(super) fn enqueue(
             customer_name: super::review::details_of(details, file).map(str::to_string),
         });
     }
-    let auth = super::hub::nats_auth(args.nats_user.as_deref(), args.nats_nkey.as_deref(), cfg)?;
+    let auth = super::hub::nats_auth(&args.sign_in, cfg)?;
     let names: Vec<String> = files
         .iter()
         .map(|f| {
@@ -331,7 +331,7 @@ impl BatchManifest {
 pub(super) fn run(args: WorkerArgs) -> anyhow::Result<ExitCode> {
     let cfg = resolve_config(args.config.as_ref(), None)?;
     let url = nats_url(&args.nats, &cfg, "worker")?;
-    let auth = super::hub::nats_auth(args.nats_user.as_deref(), args.nats_nkey.as_deref(), &cfg)?;
+    let auth = super::hub::nats_auth(&args.sign_in, &cfg)?;
     let name = args.name.clone().unwrap_or_else(|| {
         let host = std::fs::read_to_string("/etc/hostname")
             .map(|h| h.trim().to_string())

@@ -29,6 +29,9 @@ pub struct NatsAuth {
     pub password: String,
     /// An nkey seed (`SU...`) to sign in with instead ("" = none).
     pub nkey_seed: String,
+    /// A credentials file's text (user JWT and seed) to sign in with instead of either ("" =
+    /// none): decentralised authentication, where the server trusts an operator, not a list.
+    pub credentials: String,
 }
 
 /// Where a monitor publishes.
@@ -82,7 +85,11 @@ pub async fn connect(
         .connection_timeout(timeout)
         .request_timeout(Some(timeout))
         .max_reconnects(None);
-    if !auth.nkey_seed.is_empty() {
+    if !auth.credentials.is_empty() {
+        o = o
+            .credentials(&auth.credentials)
+            .map_err(|e| format!("NATS credentials: {e}"))?;
+    } else if !auth.nkey_seed.is_empty() {
         o = o.nkey(auth.nkey_seed.clone());
     } else if !auth.user.is_empty() {
         o = o.user_and_password(auth.user.clone(), auth.password.clone());

@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod escalation;
+pub mod jwt;
 pub mod supervisor;
 
 use std::path::{Path, PathBuf};
