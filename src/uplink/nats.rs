@@ -21,7 +21,7 @@ pub const STREAM_SUBJECTS: &str = "calmline.*.*.events";
 const WINDOW: usize = 256;
 
 /// How a station or hub signs in to NATS.
-#[derive(Debug, Clone, Default)]
+#[derive(Clone, Default)]
 pub struct NatsAuth {
     /// NATS user ("" = none).
     pub user: String,
@@ -32,6 +32,19 @@ pub struct NatsAuth {
     /// A credentials file's text (user JWT and seed) to sign in with instead of either ("" =
     /// none): decentralised authentication, where the server trusts an operator, not a list.
     pub credentials: String,
+}
+
+/// Secrets are not printed, so a debug line or a panic message never carries one.
+impl std::fmt::Debug for NatsAuth {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let set = |s: &str| if s.is_empty() { "" } else { "(set)" };
+        f.debug_struct("NatsAuth")
+            .field("user", &self.user)
+            .field("password", &set(&self.password))
+            .field("nkey_seed", &set(&self.nkey_seed))
+            .field("credentials", &set(&self.credentials))
+            .finish()
+    }
 }
 
 /// Where a monitor publishes.
@@ -214,5 +227,20 @@ mod tests {
         assert!(!valid_token("a.b"));
         assert!(!valid_token(">"));
         assert!(!valid_token(""));
+    }
+
+    #[test]
+    fn debug_output_names_no_secret() {
+        let a = NatsAuth {
+            user: "desk-07".into(),
+            password: "hunter2-secret".into(),
+            nkey_seed: "SUAIO3FHUX5PNV2LQIIP7TZ3N4L7TX3W53MQGEIVYFIGA635OZCKEYHFLM".into(),
+            credentials: "-----BEGIN NATS USER JWT-----\neyJ0eXAi\n".into(),
+        };
+        let d = format!("{a:?}");
+        assert!(d.contains("desk-07") && d.contains("(set)"), "{d}");
+        for secret in ["hunter2", "SUAIO3", "eyJ0"] {
+            assert!(!d.contains(secret), "{d}");
+        }
     }
 }
