@@ -447,8 +447,14 @@ impl Pipeline {
     }
 }
 
+/// Frames the decoding thread of [`run_source`] gathers before handing them over (about 2 s at
+/// 16 kHz): hand-overs wake a thread, so they should be rare.
+const READ_AHEAD_FRAMES: usize = 32_768;
+
 /// Run `source` through a new pipeline to the end, reporting progress as a fraction (0..1) when
-/// the source knows its length.
+/// the source knows its length. The source is decoded on a thread of its own, a block ahead of
+/// the analysis: decoding is serial work, and the pipeline's own thread already has the most
+/// to do (the first channel and every speaker's state, while the second channel has a thread).
 pub fn run_source(
     source: &mut dyn Source,
     cfg: &Config,
@@ -461,20 +467,77 @@ pub fn run_source(
     if utterances {
         p = p.with_utterances(cfg)?;
     }
-    let mut block = vec![Vec::new(); source.channels()];
+    let channels = source.channels();
     let total = source.total_frames().filter(|&n| n > 0);
-    let mut done = 0u64;
-    loop {
-        let n = source.read(&mut block)?;
-        if n == 0 {
-            break;
-        }
-        p.push(&block, n, sink);
-        done += n as u64;
-        if let Some(total) = total {
-            progress((done as f64 / total as f64).min(1.0) as f32);
-        }
+    // Two buffers go round: one being decoded into while the other is analysed.
+    type Block = (Vec<Vec<f32>>, usize);
+    let (full_tx, full) = crossbeam_channel::bounded::<Result<Block>>(1);
+    let (empty, empty_rx) = crossbeam_channel::bounded::<Vec<Vec<f32>>>(2);
+    for _ in 0..2 {
+        let _ = empty.send(vec![Vec::new(); channels]);
     }
+    let decoding = &mut *source;
+    let read = std::thread::scope(|scope| -> Result<()> {
+        let reader = std::thread::Builder::new()
+            .name("calmline-decode".into())
+            .spawn_scoped(scope, move || {
+                let mut part = vec![Vec::new(); channels];
+                // Ends when the source ends or fails, or when the analysis stops taking blocks.
+                for mut buf in empty_rx.iter() {
+                    buf.iter_mut().for_each(Vec::clear);
+                    let mut frames = 0;
+                    let outcome = loop {
+                        match decoding.read(&mut part) {
+                            Ok(0) => break Ok(()),
+                            Ok(n) => {
+                                for (b, x) in buf.iter_mut().zip(&part) {
+                                    b.extend_from_slice(&x[..n]);
+                                }
+                                frames += n;
+                                if frames >= READ_AHEAD_FRAMES {
+                                    break Ok(());
+                                }
+                            }
+                            Err(e) => break Err(e),
+                        }
+                    };
+                    let last = frames < READ_AHEAD_FRAMES;
+                    let sent = match outcome {
+                        Ok(()) if frames > 0 => full_tx.send(Ok((buf, frames))),
+                        Ok(()) => Ok(()),
+                        Err(e) => full_tx.send(Err(e)).and(Ok(())),
+                    };
+                    if last || sent.is_err() {
+                        break;
+                    }
+                }
+            })
+            .map_err(|e| Error::Invalid(format!("cannot start the decoding thread: {e}")))?;
+        let mut done = 0u64;
+        let mut outcome = Ok(());
+        for block in full.iter() {
+            match block {
+                Ok((buf, n)) => {
+                    p.push(&buf, n, sink);
+                    done += n as u64;
+                    if let Some(total) = total {
+                        progress((done as f64 / total as f64).min(1.0) as f32);
+                    }
+                    let _ = empty.send(buf);
+                }
+                Err(e) => {
+                    outcome = Err(e);
+                    break;
+                }
+            }
+        }
+        // Stop the reader if it is still going (after an error), then wait for it.
+        drop(full);
+        drop(empty);
+        let _ = reader.join();
+        outcome
+    });
+    read?;
     for message in source.warnings() {
         sink(Event {
             t_s: p.time_s(),

@@ -6,7 +6,7 @@ use crate::error::Result;
 ///
 /// Live capture and file decoding both implement this, so the pipeline downstream cannot tell
 /// them apart: review is the live pipeline run faster than real time.
-pub trait Source {
+pub trait Source: Send {
     /// Samples per second per channel.
     fn sample_rate(&self) -> u32;
     /// Number of channels (1 or 2 for a call).

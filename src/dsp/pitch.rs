@@ -33,6 +33,17 @@ pub struct PitchEstimate {
     pub tilt_db: f32,
 }
 
+/// A sum over eight running partial sums: the compiler can keep them in one vector register,
+/// where a single running sum waits on every add.
+#[inline]
+fn lanes_sum(v: impl Iterator<Item = f32>) -> f32 {
+    let mut acc = [0.0f32; 8];
+    for (i, x) in v.enumerate() {
+        acc[i % 8] += x;
+    }
+    acc.iter().sum()
+}
+
 /// McLeod pitch detector with a fixed window, reused frame after frame.
 pub struct PitchDetector {
     fwd: Arc<dyn RealToComplex<f32>>,
@@ -85,12 +96,12 @@ impl PitchDetector {
     pub fn analyse(&mut self, x: &[f32]) -> PitchEstimate {
         debug_assert_eq!(x.len(), WINDOW);
         // Remove DC so a constant offset cannot masquerade as periodicity.
-        let mean = x.iter().sum::<f32>() / WINDOW as f32;
+        let mean = lanes_sum(x.iter().copied()) / WINDOW as f32;
         for (t, s) in self.time.iter_mut().zip(x) {
             *t = s - mean;
         }
         self.time[WINDOW..].fill(0.0);
-        let energy: f32 = self.time[..WINDOW].iter().map(|v| v * v).sum();
+        let energy = lanes_sum(self.time[..WINDOW].iter().map(|v| v * v));
         let unvoiced = PitchEstimate {
             hz: None,
             clarity: 0.0,
@@ -107,17 +118,11 @@ impl PitchDetector {
             return unvoiced;
         }
         // Power spectrum: band energies for the tilt, then autocorrelation by the inverse FFT.
-        let mut low = 0.0f32;
-        let mut high = 0.0f32;
-        for (k, c) in self.spec.iter_mut().enumerate() {
-            let p = c.norm_sqr();
-            if (self.low_band.0..self.low_band.1).contains(&k) {
-                low += p;
-            } else if (self.high_band.0..self.high_band.1).contains(&k) {
-                high += p;
-            }
-            *c = Complex::new(p, 0.0);
+        for c in self.spec.iter_mut() {
+            *c = Complex::new(c.norm_sqr(), 0.0);
         }
+        let band = |(from, to): (usize, usize)| lanes_sum(self.spec[from..to].iter().map(|c| c.re));
+        let (low, high) = (band(self.low_band), band(self.high_band));
         let tilt_db = 10.0 * ((high + 1e-12) / (low + 1e-12)).log10();
         if self
             .inv
@@ -134,14 +139,19 @@ impl PitchDetector {
         let mut m = 2.0 * energy;
         let w = x;
         let xm = |i: usize| w[i] - mean;
+        // The running m first (a serial chain), then the divisions, which vectorise apart
+        // from it.
         for tau in 0..self.nsdf.len() {
             if tau > 0 {
                 let a = xm(tau - 1);
                 let b = xm(WINDOW - tau);
                 m -= a * a + b * b;
             }
-            self.nsdf[tau] = if m > 1e-12 {
-                2.0 * self.time[tau] * scale / m
+            self.nsdf[tau] = m;
+        }
+        for (n, r) in self.nsdf.iter_mut().zip(&self.time) {
+            *n = if *n > 1e-12 {
+                2.0 * r * scale / *n
             } else {
                 0.0
             };
