@@ -282,19 +282,33 @@ const KINDS: [&str; 10] = [
     "warning",
 ];
 
+/// `calmline live` playing `file` at `speed` as station `station` of site lyon, publishing to
+/// `nats` (its configuration and outbox in `dir`, named after `name`); not signed in yet.
+fn station_command(
+    nats: &Nats,
+    dir: &Path,
+    name: &str,
+    station: &str,
+    file: &str,
+    speed: f64,
+) -> Command {
+    let cfg = dir.join(format!("{name}.toml"));
+    let outbox = dir.join(format!("outbox-{name}"));
+    let mut cmd = common::live_file(BIN, file, speed, &cfg, &outbox);
+    cmd.args([
+        "--nats",
+        &nats.url(),
+        "--site",
+        "lyon",
+        "--station",
+        station,
+    ]);
+    cmd
+}
+
 fn monitor(nats: &Nats, station: &str, file: &str, speed: f64, dir: &Path) -> Monitor {
-    let cfg = dir.join(format!("{station}.toml"));
-    let outbox = dir.join(format!("outbox-{station}"));
     Monitor::spawn(
-        common::live_file(BIN, file, speed, &cfg, &outbox)
-            .args([
-                "--nats",
-                &nats.url(),
-                "--site",
-                "lyon",
-                "--station",
-                station,
-            ])
+        station_command(nats, dir, station, station, file, speed)
             .args(["--nats-user", station])
             .env("CALMLINE_NATS_PASSWORD", format!("{station}-secret")),
     )
@@ -846,6 +860,42 @@ fn a_stopped_enqueuer_run_again_follows_its_batch_to_the_end() {
     assert_eq!(reviewed.len(), 6, "{reviewed:?}");
 }
 
+/// `station` plays its call to the end with every event published, and the call is at `hub`
+/// under `name`.
+fn reaches_the_hub(hub: &Hub, station: &mut Command, name: &str) {
+    let out = Monitor::spawn(station).lines();
+    let s = out.iter().find(|l| l["type"] == "summary").unwrap();
+    assert_eq!(s["hub"]["pending"], 0, "{s}");
+    let call = s["hub"]["call"].as_str().unwrap().to_string();
+    wait_for("the call at the hub", Duration::from_secs(20), || {
+        hub.store().call(&call).unwrap().is_some()
+    });
+    assert_eq!(hub.store().call(&call).unwrap().unwrap().station, name);
+}
+
+/// The server refuses `station`: it publishes nothing, says so, and keeps its events.
+fn is_refused_and_keeps_its_events(station: &mut Command) {
+    let out = Monitor::spawn(station).lines();
+    let s = out.iter().find(|l| l["type"] == "summary").unwrap();
+    assert!(s["hub"]["pending"].as_u64().unwrap() > 0, "{s}");
+    assert!(s["hub"]["failures"].as_u64().unwrap() >= 1, "{s}");
+}
+
+/// Station `station` of site lyon playing a calm call at 8x speed, signed in to NATS with `flag
+/// file` and no password.
+fn signed_in_station(
+    nats: &Nats,
+    dir: &Path,
+    name: &str,
+    station: &str,
+    flag: &str,
+    file: &Path,
+) -> Command {
+    let mut cmd = station_command(nats, dir, name, station, "scenario_calm_a01.wav", 8.0);
+    cmd.arg(flag).arg(file).env_remove("CALMLINE_NATS_PASSWORD");
+    cmd
+}
+
 /// A station signs in with an nkey seed instead of a password (nsc's file layout: comments
 /// around the seed); a seed the server does not know gets nowhere, and the monitor keeps the
 /// call's events in its outbox; a file with no seed is refused at once, naming the file.
@@ -855,21 +905,7 @@ fn a_station_signs_in_with_an_nkey_and_an_unknown_one_is_refused() {
     let hub = Hub::start(&nats, "hub-n");
     let dir = tempfile::tempdir().unwrap();
     let play = |seed_file: &Path, name: &str| {
-        let cfg = dir.path().join(format!("{name}.toml"));
-        let outbox = dir.path().join(format!("outbox-{name}"));
-        let mut cmd = common::live_file(BIN, "scenario_calm_a01.wav", 8.0, &cfg, &outbox);
-        cmd.args([
-            "--nats",
-            &nats.url(),
-            "--site",
-            "lyon",
-            "--station",
-            "desk-3",
-        ])
-        .arg("--nats-nkey")
-        .arg(seed_file)
-        .env_remove("CALMLINE_NATS_PASSWORD");
-        cmd
+        signed_in_station(&nats, dir.path(), name, "desk-3", "--nats-nkey", seed_file)
     };
     let good = dir.path().join("desk-3.nk");
     std::fs::write(
@@ -880,25 +916,12 @@ fn a_station_signs_in_with_an_nkey_and_an_unknown_one_is_refused() {
         ),
     )
     .unwrap();
-    let out = Monitor::spawn(&mut play(&good, "good")).lines();
-    let s = out.iter().find(|l| l["type"] == "summary").unwrap();
-    assert_eq!(s["hub"]["pending"], 0, "{s}");
-    let call = s["hub"]["call"].as_str().unwrap().to_string();
-    wait_for("the call at the hub", Duration::from_secs(20), || {
-        hub.store().call(&call).unwrap().is_some()
-    });
-    assert_eq!(
-        hub.store().call(&call).unwrap().unwrap().station,
-        "lyon.desk-3"
-    );
+    reaches_the_hub(&hub, &mut play(&good, "good"), "lyon.desk-3");
 
     // A key the server does not know: nothing is published, nothing is lost.
     let stranger = dir.path().join("stranger.nk");
     std::fs::write(&stranger, nkeys::KeyPair::new_user().seed().unwrap()).unwrap();
-    let out = Monitor::spawn(&mut play(&stranger, "stranger")).lines();
-    let s = out.iter().find(|l| l["type"] == "summary").unwrap();
-    assert!(s["hub"]["pending"].as_u64().unwrap() > 0, "{s}");
-    assert!(s["hub"]["failures"].as_u64().unwrap() >= 1, "{s}");
+    is_refused_and_keeps_its_events(&mut play(&stranger, "stranger"));
 
     // Not a seed at all.
     let wrong = dir.path().join("not-a-seed.txt");
@@ -939,37 +962,13 @@ fn a_hub_and_a_station_sign_in_with_credentials_files_of_a_trusted_account() {
         &["--nats-creds", hub_creds.to_str().unwrap()],
     );
     let play = |creds: &Path, name: &str| {
-        let cfg = dir.path().join(format!("{name}.toml"));
-        let outbox = dir.path().join(format!("outbox-{name}"));
-        let mut cmd = common::live_file(BIN, "scenario_calm_a01.wav", 8.0, &cfg, &outbox);
-        cmd.args([
-            "--nats",
-            &nats.url(),
-            "--site",
-            "lyon",
-            "--station",
-            "desk-5",
-        ])
-        .arg("--nats-creds")
-        .arg(creds)
-        .env_remove("CALMLINE_NATS_PASSWORD");
-        cmd
+        signed_in_station(&nats, dir.path(), name, "desk-5", "--nats-creds", creds)
     };
     let desk = write(
         "desk-5.creds",
         &account.creds("desk-5", &["calmline.lyon.desk-5.events"]),
     );
-    let out = Monitor::spawn(&mut play(&desk, "desk")).lines();
-    let s = out.iter().find(|l| l["type"] == "summary").unwrap();
-    assert_eq!(s["hub"]["pending"], 0, "{s}");
-    let call = s["hub"]["call"].as_str().unwrap().to_string();
-    wait_for("the call at the hub", Duration::from_secs(20), || {
-        hub.store().call(&call).unwrap().is_some()
-    });
-    assert_eq!(
-        hub.store().call(&call).unwrap().unwrap().station,
-        "lyon.desk-5"
-    );
+    reaches_the_hub(&hub, &mut play(&desk, "desk"), "lyon.desk-5");
 
     // Signed by an account of another operator: the server refuses it, nothing is lost.
     let stranger = Operator::new("elsewhere").account("CALLCENTRE");
@@ -977,10 +976,7 @@ fn a_hub_and_a_station_sign_in_with_credentials_files_of_a_trusted_account() {
         "foreign.creds",
         &stranger.creds("desk-5", &["calmline.lyon.desk-5.events"]),
     );
-    let out = Monitor::spawn(&mut play(&foreign, "foreign")).lines();
-    let s = out.iter().find(|l| l["type"] == "summary").unwrap();
-    assert!(s["hub"]["pending"].as_u64().unwrap() > 0, "{s}");
-    assert!(s["hub"]["failures"].as_u64().unwrap() >= 1, "{s}");
+    is_refused_and_keeps_its_events(&mut play(&foreign, "foreign"));
 
     // A bare seed is not a credentials file.
     let seed_only = write(
