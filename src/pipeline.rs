@@ -505,7 +505,7 @@ pub fn run_source(
                     let sent = match outcome {
                         Ok(()) if frames > 0 => full_tx.send(Ok((buf, frames))),
                         Ok(()) => Ok(()),
-                        Err(e) => full_tx.send(Err(e)).and(Ok(())),
+                        Err(e) => full_tx.send(Err(e)),
                     };
                     if last || sent.is_err() {
                         break;

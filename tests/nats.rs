@@ -219,6 +219,16 @@ impl Hub {
         format!("http://127.0.0.1:{}", self.port)
     }
 
+    /// Its operations figures (`/metrics`, Prometheus text).
+    fn metrics(&self) -> String {
+        ureq::get(&format!("{}/metrics", self.url()))
+            .call()
+            .unwrap()
+            .body_mut()
+            .read_to_string()
+            .unwrap()
+    }
+
     /// A supervisor who sees every team, with the password `pw-NAME-secret`.
     fn admin(&self, name: &str) {
         use std::io::Write;
@@ -392,12 +402,7 @@ fn two_hubs_see_every_alert_once_through_hub_and_server_kills() {
         );
     }
     // Operations figures (Prometheus text): events, alerts, the consumer's backlog (drained).
-    let metrics = ureq::get(&format!("http://127.0.0.1:{}/metrics", b.port))
-        .call()
-        .unwrap()
-        .body_mut()
-        .read_to_string()
-        .unwrap();
+    let metrics = b.metrics();
     for line in [
         "calmline_hub_alerts{kind=\"escalated_call\",state=\"open\"} 1",
         "calmline_hub_nats_consumer_unacked{consumer=\"hub-b\"} 0",
@@ -526,12 +531,7 @@ fn a_claim_or_a_resolution_on_one_hub_reaches_every_hub_of_the_floor() {
     );
     // Nothing left to share or to wait for, on any hub.
     for h in [&a, &b, &c] {
-        let m = ureq::get(&format!("{}/metrics", h.url()))
-            .call()
-            .unwrap()
-            .body_mut()
-            .read_to_string()
-            .unwrap();
+        let m = h.metrics();
         for line in [
             "calmline_hub_floor_steps_unshared 0\n",
             "calmline_hub_floor_steps_waiting 0\n",

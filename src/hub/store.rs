@@ -946,15 +946,13 @@ impl Store {
     /// Supervisors' steps not yet published to the floor's other hubs, and other hubs' steps
     /// waiting for their alert here.
     pub fn floor_backlog(&self) -> Result<(i64, i64)> {
-        let one = |sql: &str| -> Result<i64> {
-            self.conn
-                .query_row(sql, [], |r| r.get(0))
-                .map_err(|e| self.err(e))
-        };
-        Ok((
-            one("SELECT COUNT(*) FROM floor_outbox")?,
-            one("SELECT COUNT(*) FROM floor_pending")?,
-        ))
+        self.conn
+            .query_row(
+                "SELECT (SELECT COUNT(*) FROM floor_outbox), (SELECT COUNT(*) FROM floor_pending)",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .map_err(|e| self.err(e))
     }
 
     /// A step published (JetStream stored it): it leaves the outbox.
