@@ -385,6 +385,31 @@ pub struct FallbackStep {
     pub temperature: f32,
 }
 
+/// Where a configured model file points (the Whisper model, the speaker models): an absolute path as is; a relative one is looked up in
+/// the current directory, then beside the calmline executable and in the project it was built
+/// in (`target/release/../../`), then in `~/.local/share/calmline`. The first that exists wins;
+/// otherwise the path as given (and loading it reports how to install a model).
+pub fn locate(path: &Path) -> PathBuf {
+    if path.is_absolute() || path.exists() {
+        return path.to_path_buf();
+    }
+    let mut roots: Vec<PathBuf> = Vec::new();
+    if let Ok(exe) = std::env::current_exe()
+        && let Some(dir) = exe.parent()
+    {
+        roots.push(dir.to_path_buf());
+        roots.extend(dir.ancestors().nth(2).map(Path::to_path_buf));
+    }
+    if let Some(home) = std::env::var_os("HOME") {
+        roots.push(PathBuf::from(home).join(".local/share/calmline"));
+    }
+    roots
+        .into_iter()
+        .map(|r| r.join(path))
+        .find(|p| p.is_file())
+        .unwrap_or_else(|| path.to_path_buf())
+}
+
 fn one() -> u8 {
     1
 }

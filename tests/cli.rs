@@ -208,15 +208,16 @@ fn every_supported_format_decodes_to_the_same_call() {
     }
 }
 
+/// Run from a folder of recordings, not the project: both the speaker models and the Whisper
+/// model are found where they were installed (beside the build).
 #[test]
 fn mono_is_diarised_into_agent_and_customer() {
     let out = tempfile::tempdir().unwrap();
-    let o = run(&[
-        "review",
-        s(&call("pyannote_sample.wav")),
-        "--out",
-        s(out.path()),
-    ]);
+    let o = Command::new(env!("CARGO_BIN_EXE_calmline"))
+        .current_dir(out.path())
+        .args(["review", s(&call("pyannote_sample.wav")), "--out", "."])
+        .output()
+        .expect("run calmline");
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let v = json(&out.path().join("pyannote_sample.json"));
     assert_eq!(v["speaker_separation"], true);

@@ -8,9 +8,10 @@ use std::sync::atomic::AtomicBool;
 use anyhow::Context;
 
 use super::{LiveArgs, Ui, resolve_config};
+use crate::config::locate;
 use crate::live::{self, EventSink, Layout, LiveOptions, devices};
 use crate::review::{ReviewOptions, review_file_with};
-use crate::transcribe::{Model, engine::locate};
+use crate::transcribe::Model;
 
 pub(super) fn devices() -> anyhow::Result<ExitCode> {
     let listing = devices::list();

@@ -51,9 +51,7 @@ pub(super) fn run(args: ReviewArgs) -> anyhow::Result<ExitCode> {
     let model = if args.no_transcribe {
         None
     } else {
-        Some(Model::load(&crate::transcribe::engine::locate(
-            &cfg.transcribe.model,
-        ))?)
+        Some(Model::load(&crate::config::locate(&cfg.transcribe.model))?)
     };
     if args.input.is_dir() {
         return folder(&args, &cfg, model.as_ref(), &details);

@@ -489,7 +489,7 @@ fn review_job(job: &Job, models: &Models) -> Result<String, String> {
     let cfg: Config =
         toml::from_str(&job.config).map_err(|e| format!("the job's configuration: {e}"))?;
     let model = if job.transcribe {
-        let path = crate::transcribe::engine::locate(&cfg.transcribe.model);
+        let path = crate::config::locate(&cfg.transcribe.model);
         let mut cache = models.lock().unwrap_or_else(|p| p.into_inner());
         match cache.get(&path) {
             Some(m) => Some(m.clone()),

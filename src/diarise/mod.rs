@@ -146,10 +146,12 @@ pub struct Diariser {
 }
 
 impl Diariser {
-    /// Load both models from `models_dir`.
+    /// Load both models from `models_dir` (a relative folder is looked up as
+    /// [`locate`](crate::config::locate) looks up the Whisper model, so a review run from
+    /// another folder finds the installed models).
     pub fn load(models_dir: &Path, opts: Options) -> Result<Self> {
-        let seg_path = models_dir.join(file_name(SEGMENTATION_MODEL));
-        let emb_path = models_dir.join(file_name(EMBEDDING_MODEL));
+        let seg_path = crate::config::locate(&models_dir.join(file_name(SEGMENTATION_MODEL)));
+        let emb_path = crate::config::locate(&models_dir.join(file_name(EMBEDDING_MODEL)));
         for p in [&seg_path, &emb_path] {
             if !p.is_file() {
                 return Err(Error::Model {

@@ -444,7 +444,7 @@ impl Review {
             .talk_ratio_agent
             .map_or("n/a".to_string(), |r| format!("{:.0}%", r * 100.0));
         format!(
-            "{}: {:.1} s, agent talk {}, {} customer episode(s) ({:.1} s escalated), {} interruption(s), longest silence {:.1} s{}",
+            "{}: {:.1} s, agent talk {}, {} customer episode(s) ({:.1} s escalated), {} interruption(s), longest dead air {:.1} s{}",
             self.file,
             self.duration_s,
             ratio,
