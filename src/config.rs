@@ -385,10 +385,20 @@ pub struct FallbackStep {
     pub temperature: f32,
 }
 
-/// Where a configured model file points (the Whisper model, the speaker models): an absolute path as is; a relative one is looked up in
-/// the current directory, then beside the calmline executable and in the project it was built
-/// in (`target/release/../../`), then in `~/.local/share/calmline`. The first that exists wins;
-/// otherwise the path as given (and loading it reports how to install a model).
+/// A configured folder of the user's own data: a leading `~/` is their home folder (the
+/// enrolled voices live there by default, so a review run from any folder finds them).
+pub fn home_path(path: &str) -> PathBuf {
+    match (path.strip_prefix("~/"), std::env::var_os("HOME")) {
+        (Some(rest), Some(home)) => PathBuf::from(home).join(rest),
+        _ => PathBuf::from(path),
+    }
+}
+
+/// Where a configured model file points (the Whisper model, the speaker models): an absolute
+/// path as is; a relative one is looked up in the current directory, then beside the calmline
+/// executable and in the project it was built in (`target/release/../../`), then in
+/// `~/.local/share/calmline`. The first that exists wins; otherwise the path as given (and
+/// loading it reports how to install a model).
 pub fn locate(path: &Path) -> PathBuf {
     if path.is_absolute() || path.exists() {
         return path.to_path_buf();
@@ -631,6 +641,17 @@ fn merge(base: &mut toml::Table, top: toml::Table) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_leading_tilde_is_the_home_folder_and_nothing_else_changes() {
+        let home = std::env::var_os("HOME").map(PathBuf::from);
+        if let Some(home) = home {
+            assert_eq!(home_path("~/a/b"), home.join("a/b"));
+        }
+        assert_eq!(home_path("voices"), PathBuf::from("voices"));
+        assert_eq!(home_path("/x/~/y"), PathBuf::from("/x/~/y"));
+        assert_eq!(home_path("~user/x"), PathBuf::from("~user/x"));
+    }
 
     #[test]
     fn builtin_defaults_parse() {

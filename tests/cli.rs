@@ -235,6 +235,45 @@ fn mono_is_diarised_into_agent_and_customer() {
     }
 }
 
+/// An enrolled voice decides which speaker of a mono call is the agent, and one enrolment serves
+/// reviews run from any folder: the voice enrolled here speaks second, so the first-to-speak
+/// rule alone would take the other one.
+#[test]
+fn an_enrolled_voice_makes_its_speaker_the_agent() {
+    let home = tempfile::tempdir().unwrap();
+    let (here, there) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let calmline = |dir: &Path, args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_calmline"))
+            .current_dir(dir)
+            .env("HOME", home.path())
+            .env_remove("CALMLINE_CONFIG")
+            .args(args)
+            .output()
+            .expect("run calmline")
+    };
+    let mono = call("pyannote_sample.wav");
+    let agent_of = |dir: &Path| {
+        let o = calmline(dir, &["review", "--no-transcribe", s(&mono), "--out", "."]);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        json(&dir.join("pyannote_sample.json"))["diarisation"].clone()
+    };
+    let before = agent_of(there.path());
+    assert_eq!(before["agent_decided_by"], "first to speak", "{before}");
+    // The second voice alone (pyannote_sample.rttm: speaker91, 21.78-27.85 s).
+    let sample = here.path().join("second_alone.wav");
+    sox_fx(&mono, &sample, &[], &["trim", "21.78", "=27.85"]);
+    let o = calmline(here.path(), &["enroll", "SAM", "second_alone.wav"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(
+        home.path()
+            .join(".local/share/calmline/voices/SAM.json")
+            .is_file()
+    );
+    let after = agent_of(there.path());
+    assert_eq!(after["agent_decided_by"], "enrolled voice", "{after}");
+    assert_ne!(after["agent_voice"], before["agent_voice"], "{after}");
+}
+
 #[test]
 fn mono_without_speaker_models_is_one_mixed_speaker_and_says_so() {
     let out = tempfile::tempdir().unwrap();
