@@ -394,11 +394,11 @@ pub fn home_path(path: &str) -> PathBuf {
     }
 }
 
-/// Where a configured model file points (the Whisper model, the speaker models): an absolute
-/// path as is; a relative one is looked up in the current directory, then beside the calmline
-/// executable and in the project it was built in (`target/release/../../`), then in
-/// `~/.local/share/calmline`. The first that exists wins; otherwise the path as given (and
-/// loading it reports how to install a model).
+/// Where a configured model file or folder points (the Whisper model, the speaker models, the
+/// `models` folder): an absolute path as is; a relative one is looked up in the current
+/// directory, then beside the calmline executable and in the project it was built in
+/// (`target/release/../../`), then in `~/.local/share/calmline`. The first that exists wins;
+/// otherwise the path as given (and loading it reports how to install a model).
 pub fn locate(path: &Path) -> PathBuf {
     if path.is_absolute() || path.exists() {
         return path.to_path_buf();
@@ -416,7 +416,7 @@ pub fn locate(path: &Path) -> PathBuf {
     roots
         .into_iter()
         .map(|r| r.join(path))
-        .find(|p| p.is_file())
+        .find(|p| p.exists())
         .unwrap_or_else(|| path.to_path_buf())
 }
 

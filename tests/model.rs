@@ -143,6 +143,27 @@ fn import_f16_and_q8_0_then_list_and_transcribe() {
     }
 }
 
+/// Run from a folder of recordings, `model list` shows the models reviews there load (those
+/// scripts/install-model.sh installed beside the build) and marks the configured one.
+#[test]
+fn list_from_another_folder_finds_the_installed_models() {
+    let elsewhere = tempfile::tempdir().unwrap();
+    let o = Command::new(env!("CARGO_BIN_EXE_calmline"))
+        .current_dir(elsewhere.path())
+        .env_remove("CALMLINE_CONFIG")
+        .args(["model", "list"])
+        .output()
+        .expect("run calmline");
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let listing = String::from_utf8_lossy(&o.stdout);
+    let configured: Vec<&str> = listing
+        .lines()
+        .filter(|l| l.ends_with("(configured)"))
+        .collect();
+    assert_eq!(configured.len(), 1, "{listing}");
+    assert!(configured[0].contains("ggml-tiny.en-q8_0.bin"), "{listing}");
+}
+
 #[test]
 fn corrupt_or_unsupported_models_are_clear_errors() {
     let src = ct2_dir();

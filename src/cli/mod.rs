@@ -316,9 +316,10 @@ pub enum ModelCommand {
         #[arg(long, default_value = "models")]
         dir: PathBuf,
     },
-    /// List installed models.
+    /// List installed models, marking the one the configuration transcribes with.
     List {
-        /// Where to look.
+        /// Where to look (a relative folder is looked up as the configured model is: the
+        /// current folder, then where calmline was installed or built).
         #[arg(long, default_value = "models")]
         dir: PathBuf,
     },

@@ -43,6 +43,8 @@ pub(super) fn run(cmd: ModelCommand) -> anyhow::Result<ExitCode> {
             println!("installed {} (SHA-1 checked)", path?.display());
         }
         ModelCommand::List { dir } => {
+            // The folder reviews would load from, wherever this runs.
+            let dir = crate::config::locate(&dir);
             let models = fetch::list(&dir)?;
             if models.is_empty() {
                 println!(
@@ -50,12 +52,20 @@ pub(super) fn run(cmd: ModelCommand) -> anyhow::Result<ExitCode> {
                     dir.display()
                 );
             }
+            // The model transcription uses: the configuration's, looked up the same way.
+            let configured = super::resolve_config(None, None).ok().and_then(|c| {
+                crate::config::locate(&c.transcribe.model)
+                    .canonicalize()
+                    .ok()
+            });
             for m in models {
+                let used = configured.is_some() && m.path.canonicalize().ok() == configured;
                 println!(
-                    "{:<40} {:>7.1} MB  {}",
+                    "{:<40} {:>7.1} MB  {}{}",
                     m.path.display(),
                     m.bytes as f64 / 1e6,
-                    m.description
+                    m.description,
+                    if used { "  (configured)" } else { "" }
                 );
             }
         }
