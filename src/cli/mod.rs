@@ -128,7 +128,8 @@ pub struct HubArgs {
     /// The SQLite store (default from the config: hub.sqlite in ~/.local/share/calmline).
     #[arg(long, global = true)]
     pub db: Option<PathBuf>,
-    /// A TOML file overriding settings of the built-in configuration.
+    /// A TOML file overriding settings of the built-in configuration (default: the user
+    /// configuration file, if there is one).
     #[arg(long, global = true)]
     pub config: Option<PathBuf>,
     /// Serve HTTPS with this certificate (chain) in PEM (with --tls-key).
@@ -347,7 +348,8 @@ pub struct ReviewArgs {
     /// Which reports to write.
     #[arg(long, value_enum, default_value_t = Format::All)]
     pub format: Format,
-    /// A TOML file overriding settings of config/default.toml.
+    /// A TOML file overriding settings of the built-in configuration (default: the user
+    /// configuration file, if there is one).
     #[arg(long)]
     pub config: Option<PathBuf>,
     /// Which stereo channel carries the customer (overrides the config; default right).
