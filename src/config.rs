@@ -385,19 +385,34 @@ pub struct FallbackStep {
     pub temperature: f32,
 }
 
-/// A configured folder of the user's own data: a leading `~/` is their home folder (the
-/// enrolled voices live there by default, so a review run from any folder finds them).
-pub fn home_path(path: &str) -> PathBuf {
-    match (path.strip_prefix("~/"), std::env::var_os("HOME")) {
-        (Some(rest), Some(home)) => PathBuf::from(home).join(rest),
-        _ => PathBuf::from(path),
+/// calmline's data folder, where it keeps what belongs to its user (the hub's store, a
+/// monitor's outbox, enrolled voices): `$XDG_DATA_HOME/calmline`, else
+/// `~/.local/share/calmline`.
+pub fn data_dir() -> PathBuf {
+    std::env::var_os("XDG_DATA_HOME")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/share")))
+        .unwrap_or_else(|| PathBuf::from("."))
+        .join("calmline")
+}
+
+impl Diarise {
+    /// The enrolled voices' folder: `voices`, or `voices/` in [`data_dir`] when it is empty
+    /// (so one enrolment serves reviews run from any folder).
+    pub fn voices_dir(&self) -> PathBuf {
+        if self.voices.is_empty() {
+            data_dir().join("voices")
+        } else {
+            PathBuf::from(&self.voices)
+        }
     }
 }
 
 /// Where a configured model file or folder points (the Whisper model, the speaker models, the
 /// `models` folder): an absolute path as is; a relative one is looked up in the current
 /// directory, then beside the calmline executable and in the project it was built in
-/// (`target/release/../../`), then in `~/.local/share/calmline`. The first that exists wins;
+/// (`target/release/../../`), then in [`data_dir`]. The first that exists wins;
 /// otherwise the path as given (and loading it reports how to install a model).
 pub fn locate(path: &Path) -> PathBuf {
     if path.is_absolute() || path.exists() {
@@ -410,9 +425,7 @@ pub fn locate(path: &Path) -> PathBuf {
         roots.push(dir.to_path_buf());
         roots.extend(dir.ancestors().nth(2).map(Path::to_path_buf));
     }
-    if let Some(home) = std::env::var_os("HOME") {
-        roots.push(PathBuf::from(home).join(".local/share/calmline"));
-    }
+    roots.push(data_dir());
     roots
         .into_iter()
         .map(|r| r.join(path))
@@ -641,17 +654,6 @@ fn merge(base: &mut toml::Table, top: toml::Table) {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn a_leading_tilde_is_the_home_folder_and_nothing_else_changes() {
-        let home = std::env::var_os("HOME").map(PathBuf::from);
-        if let Some(home) = home {
-            assert_eq!(home_path("~/a/b"), home.join("a/b"));
-        }
-        assert_eq!(home_path("voices"), PathBuf::from("voices"));
-        assert_eq!(home_path("/x/~/y"), PathBuf::from("/x/~/y"));
-        assert_eq!(home_path("~user/x"), PathBuf::from("~user/x"));
-    }
 
     #[test]
     fn builtin_defaults_parse() {

@@ -246,6 +246,7 @@ fn an_enrolled_voice_makes_its_speaker_the_agent() {
         Command::new(env!("CARGO_BIN_EXE_calmline"))
             .current_dir(dir)
             .env("HOME", home.path())
+            .env_remove("XDG_DATA_HOME")
             .env_remove("CALMLINE_CONFIG")
             .args(args)
             .output()

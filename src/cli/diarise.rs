@@ -7,7 +7,6 @@ use std::process::ExitCode;
 use anyhow::Context;
 
 use super::{DiariseArgs, EnrollArgs, resolve_config};
-use crate::config::home_path;
 use crate::diarise::{Diariser, Options, der, load_mono, voices};
 
 /// Diarise a recording; print RTTM, and the DER against `--rttm`.
@@ -65,12 +64,7 @@ pub fn enroll(args: EnrollArgs) -> anyhow::Result<ExitCode> {
         anyhow::bail!("{}: no such file", args.sample.display());
     }
     let d = Diariser::load(Path::new(&cfg.diarise.models), Options::from(&cfg))?;
-    let (path, voice) = voices::enroll(
-        &d,
-        &args.name,
-        &args.sample,
-        &home_path(&cfg.diarise.voices),
-    )?;
+    let (path, voice) = voices::enroll(&d, &args.name, &args.sample, &cfg.diarise.voices_dir())?;
     println!(
         "enrolled {} from {:.1} s of speech: {}",
         voice.name,

@@ -11,16 +11,6 @@ use super::{HubArgs, HubCommand, TokenCommand, UserCommand, resolve_config};
 use crate::hub::{HubOptions, Store, auth};
 use crate::language::Redactor;
 
-/// calmline's data folder: `$XDG_DATA_HOME/calmline`, else `~/.local/share/calmline`.
-pub(super) fn data_dir() -> PathBuf {
-    std::env::var_os("XDG_DATA_HOME")
-        .filter(|v| !v.is_empty())
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/share")))
-        .unwrap_or_else(|| PathBuf::from("."))
-        .join("calmline")
-}
-
 /// How this process signs in to NATS: the credentials file from `--nats-creds` or `[nats]
 /// creds_file`, else the nkey seed from `--nats-nkey` or `[nats] nkey_file`, else user and
 /// password (the password from `$CALMLINE_NATS_PASSWORD` or `[nats] password`). Files are read
@@ -80,7 +70,7 @@ pub(super) fn run(args: HubArgs) -> anyhow::Result<ExitCode> {
     let cfg = resolve_config(args.config.as_ref(), None)?;
     let db = args.db.clone().unwrap_or_else(|| {
         if cfg.hub.db.is_empty() {
-            data_dir().join("hub.sqlite")
+            crate::config::data_dir().join("hub.sqlite")
         } else {
             PathBuf::from(&cfg.hub.db)
         }

@@ -172,7 +172,7 @@ pub(super) fn run(args: LiveArgs) -> anyhow::Result<ExitCode> {
         .or_else(|| std::env::var("USER").ok())
         .unwrap_or_else(|| "agent".into());
     let outbox = if cfg.hub.outbox.is_empty() {
-        super::hub::data_dir().join("outbox")
+        crate::config::data_dir().join("outbox")
     } else {
         std::path::PathBuf::from(&cfg.hub.outbox)
     };
