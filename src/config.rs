@@ -397,15 +397,13 @@ pub fn data_dir() -> PathBuf {
         .join("calmline")
 }
 
-impl Diarise {
-    /// The enrolled voices' folder: `voices`, or `voices/` in [`data_dir`] when it is empty
-    /// (so one enrolment serves reviews run from any folder).
-    pub fn voices_dir(&self) -> PathBuf {
-        if self.voices.is_empty() {
-            data_dir().join("voices")
-        } else {
-            PathBuf::from(&self.voices)
-        }
+/// A path setting of the user's data: as written, or `name` in [`data_dir`] when it is empty
+/// (`[hub] db`, `[hub] outbox`, `[diarise] voices`), so it is the same from any folder.
+pub fn data_path(setting: &str, name: &str) -> PathBuf {
+    if setting.is_empty() {
+        data_dir().join(name)
+    } else {
+        PathBuf::from(setting)
     }
 }
 

@@ -64,7 +64,12 @@ pub fn enroll(args: EnrollArgs) -> anyhow::Result<ExitCode> {
         anyhow::bail!("{}: no such file", args.sample.display());
     }
     let d = Diariser::load(Path::new(&cfg.diarise.models), Options::from(&cfg))?;
-    let (path, voice) = voices::enroll(&d, &args.name, &args.sample, &cfg.diarise.voices_dir())?;
+    let (path, voice) = voices::enroll(
+        &d,
+        &args.name,
+        &args.sample,
+        &crate::config::data_path(&cfg.diarise.voices, "voices"),
+    )?;
     println!(
         "enrolled {} from {:.1} s of speech: {}",
         voice.name,

@@ -68,13 +68,10 @@ pub(super) fn nats_auth(
 
 pub(super) fn run(args: HubArgs) -> anyhow::Result<ExitCode> {
     let cfg = resolve_config(args.config.as_ref(), None)?;
-    let db = args.db.clone().unwrap_or_else(|| {
-        if cfg.hub.db.is_empty() {
-            crate::config::data_dir().join("hub.sqlite")
-        } else {
-            PathBuf::from(&cfg.hub.db)
-        }
-    });
+    let db = args
+        .db
+        .clone()
+        .unwrap_or_else(|| crate::config::data_path(&cfg.hub.db, "hub.sqlite"));
     match args.command {
         None => {
             let bind = args.bind.as_deref().unwrap_or(&cfg.hub.bind);

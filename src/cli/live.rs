@@ -171,11 +171,7 @@ pub(super) fn run(args: LiveArgs) -> anyhow::Result<ExitCode> {
         .clone()
         .or_else(|| std::env::var("USER").ok())
         .unwrap_or_else(|| "agent".into());
-    let outbox = if cfg.hub.outbox.is_empty() {
-        crate::config::data_dir().join("outbox")
-    } else {
-        std::path::PathBuf::from(&cfg.hub.outbox)
-    };
+    let outbox = crate::config::data_path(&cfg.hub.outbox, "outbox");
     let options = |url: String, token: String, nats| crate::uplink::UplinkOptions {
         url,
         token,

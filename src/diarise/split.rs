@@ -67,7 +67,8 @@ pub fn split_mono(
             .fold(f64::INFINITY, f64::min)
     };
     let lead = (first_start(1) - first_start(0)).max(0.0);
-    let enrolled = match voices::load_all(&cfg.diarise.voices_dir()) {
+    let enrolled = match voices::load_all(&crate::config::data_path(&cfg.diarise.voices, "voices"))
+    {
         Ok(v) => v,
         Err(e) => {
             notes.push(format!("enrolled voices not used: {e}"));
