@@ -793,6 +793,20 @@ fn the_floor_view_shows_the_alert_live_and_a_claim_to_every_supervisor() {
     assert!(std::fs::metadata(&shot).unwrap().len() > 10_000);
     println!("screenshot: {}", shot.display());
     let _ = m.lines();
+    // The call has ended with its alert still claimed: it stays on the floor under the ended
+    // calls, saying whose call it was and when it started (one agent has many calls a day).
+    b.wait_for(
+        &format!("document.querySelector('[data-call-ended] [data-alert=\"{id}\"]')"),
+        Duration::from_secs(10),
+    );
+    let ended = b.eval(&format!(
+        "document.querySelector('[data-alert=\"{id}\"]').parentElement.textContent"
+    ));
+    let ended = ended.as_str().unwrap();
+    assert!(
+        ended.starts_with("ann (red), call started ") && ended.contains("Claimed by alice"),
+        "{ended}"
+    );
     // History: the alert is there, claimed by Alice; the stations tab shows the desk.
     a.eval("document.querySelector('[data-tab=history]').click(); true");
     a.wait_for(
