@@ -803,9 +803,13 @@ fn the_floor_view_shows_the_alert_live_and_a_claim_to_every_supervisor() {
         "document.querySelector('[data-alert=\"{id}\"]').parentElement.textContent"
     ));
     let ended = ended.as_str().unwrap();
+    // The call's own start, not the alert's time less its call clock (a call played at 4x).
+    let started_ms = store.call(&alert.call).unwrap().unwrap().started_ms;
+    let started = b.eval(&format!("new Date({started_ms}).toLocaleString()"));
+    let label = format!("ann (red), call started {}: ", started.as_str().unwrap());
     assert!(
-        ended.starts_with("ann (red), call started ") && ended.contains("Claimed by alice"),
-        "{ended}"
+        ended.starts_with(&label) && ended.contains("Claimed by alice"),
+        "{ended:?} should start with {label:?}"
     );
     // History: the alert is there, claimed by Alice; the stations tab shows the desk.
     a.eval("document.querySelector('[data-tab=history]').click(); true");

@@ -209,6 +209,8 @@ pub struct AlertRow {
     pub team: String,
     /// See above.
     pub agent: String,
+    /// When the call started (ms, joined in): names an ended call's alert on the floor.
+    pub call_started_ms: Option<i64>,
 }
 
 /// One audit-trail entry.
@@ -1191,7 +1193,7 @@ fn call_row(r: &rusqlite::Row) -> rusqlite::Result<CallRow> {
 const ALERT_SELECT: &str =
     "SELECT a.id, a.call, a.event_id, a.kind, a.headline, a.reason, a.snippet, a.priority,
     a.t_s, a.opened_ms, a.updated_ms, a.repeats, a.state, a.claimed_by, a.resolved_by, a.note,
-    COALESCE(c.team, ''), COALESCE(c.agent, '') FROM alerts a LEFT JOIN calls c ON c.id = a.call";
+    COALESCE(c.team, ''), COALESCE(c.agent, ''), c.started_ms FROM alerts a LEFT JOIN calls c ON c.id = a.call";
 
 fn alert_row(r: &rusqlite::Row) -> rusqlite::Result<AlertRow> {
     Ok(AlertRow {
@@ -1213,6 +1215,7 @@ fn alert_row(r: &rusqlite::Row) -> rusqlite::Result<AlertRow> {
         note: r.get(15)?,
         team: r.get(16)?,
         agent: r.get(17)?,
+        call_started_ms: r.get(18)?,
     })
 }
 
