@@ -312,6 +312,7 @@ pub struct Escalation {
     pub fast_smoothing_s: f32,
     pub fast_start: f32,
     pub fast_start_hold_s: f32,
+    pub fast_start_margin: f32,
     pub end: f32,
     pub end_hold_s: f32,
     pub silence_hold_s: f32,
@@ -533,6 +534,13 @@ impl Config {
                 "transcribe.max_compression_ratio must be over 1 and max_syllables_per_s over 0"
                     .into(),
             );
+        }
+        let e = &self.escalation;
+        if !(e.fast_start_margin > 0.0 && e.fast_start_margin <= e.fast_start.max(e.start)) {
+            return Err(format!(
+                "escalation.fast_start_margin ({}) must be over 0 and at most fast_start ({})",
+                e.fast_start_margin, e.fast_start
+            ));
         }
         let d = &self.diarise;
         if !((1..=3).contains(&d.speakers)

@@ -24,6 +24,7 @@ struct Params {
     start_dips: u32,
     fast_start: f32,
     fast_start_hops: u32,
+    fast_margin: f32,
     end: f32,
     end_hops: u32,
     silence_hold_hops: u32,
@@ -167,6 +168,41 @@ impl Hold {
     }
 }
 
+/// Evidence accrued over voiced hops: each adds its score's excess over `threshold - margin`,
+/// at most `margin` (a hop at or over the threshold counts as one whole hop), and a hop under
+/// `threshold - margin` takes its shortfall back; the sum never goes below zero.
+#[derive(Debug, Clone, Copy, Default)]
+struct Accrual {
+    sum: f32,
+    since: f64,
+}
+
+impl Accrual {
+    fn track(&mut self, score: f32, voiced: bool, hop_start: f64, threshold: f32, margin: f32) {
+        if !voiced {
+            return;
+        }
+        let x = (score - (threshold - margin)).min(margin);
+        if self.sum <= 0.0 && x > 0.0 {
+            self.since = hop_start;
+        }
+        self.sum = (self.sum + x).max(0.0);
+    }
+
+    /// Whole hops' worth accrued.
+    fn hops(&self, margin: f32) -> f32 {
+        self.sum / margin
+    }
+
+    fn since(&self) -> f64 {
+        if self.sum > 0.0 {
+            self.since
+        } else {
+            f64::INFINITY
+        }
+    }
+}
+
 /// Escalation tracking for one speaker.
 pub struct SpeakerState {
     speaker: Speaker,
@@ -177,7 +213,7 @@ pub struct SpeakerState {
     /// The deviations smoothed over a much shorter time, for the outburst path.
     fast_ema: Devs,
     fast_score: f32,
-    fast_hold: Hold,
+    fast_hold: Accrual,
     /// The deviations smoothed for the first (provisional) signal.
     rise_ema: Devs,
     rise_hold: Hold,
@@ -251,6 +287,7 @@ impl SpeakerState {
                 // Never below the ordinary threshold: raising `start` makes both paths stricter.
                 fast_start: e.fast_start.max(e.start),
                 fast_start_hops: hops(e.fast_start_hold_s),
+                fast_margin: e.fast_start_margin,
                 end: e.end,
                 end_hops: hops(e.end_hold_s),
                 silence_hold_hops: hops(e.silence_hold_s),
@@ -300,7 +337,7 @@ impl SpeakerState {
             ema: [0.0; 4],
             fast_ema: [0.0; 4],
             fast_score: 0.0,
-            fast_hold: Hold::default(),
+            fast_hold: Accrual::default(),
             rise_ema: [0.0; 4],
             rise_hold: Hold::default(),
             risen: false,
@@ -634,10 +671,16 @@ impl SpeakerState {
             );
             // The outburst path: the lightly smoothed score far over the threshold for a short
             // hold of voiced speech (a shout is clear within a syllable or two).
-            self.fast_hold
-                .track(self.fast_score >= self.p.fast_start, voiced, hop_start, 0);
+            self.fast_hold.track(
+                self.fast_score,
+                voiced,
+                hop_start,
+                self.p.fast_start,
+                self.p.fast_margin,
+            );
             let slow = self.hold.hops >= self.p.start_hops;
-            let fast = self.fast_hold.hops >= self.p.fast_start_hops;
+            let fast =
+                self.fast_hold.hops(self.p.fast_margin) >= self.p.fast_start_hops as f32 - 1e-3;
             // The turn path: the mean over the turn so far (at least `turn_min_s` of it).
             let turn = voiced && self.turn_score >= 1.0;
             if slow || fast || turn {
@@ -747,7 +790,7 @@ impl SpeakerState {
     ) {
         self.escalated = false;
         self.hold = Hold::default();
-        self.fast_hold = Hold::default();
+        self.fast_hold = Accrual::default();
         let Some(ep) = self.episode.take() else {
             return;
         };
@@ -805,6 +848,32 @@ impl SpeakerState {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_outburst_hold_accrues_so_one_hop_just_under_does_not_undo_it() {
+        let run = |scores: &[f32]| {
+            let mut a = Accrual::default();
+            for (i, &s) in scores.iter().enumerate() {
+                a.track(s, true, i as f64 * HOP_S, 3.5, 0.3);
+            }
+            a.hops(0.3)
+        };
+        // Seven hops over and an eighth at 3.3: most of a hop, and the run goes on.
+        assert!((run(&[4.0; 7]) - 7.0).abs() < 1e-4);
+        let mut s = vec![4.0; 7];
+        s.push(3.3);
+        assert!((run(&s) - 7.0 - 0.1 / 0.3).abs() < 1e-4);
+        s.push(4.0);
+        assert!(run(&s) > 8.0);
+        // A hop far under takes its shortfall back; the sum never goes negative.
+        s.push(0.0);
+        assert_eq!(run(&s), 0.0);
+        // Unvoiced hops neither count nor break it.
+        let mut a = Accrual::default();
+        a.track(4.0, true, 0.0, 3.5, 0.3);
+        a.track(0.0, false, HOP_S, 3.5, 0.3);
+        assert!((a.hops(0.3) - 1.0).abs() < 1e-4 && a.since() == 0.0);
+    }
 
     #[test]
     fn hold_survives_a_few_voiced_dips_then_restarts() {
