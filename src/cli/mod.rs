@@ -436,8 +436,48 @@ pub fn main() -> ExitCode {
     match result {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("calmline: error: {e:#}");
+            eprintln!("calmline: error: {}", describe(&e));
             ExitCode::FAILURE
         }
+    }
+}
+
+/// An error and its causes on one line, each cause once: library errors already name their
+/// cause in their own message ("cannot write F: No space left on device"), and `{:#}` would
+/// append it again.
+pub(crate) fn describe(e: &anyhow::Error) -> String {
+    let mut line = String::new();
+    for cause in e.chain() {
+        let text = cause.to_string();
+        if line.is_empty() {
+            line = text;
+        } else if !line.ends_with(&text) {
+            line.push_str(": ");
+            line.push_str(&text);
+        }
+    }
+    line
+}
+
+#[cfg(test)]
+mod describe_tests {
+    use super::describe;
+    use anyhow::Context;
+
+    #[test]
+    fn each_cause_is_said_once() {
+        let io = std::io::Error::other("No space left on device");
+        let e = anyhow::Error::new(crate::Error::Write {
+            path: "/dev/full".into(),
+            source: io,
+        });
+        assert_eq!(
+            describe(&e),
+            "cannot write /dev/full: No space left on device"
+        );
+        let e = Err::<(), _>(std::io::Error::other("connection refused"))
+            .context("cannot reach the hub")
+            .unwrap_err();
+        assert_eq!(describe(&e), "cannot reach the hub: connection refused");
     }
 }

@@ -330,8 +330,9 @@ fn folder(
                     }
                     Err(e) => {
                         *failures.lock().unwrap_or_else(|p| p.into_inner()) += 1;
-                        say(&bar, format!("calmline: error: {e:#}"));
-                        report::csv::row(&name, Err(&format!("{e:#}")))
+                        let e = super::describe(&e);
+                        say(&bar, format!("calmline: error: {e}"));
+                        report::csv::row(&name, Err(&e))
                     }
                 }
             })

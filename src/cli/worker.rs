@@ -520,7 +520,7 @@ fn review_job(job: &Job, models: &Models) -> Result<String, String> {
         (false, true) => Format::Html,
         _ => Format::All,
     };
-    write_review(&review, &job.out, &job.stem, format, job.vtt).map_err(|e| format!("{e:#}"))?;
+    write_review(&review, &job.out, &job.stem, format, job.vtt).map_err(|e| super::describe(&e))?;
     let name = job
         .file
         .file_name()

@@ -13,7 +13,7 @@ pub mod pulse;
 pub mod quiet;
 
 use std::collections::VecDeque;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -351,6 +351,7 @@ pub fn run(cfg: &Config, opts: LiveOptions, sink: &mut dyn EventSink) -> Result<
         Some(m) => Some(LiveTranscriber::start(m, cfg)?),
         None => None,
     };
+    let mut record_failed: Option<String> = None;
     let mut recorder = match &opts.record {
         Some(p) => Some(
             hound::WavWriter::create(
@@ -617,10 +618,28 @@ pub fn run(cfg: &Config, opts: LiveOptions, sink: &mut dyn EventSink) -> Result<
             }
             if let Some(w) = recorder.as_mut() {
                 let (agent, customer) = (&block[agent_slot], &block[1 - agent_slot]);
-                for (a, c) in agent.iter().zip(customer) {
-                    for x in [a, c] {
-                        let _ = w.write_sample((x.clamp(-1.0, 1.0) * 32767.0) as i16);
+                let written = agent
+                    .iter()
+                    .zip(customer)
+                    .flat_map(|(a, c)| [a, c])
+                    .try_for_each(|&x| w.write_sample(pcm16(x)));
+                if let Err(e) = written {
+                    // The call goes on being analysed; the user learns at once that the
+                    // recording stopped, and what is on disk so far stays a valid WAV.
+                    let path = opts.record.as_deref().unwrap_or(Path::new("")).display();
+                    let message = format!("recording to {path} stopped: {e}");
+                    if let Some(w) = recorder.take() {
+                        let _ = w.finalize();
                     }
+                    record_failed = Some(format!(
+                        "the recording stopped at {:.1} s: {e}",
+                        pipeline.time_s()
+                    ));
+                    let w = Event {
+                        t_s: pipeline.time_s(),
+                        body: EventBody::Warning { message },
+                    };
+                    emit(w, &mut coach, sink, &mut summary, &mut lags);
                 }
             }
             let mut evs = Vec::new();
@@ -764,6 +783,12 @@ pub fn run(cfg: &Config, opts: LiveOptions, sink: &mut dyn EventSink) -> Result<
             source: std::io::Error::other(e),
         })?;
     }
+    if let (Some(message), Some(p)) = (record_failed, &opts.record) {
+        return Err(Error::Write {
+            path: p.clone(),
+            source: std::io::Error::other(message),
+        });
+    }
     summary.duration_s = (pipeline.time_s() * 100.0).round() / 100.0;
     if !lags.is_empty() {
         let mut l = lags.clone();
@@ -773,4 +798,26 @@ pub fn run(cfg: &Config, opts: LiveOptions, sink: &mut dyn EventSink) -> Result<
     }
     sink.tick();
     Ok(summary)
+}
+
+/// A float sample as 16-bit PCM, rounded to the nearest step: audio that came from 16-bit PCM
+/// (k / 32768) is written back bit for bit, so a recording reviews as the call was analysed.
+fn pcm16(x: f32) -> i16 {
+    // `as` saturates, and maps NaN to 0.
+    (x * 32768.0).round() as i16
+}
+
+#[cfg(test)]
+mod tests {
+    use super::pcm16;
+
+    #[test]
+    fn recorded_samples_of_16_bit_audio_come_back_bit_for_bit() {
+        for k in i16::MIN..=i16::MAX {
+            assert_eq!(pcm16(k as f32 / 32768.0), k);
+        }
+        assert_eq!(pcm16(1.5), i16::MAX);
+        assert_eq!(pcm16(-1.5), i16::MIN);
+        assert_eq!(pcm16(f32::NAN), 0);
+    }
 }
