@@ -13,7 +13,7 @@ pub mod pulse;
 pub mod quiet;
 
 use std::collections::VecDeque;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -616,7 +616,7 @@ pub fn run(cfg: &Config, opts: LiveOptions, sink: &mut dyn EventSink) -> Result<
                 b.clear();
                 b.extend(q.drain(..n));
             }
-            if let Some(w) = recorder.as_mut() {
+            if let (Some(w), Some(path)) = (recorder.as_mut(), &opts.record) {
                 let (agent, customer) = (&block[agent_slot], &block[1 - agent_slot]);
                 let written = agent
                     .iter()
@@ -626,8 +626,7 @@ pub fn run(cfg: &Config, opts: LiveOptions, sink: &mut dyn EventSink) -> Result<
                 if let Err(e) = written {
                     // The call goes on being analysed; the user learns at once that the
                     // recording stopped, and what is on disk so far stays a valid WAV.
-                    let path = opts.record.as_deref().unwrap_or(Path::new("")).display();
-                    let message = format!("recording to {path} stopped: {e}");
+                    let message = format!("recording to {} stopped: {e}", path.display());
                     if let Some(w) = recorder.take() {
                         let _ = w.finalize();
                     }
