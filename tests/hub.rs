@@ -821,6 +821,31 @@ fn the_floor_view_shows_the_alert_live_and_a_claim_to_every_supervisor() {
         "document.querySelector('#halerts tr[data-alert=\"{id}\"]').textContent"
     ));
     assert!(row.as_str().unwrap().contains("alice"), "{row}");
+    // Its trail opens under the row: raised by the station, then Alice's claim, in order.
+    a.eval(&format!(
+        "document.querySelector('#halerts tr[data-alert=\"{id}\"] button.trail').click(); true"
+    ));
+    a.wait_for(
+        &format!("document.querySelector('#halerts tr[data-trail-of=\"{id}\"] li[data-action=\"claimed\"][data-actor=\"alice\"]')"),
+        Duration::from_secs(5),
+    );
+    let steps = a.eval(&format!(
+        "[...document.querySelectorAll('#halerts tr[data-trail-of=\"{id}\"] li')].map(l => l.dataset.action)"
+    ));
+    let steps: Vec<&str> = steps
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s.as_str().unwrap())
+        .collect();
+    assert_eq!(steps.first(), Some(&"raised"), "{steps:?}");
+    assert!(
+        steps
+            .windows(2)
+            .all(|w| !(w[0] == "repeated" && w[1] == "repeated")),
+        "repeats in a row are one line: {steps:?}"
+    );
+    assert_eq!(steps.last(), Some(&"claimed"), "{steps:?}");
     a.screenshot(&Path::new(env!("CARGO_TARGET_TMPDIR")).join("hub-history.png"));
     a.eval("document.querySelector('[data-tab=stations]').click(); true");
     a.wait_for(
