@@ -411,8 +411,14 @@ fn diarise<'a>(
     }
 }
 
-/// File extensions reviewed when a folder is given.
-pub const AUDIO_EXTENSIONS: &[&str] = &["wav", "wave", "flac", "mp3", "ogg", "oga"];
+/// File extensions reviewed when a folder is given: the formats calmline decodes, and
+/// recording formats it does not, so those are listed as not reviewed (with how to convert
+/// them) rather than passed over in silence.
+pub const AUDIO_EXTENSIONS: &[&str] = &[
+    "wav", "wave", "flac", "mp3", "ogg", "oga", "aif", "aiff", "aifc", // decoded
+    "m4a", "mp4", "aac", "wma", "opus", "au", "snd", "amr", "wv", "caf", "webm", "mka", "gsm",
+    "ul", "ulaw", "al", "alaw", "sln",
+];
 
 /// The audio files directly inside `dir`, sorted by name.
 pub fn audio_files(dir: &Path) -> Result<Vec<PathBuf>> {

@@ -103,6 +103,42 @@ fn non_audio_bytes() {
     assert_rejected(&p, "not a recognised audio file");
 }
 
+/// Recording formats calmline does not decode are named, with how to convert them; before,
+/// the probe found the WAV header a WavPack file keeps inside it and reviewed 14 s of its
+/// compressed bytes as a call with no speech.
+#[test]
+fn formats_calmline_cannot_decode_are_named_with_how_to_convert_them() {
+    let d = tempfile::tempdir().unwrap();
+    let src = call("scenario_calm_a01.wav");
+    let cases: [(&str, &[&str], &str); 5] = [
+        ("wavpack.wv", &[], "wavpack"),
+        (
+            "gsm.wav",
+            &["-r", "8000", "-c", "1", "-e", "gsm-full-rate"],
+            "gsm 6.10",
+        ),
+        ("sun.au", &[], ".au file"),
+        (
+            "asterisk.ul",
+            &["-r", "8000", "-c", "1", "-t", "ul"],
+            "raw mu-law",
+        ),
+        ("asterisk.gsm", &["-r", "8000", "-c", "1"], "raw gsm 6.10"),
+    ];
+    for (name, args, needle) in cases {
+        let p = d.path().join(name);
+        sox(&src, &p, args);
+        assert_rejected(&p, needle);
+        assert_rejected(&p, "sox ");
+    }
+    // Not audio at all, named as what it is.
+    let p = d.path().join("screenshot.wav");
+    let mut png = b"\x89PNG\r\n\x1a\n".to_vec();
+    png.resize(4096, 7);
+    std::fs::write(&p, png).unwrap();
+    assert_rejected(&p, "png image, not an audio recording");
+}
+
 #[test]
 fn zero_length_audio() {
     let d = tempfile::tempdir().unwrap();
@@ -230,11 +266,15 @@ fn a_bad_file_never_stops_a_folder_batch() {
     std::fs::write(d.path().join("broken.wav"), b"RIFF\x10\x00\x00\x00WAVEjunk").unwrap();
     std::fs::write(d.path().join("empty.flac"), b"").unwrap();
     std::fs::write(d.path().join("readme.txt"), b"not audio, not reviewed").unwrap();
+    // A recording calmline cannot decode is listed, not passed over.
+    let mut m4a = b"\0\0\0\x20ftypM4A \0\0\0\0".to_vec();
+    m4a.resize(2048, 0);
+    std::fs::write(d.path().join("voicemail.m4a"), m4a).unwrap();
     let o = review_into(d.path(), out.path());
     assert_eq!(o.status.code(), Some(1), "failures give a non-zero exit");
     let csv = std::fs::read_to_string(out.path().join("summary.csv")).unwrap();
     let lines: Vec<&str> = csv.lines().collect();
-    assert_eq!(lines.len(), 4, "{csv}");
+    assert_eq!(lines.len(), 5, "{csv}");
     let row = |name: &str| {
         lines
             .iter()
@@ -248,6 +288,7 @@ fn a_bad_file_never_stops_a_folder_batch() {
     );
     assert!(row("broken.wav").contains("broken.wav:"), "{csv}");
     assert!(row("empty.flac").contains("empty"), "{csv}");
+    assert!(row("voicemail.m4a").contains("MP4/M4A"), "{csv}");
     assert!(out.path().join("good.json").is_file() && out.path().join("good.html").is_file());
     assert!(!out.path().join("broken.json").exists());
     // Nothing left half-written.

@@ -139,8 +139,10 @@ fn json_to_stdout() {
 fn every_supported_format_decodes_to_the_same_call() {
     let d = tempfile::tempdir().unwrap();
     let src = call("scenario_escalating_a04.wav");
-    let variants: [(&str, &[&str]); 7] = [
+    let variants: [(&str, &[&str]); 9] = [
         ("flac.flac", &[]),
+        ("aiff.aiff", &[]),
+        ("ima_adpcm.wav", &["-e", "ima-adpcm"]),
         ("mp3.mp3", &[]),
         ("vorbis.ogg", &[]),
         ("alaw.wav", &["-r", "8000", "-e", "a-law"]),

@@ -1,4 +1,4 @@
-//! Recorded calls: any format symphonia decodes (WAV incl. G.711, FLAC, MP3, OGG/Vorbis).
+//! Recorded calls: any format symphonia decodes (WAV incl. G.711, FLAC, MP3, OGG/Vorbis, AIFF).
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
@@ -10,9 +10,13 @@ use symphonia::core::formats::{FormatOptions, FormatReader, TrackType};
 use symphonia::core::io::{MediaSource, MediaSourceStream};
 use symphonia::core::meta::MetadataOptions;
 
+use super::sniff::{Container, HEAD, Sniff, headerless, id3v2_len, sniff};
 use super::source::Source;
 use super::{MAX_RATE, MIN_RATE};
 use crate::error::{Error, Result};
+
+/// What calmline decodes, for error messages.
+const SUPPORTED: &str = "supported: WAV incl. mu-law/A-law and ADPCM, FLAC, MP3, OGG/Vorbis, AIFF";
 
 /// Consecutive undecodable packets after which the file is declared damaged.
 const MAX_BAD_PACKETS: usize = 50;
@@ -65,14 +69,31 @@ impl FileSource {
         Self::from_stream(name, Box::new(std::io::Cursor::new(bytes)))
     }
 
-    fn from_stream(path: &Path, source: Box<dyn MediaSource>) -> Result<Self> {
+    fn from_stream(path: &Path, mut source: Box<dyn MediaSource>) -> Result<Self> {
         let decode = |message: String| Error::Decode {
             path: path.to_path_buf(),
             message,
         };
+        let sniffed = sniff_stream(&mut source).map_err(|source| Error::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let ext = path.extension().and_then(|e| e.to_str());
+        let sniffed = match (sniffed, ext.and_then(headerless)) {
+            (Sniff::Unknown | Sniff::Known(Container::Mpeg), Some(message)) => {
+                Sniff::Foreign(message)
+            }
+            (s, _) => s,
+        };
+        if let Sniff::Foreign(message) = sniffed {
+            return Err(Error::Unsupported {
+                path: path.to_path_buf(),
+                message,
+            });
+        }
         let mss = MediaSourceStream::new(source, Default::default());
         let mut hint = Hint::new();
-        if let Some(ext) = path.extension().and_then(|e| e.to_str()) {
+        if let Some(ext) = ext {
             hint.with_extension(ext);
         }
         let reader = symphonia::default::get_probe()
@@ -88,13 +109,21 @@ impl FileSource {
                         "is truncated: the file ends inside its header".into()
                     }
                     SymError::Unsupported(_) => {
-                        "is not a recognised audio file (supported: WAV incl. \
-                         mu-law/A-law, FLAC, MP3, OGG/Vorbis)"
-                            .into()
+                        format!("is not a recognised audio file ({SUPPORTED})")
                     }
                     other => format!("cannot be read as audio: {other}"),
                 })
             })?;
+        // The probe found a container's marker somewhere in the first megabyte; unless the
+        // file starts with it, it is inside something else (MPEG audio alone may follow junk,
+        // as in a stream recorded from the middle).
+        let found = reader.format_info().short_name;
+        if sniffed == Sniff::Unknown && !matches!(found, "mp1" | "mp2" | "mp3") {
+            return Err(decode(format!(
+                "is not a recognised audio file: it holds a {found} header, but not at its start \
+                 ({SUPPORTED})"
+            )));
+        }
         let track = reader
             .default_track(TrackType::Audio)
             .ok_or_else(|| decode("contains no audio track".into()))?;
@@ -157,6 +186,20 @@ impl FileSource {
     pub fn path(&self) -> &Path {
         &self.path
     }
+}
+
+/// Read the first bytes (after any ID3v2 tag) and classify them; the stream is left at its start.
+fn sniff_stream(source: &mut Box<dyn MediaSource>) -> std::io::Result<Sniff> {
+    use std::io::{Read, Seek, SeekFrom};
+    let mut head = Vec::with_capacity(HEAD);
+    source.as_mut().take(HEAD as u64).read_to_end(&mut head)?;
+    if let Some(skip) = id3v2_len(&head) {
+        source.seek(SeekFrom::Start(skip))?;
+        head.clear();
+        source.as_mut().take(HEAD as u64).read_to_end(&mut head)?;
+    }
+    source.seek(SeekFrom::Start(0))?;
+    Ok(sniff(&head))
 }
 
 impl Source for FileSource {

@@ -3,6 +3,7 @@
 pub mod file;
 pub mod memory;
 pub mod resample;
+pub mod sniff;
 pub mod source;
 
 pub use file::FileSource;
