@@ -49,7 +49,7 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 if [ -n "$call" ] && command -v sox >/dev/null 2>&1; then
     # 0.3 s of a real call in every accepted format; the first byte picks the name's extension
-    # (0 wav, 1 flac, 2 mp3, 3 ogg).
+    # (0 wav, 1 flac, 2 mp3, 3 ogg, 6 aiff).
     sox "$call" -r 16000 -b 16 "$tmp/a.wav" trim 1 0.3
     sox "$call" -r 8000 -e mu-law "$tmp/u.wav" trim 1 0.3
     sox "$call" -r 8000 -e a-law "$tmp/al.wav" trim 1 0.3
@@ -58,10 +58,12 @@ if [ -n "$call" ] && command -v sox >/dev/null 2>&1; then
     sox "$call" "$tmp/a.flac" trim 1 0.3
     sox "$call" -r 16000 "$tmp/a.mp3" trim 1 0.3 2>/dev/null || true
     sox "$call" "$tmp/a.ogg" trim 1 0.3 2>/dev/null || true
+    sox "$call" "$tmp/a.aiff" trim 1 0.3
     for f in "$tmp"/*.wav; do { printf '\x00'; cat "$f"; } > "fuzz/corpus/decode/seed-$(basename "$f")"; done
     [ -f "$tmp/a.flac" ] && { printf '\x01'; cat "$tmp/a.flac"; } > fuzz/corpus/decode/seed-a.flac
     [ -f "$tmp/a.mp3" ] && { printf '\x02'; cat "$tmp/a.mp3"; } > fuzz/corpus/decode/seed-a.mp3
     [ -f "$tmp/a.ogg" ] && { printf '\x03'; cat "$tmp/a.ogg"; } > fuzz/corpus/decode/seed-a.ogg
+    { printf '\x06'; cat "$tmp/a.aiff"; } > fuzz/corpus/decode/seed-a.aiff
     # The pipeline's blocks: rate pick, stereo flag, then (u16 frames, kind 3 = u8 samples,
     # samples) from a real call's bytes.
     sox "$call" -r 16000 -c 1 -b 8 -e unsigned "$tmp/u8.raw" trim 1 0.5
