@@ -88,7 +88,7 @@ impl FileSource {
         if let Sniff::Foreign(message) = sniffed {
             return Err(Error::Unsupported {
                 path: path.to_path_buf(),
-                message,
+                message: with_names(&message, path),
             });
         }
         let mss = MediaSourceStream::new(source, Default::default());
@@ -185,6 +185,35 @@ impl FileSource {
     /// The file being read.
     pub fn path(&self) -> &Path {
         &self.path
+    }
+}
+
+/// The conversion command in `message` with this file's name for IN and a WAV beside it for
+/// OUT, quoted for a POSIX shell where needed, so it can be pasted as it is.
+fn with_names(message: &str, path: &Path) -> String {
+    let out = if path
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("wav"))
+    {
+        let stem = path.file_stem().unwrap_or_default().to_string_lossy();
+        path.with_file_name(format!("{stem}-pcm.wav"))
+    } else {
+        path.with_extension("wav")
+    };
+    message
+        .replace(" IN ", &format!(" {} ", shell_word(path)))
+        .replace(" OUT.wav", &format!(" {}", shell_word(&out)))
+}
+
+fn shell_word(p: &Path) -> String {
+    let s = p.to_string_lossy();
+    if !s.is_empty()
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "/._-+:@%,=".contains(c))
+    {
+        s.into_owned()
+    } else {
+        format!("'{}'", s.replace('\'', r"'\''"))
     }
 }
 
@@ -300,5 +329,23 @@ impl Source for FileSource {
             w.push(e.clone());
         }
         w
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    #[test]
+    fn the_conversion_command_names_the_file_and_can_be_pasted() {
+        let m = "is X: convert it first, e.g. `sox IN -e signed -b 16 OUT.wav`";
+        assert_eq!(
+            super::with_names(m, Path::new("calls/a.wv")),
+            "is X: convert it first, e.g. `sox calls/a.wv -e signed -b 16 calls/a.wav`"
+        );
+        assert_eq!(
+            super::with_names(m, Path::new("Ann's call.wav")),
+            r"is X: convert it first, e.g. `sox 'Ann'\''s call.wav' -e signed -b 16 'Ann'\''s call-pcm.wav'`"
+        );
     }
 }
