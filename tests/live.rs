@@ -515,3 +515,42 @@ fn remembered_devices_are_used_next_time() {
     let name = status[0]["devices"][0]["name"].as_str().unwrap();
     assert!(name.contains("call_out.monitor"), "{name}");
 }
+
+/// `--record` onto a file that exists (yesterday's call under the same name) keeps it: this
+/// call goes to the next free name, the agent is told at once, and the review is of this call.
+/// Played from a file, so no sound server is needed.
+#[test]
+fn recording_over_an_earlier_call_keeps_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    let rec = tmp.path().join("call.wav");
+    std::fs::write(&rec, b"RIFF yesterday's call").unwrap();
+    let o = Command::new(env!("CARGO_BIN_EXE_calmline"))
+        .args(["live", "--file"])
+        .arg(call("scenario_calm_a01.wav"))
+        .args([
+            "--speed",
+            "40",
+            "--no-transcribe",
+            "--ui",
+            "json",
+            "--record",
+        ])
+        .arg(&rec)
+        .arg("--out")
+        .arg(tmp.path())
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(std::fs::read(&rec).unwrap(), b"RIFF yesterday's call");
+    let next = tmp.path().join("call-2.wav");
+    let ev = events(&o);
+    let warned = of_type(&ev, "warning")
+        .into_iter()
+        .any(|w| w["message"].as_str().unwrap().contains("call-2.wav"));
+    assert!(warned, "the agent is told where this call is recorded");
+    let summary = &of_type(&ev, "summary")[0]["summary"];
+    assert_eq!(summary["recording"].as_str(), next.to_str());
+    let r = calmline::review::review_file(&next, &calmline::Config::default(), &|_| {}).unwrap();
+    assert!((r.duration_s - 82.9).abs() < 0.5, "{}", r.duration_s);
+    assert!(tmp.path().join("call-2.json").is_file() && !tmp.path().join("call.json").exists());
+}

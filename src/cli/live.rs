@@ -313,7 +313,7 @@ pub(super) fn run(args: LiveArgs) -> anyhow::Result<ExitCode> {
     }
     drop(lines);
     finish_output(writer);
-    if let Some(rec) = &args.record {
+    if let Some(rec) = &summary.recording {
         // The recording reviewed with the same pipeline: the same results, for QA.
         let opts = ReviewOptions::new(model.as_ref(), 0);
         let review = review_file_with(rec, &cfg, opts, &|_| {})?;

@@ -13,7 +13,7 @@ pub mod pulse;
 pub mod quiet;
 
 use std::collections::VecDeque;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -352,23 +352,14 @@ pub fn run(cfg: &Config, opts: LiveOptions, sink: &mut dyn EventSink) -> Result<
         None => None,
     };
     let mut record_failed: Option<String> = None;
-    let mut recorder = match &opts.record {
-        Some(p) => Some(
-            hound::WavWriter::create(
-                p,
-                hound::WavSpec {
-                    channels: 2,
-                    sample_rate: ANALYSIS_RATE,
-                    bits_per_sample: 16,
-                    sample_format: hound::SampleFormat::Int,
-                },
-            )
-            .map_err(|e| Error::Write {
-                path: p.clone(),
-                source: std::io::Error::other(e),
-            })?,
-        ),
-        None => None,
+    // A recording never replaces an earlier one: the next free name (call-2.wav, ...) is taken
+    // and the agent told, since stopping a call's monitor over a file name would be worse.
+    let (record_path, mut recorder) = match &opts.record {
+        Some(p) => {
+            let (path, w) = create_recording(p)?;
+            (Some(path), Some(w))
+        }
+        None => (None, None),
     };
     // Where each slot's audio comes from, and how to swap them, for the warning when the words
     // say the agent and the customer are the other way round (the agent's own voice would then
@@ -417,7 +408,7 @@ pub fn run(cfg: &Config, opts: LiveOptions, sink: &mut dyn EventSink) -> Result<
         transcript_lag_p50_s: None,
         transcript_lag_p95_s: None,
         transcripts_skipped: 0,
-        recording: opts.record.clone(),
+        recording: record_path.clone(),
     };
     let mut lags: Vec<f32> = Vec::new();
     let mut drift_corrections = 0u32;
@@ -457,6 +448,20 @@ pub fn run(cfg: &Config, opts: LiveOptions, sink: &mut dyn EventSink) -> Result<
             sink.event(&c);
         }
     };
+    if let (Some(wanted), Some(path)) = (&opts.record, &record_path)
+        && wanted != path
+    {
+        let message = format!(
+            "{} exists already: recording this call to {}",
+            wanted.display(),
+            path.display()
+        );
+        let w = Event {
+            t_s: 0.0,
+            body: EventBody::Warning { message },
+        };
+        emit(w, &mut coach, sink, &mut summary, &mut lags);
+    }
 
     loop {
         if opts.stop.load(Ordering::Relaxed) || sink.wants_stop() {
@@ -616,7 +621,7 @@ pub fn run(cfg: &Config, opts: LiveOptions, sink: &mut dyn EventSink) -> Result<
                 b.clear();
                 b.extend(q.drain(..n));
             }
-            if let (Some(w), Some(path)) = (recorder.as_mut(), &opts.record) {
+            if let (Some(w), Some(path)) = (recorder.as_mut(), &record_path) {
                 let (agent, customer) = (&block[agent_slot], &block[1 - agent_slot]);
                 let written = agent
                     .iter()
@@ -776,13 +781,13 @@ pub fn run(cfg: &Config, opts: LiveOptions, sink: &mut dyn EventSink) -> Result<
         }
         sink.event(&e);
     }
-    if let (Some(w), Some(p)) = (recorder, &opts.record) {
+    if let (Some(w), Some(p)) = (recorder, &record_path) {
         w.finalize().map_err(|e| Error::Write {
             path: p.clone(),
             source: std::io::Error::other(e),
         })?;
     }
-    if let (Some(message), Some(p)) = (record_failed, &opts.record) {
+    if let (Some(message), Some(p)) = (record_failed, &record_path) {
         return Err(Error::Write {
             path: p.clone(),
             source: std::io::Error::other(message),
@@ -799,6 +804,54 @@ pub fn run(cfg: &Config, opts: LiveOptions, sink: &mut dyn EventSink) -> Result<
     Ok(summary)
 }
 
+type Recorder = hound::WavWriter<std::io::BufWriter<std::fs::File>>;
+
+/// Create the call's recording at `wanted`, or where that exists at the first free
+/// `STEM-N.EXT` beside it (N from 2): the path used and its writer.
+fn create_recording(wanted: &Path) -> Result<(PathBuf, Recorder)> {
+    let spec = hound::WavSpec {
+        channels: 2,
+        sample_rate: ANALYSIS_RATE,
+        bits_per_sample: 16,
+        sample_format: hound::SampleFormat::Int,
+    };
+    let write_err = |path: &Path, e: std::io::Error| Error::Write {
+        path: path.to_path_buf(),
+        source: e,
+    };
+    let stem = wanted.file_stem().unwrap_or_default().to_string_lossy();
+    let ext = wanted.extension().map(|e| e.to_string_lossy());
+    for n in 1..10_000 {
+        let path = if n == 1 {
+            wanted.to_path_buf()
+        } else {
+            let name = match &ext {
+                Some(ext) => format!("{stem}-{n}.{ext}"),
+                None => format!("{stem}-{n}"),
+            };
+            wanted.with_file_name(name)
+        };
+        // create_new: two monitors started at once cannot take the same name either.
+        match std::fs::File::options()
+            .write(true)
+            .create_new(true)
+            .open(&path)
+        {
+            Ok(f) => {
+                let w = hound::WavWriter::new(std::io::BufWriter::new(f), spec)
+                    .map_err(|e| write_err(&path, std::io::Error::other(e)))?;
+                return Ok((path, w));
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+            Err(e) => return Err(write_err(&path, e)),
+        }
+    }
+    Err(write_err(
+        wanted,
+        std::io::Error::other("it and 9,998 numbered names beside it exist already"),
+    ))
+}
+
 /// A float sample as 16-bit PCM, rounded to the nearest step: audio that came from 16-bit PCM
 /// (k / 32768) is written back bit for bit, so a recording reviews as the call was analysed.
 fn pcm16(x: f32) -> i16 {
@@ -808,7 +861,22 @@ fn pcm16(x: f32) -> i16 {
 
 #[cfg(test)]
 mod tests {
-    use super::pcm16;
+    use super::{create_recording, pcm16};
+
+    #[test]
+    fn a_recording_never_replaces_an_earlier_one() {
+        let d = tempfile::tempdir().unwrap();
+        let wanted = d.path().join("call.wav");
+        std::fs::write(&wanted, b"yesterday's call").unwrap();
+        let (first, w) = create_recording(&wanted).unwrap();
+        w.finalize().unwrap();
+        let (second, _w) = create_recording(&wanted).unwrap();
+        assert_eq!(first, d.path().join("call-2.wav"));
+        assert_eq!(second, d.path().join("call-3.wav"));
+        assert_eq!(std::fs::read(&wanted).unwrap(), b"yesterday's call");
+        let fresh = d.path().join("new.wav");
+        assert_eq!(create_recording(&fresh).unwrap().0, fresh);
+    }
 
     #[test]
     fn recorded_samples_of_16_bit_audio_come_back_bit_for_bit() {
