@@ -272,6 +272,15 @@ fn an_enrolled_voice_makes_its_speaker_the_agent() {
             .join(".local/share/calmline/voices/SAM.json")
             .is_file()
     );
+    assert!(!String::from_utf8_lossy(&o.stdout).contains("replacing"));
+    // Enrolling again replaces the voice, and says so.
+    let o = calmline(here.path(), &["enroll", "SAM", "second_alone.wav"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(
+        String::from_utf8_lossy(&o.stdout).contains("replacing the voice enrolled before"),
+        "{}",
+        String::from_utf8_lossy(&o.stdout)
+    );
     let after = agent_of(there.path());
     assert_eq!(after["agent_decided_by"], "enrolled voice", "{after}");
     assert_ne!(after["agent_voice"], before["agent_voice"], "{after}");

@@ -64,16 +64,19 @@ pub fn enroll(args: EnrollArgs) -> anyhow::Result<ExitCode> {
         anyhow::bail!("{}: no such file", args.sample.display());
     }
     let d = Diariser::load(Path::new(&cfg.diarise.models), Options::from(&cfg))?;
-    let (path, voice) = voices::enroll(
-        &d,
-        &args.name,
-        &args.sample,
-        &crate::config::data_path(&cfg.diarise.voices, "voices"),
-    )?;
+    let dir = crate::config::data_path(&cfg.diarise.voices, "voices");
+    // Enrolling again replaces the voice (a new headset, a better sample): say so.
+    let before = dir.join(format!("{}.json", args.name)).is_file();
+    let (path, voice) = voices::enroll(&d, &args.name, &args.sample, &dir)?;
     println!(
-        "enrolled {} from {:.1} s of speech: {}",
+        "enrolled {} from {:.1} s of speech{}: {}",
         voice.name,
         voice.speech_s,
+        if before {
+            ", replacing the voice enrolled before"
+        } else {
+            ""
+        },
         path.display()
     );
     Ok(ExitCode::SUCCESS)
