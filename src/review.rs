@@ -411,14 +411,25 @@ fn diarise<'a>(
     }
 }
 
-/// File extensions reviewed when a folder is given: the formats calmline decodes, and
-/// recording formats it does not, so those are listed as not reviewed (with how to convert
-/// them) rather than passed over in silence.
+/// File extensions of the formats calmline decodes, reviewed when a folder is given.
 pub const AUDIO_EXTENSIONS: &[&str] = &[
-    "wav", "wave", "flac", "mp3", "ogg", "oga", "aif", "aiff", "aifc", // decoded
+    "wav", "wave", "flac", "mp3", "ogg", "oga", "aif", "aiff", "aifc",
+];
+
+/// Recording formats calmline does not decode: a folder review lists them as not reviewed,
+/// with how to convert them, rather than passing over them in silence.
+pub const REFUSED_EXTENSIONS: &[&str] = &[
     "m4a", "mp4", "aac", "wma", "opus", "au", "snd", "amr", "wv", "caf", "webm", "mka", "gsm",
     "ul", "ulaw", "al", "alaw", "sln",
 ];
+
+/// Whether a folder review takes this file (by its extension).
+fn is_recording(p: &Path) -> bool {
+    p.extension().and_then(|e| e.to_str()).is_some_and(|e| {
+        let e = e.to_ascii_lowercase();
+        AUDIO_EXTENSIONS.contains(&e.as_str()) || REFUSED_EXTENSIONS.contains(&e.as_str())
+    })
+}
 
 /// The audio files directly inside `dir`, sorted by name.
 pub fn audio_files(dir: &Path) -> Result<Vec<PathBuf>> {
@@ -428,15 +439,51 @@ pub fn audio_files(dir: &Path) -> Result<Vec<PathBuf>> {
     })?;
     let mut files: Vec<PathBuf> = rd
         .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| {
-            p.is_file()
-                && p.extension()
-                    .and_then(|e| e.to_str())
-                    .is_some_and(|e| AUDIO_EXTENSIONS.contains(&e.to_ascii_lowercase().as_str()))
-        })
+        .filter(|p| p.is_file() && is_recording(p))
         .collect();
     files.sort();
     Ok(files)
+}
+
+/// Why a folder has nothing to review, for the error: the extensions looked for and, where
+/// recordings sit in subfolders (one folder per day is common), how many and where.
+pub fn no_audio_files(dir: &Path) -> String {
+    let mut found = 0usize;
+    let mut example = None;
+    let mut stack = vec![(dir.to_path_buf(), 0)];
+    while let Some((d, depth)) = stack.pop() {
+        let Ok(rd) = std::fs::read_dir(&d) else {
+            continue;
+        };
+        for e in rd.flatten() {
+            let p = e.path();
+            // Not following links: a link back up would never end.
+            let Ok(t) = e.file_type() else { continue };
+            if t.is_dir() && depth < 8 {
+                stack.push((p, depth + 1));
+            } else if depth > 0 && t.is_file() && is_recording(&p) {
+                found += 1;
+                example.get_or_insert(p);
+            }
+        }
+    }
+    let looked = AUDIO_EXTENSIONS
+        .iter()
+        .map(|e| format!(".{e}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    match example {
+        Some(p) => format!(
+            "{}: no audio files directly in this folder ({looked}); {found} in its \
+             subfolders, e.g. {}: review each subfolder",
+            dir.display(),
+            p.display()
+        ),
+        None => format!(
+            "{}: no audio files ({looked}) in this folder",
+            dir.display()
+        ),
+    }
 }
 
 /// Output stem for each input: the file stem, or stem plus extension where two inputs share a

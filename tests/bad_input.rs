@@ -298,3 +298,26 @@ fn a_bad_file_never_stops_a_folder_batch() {
             .all(|p| !p.to_string_lossy().contains(".partial"))
     );
 }
+
+/// A folder whose recordings sit in subfolders (one per day) is not reviewed as empty without
+/// a word: the error says how many are below it and where.
+#[test]
+fn a_folder_of_day_folders_says_where_the_recordings_are() {
+    let d = tempfile::tempdir().unwrap();
+    let day = d.path().join("2026").join("12").join("07");
+    std::fs::create_dir_all(&day).unwrap();
+    std::fs::copy(call("scenario_calm_a01.wav"), day.join("a.wav")).unwrap();
+    std::fs::write(day.join("b.m4a"), b"\0\0\0\x20ftypM4A ").unwrap();
+    std::fs::write(day.join("notes.txt"), b"not a recording").unwrap();
+    let out = tempfile::tempdir().unwrap();
+    let o = review_into(d.path(), out.path());
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("no audio files directly in this folder")
+            && stderr.contains("2 in its subfolders")
+            && stderr.contains("review each subfolder"),
+        "{stderr}"
+    );
+    assert!(files_in(out.path()).is_empty());
+}

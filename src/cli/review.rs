@@ -265,10 +265,7 @@ fn folder(
 ) -> anyhow::Result<ExitCode> {
     let files = audio_files(&args.input)?;
     if files.is_empty() {
-        bail!(
-            "{}: no audio files (.wav, .flac, .mp3, .ogg) in this folder",
-            args.input.display()
-        );
+        bail!(crate::review::no_audio_files(&args.input));
     }
     warn_unknown(details, &files, &args.input);
     std::fs::create_dir_all(&args.out)

@@ -55,10 +55,7 @@ pub(super) fn enqueue(
     }
     let files = audio_files(&args.input)?;
     if files.is_empty() {
-        bail!(
-            "{}: no audio files (.wav, .flac, .mp3, .ogg) in this folder",
-            args.input.display()
-        );
+        bail!(crate::review::no_audio_files(&args.input));
     }
     super::review::warn_unknown(details, &files, &args.input);
     let stems = output_stems(&files);
