@@ -56,6 +56,23 @@ pub struct Job {
     /// The customer's name from the call's details (`--call-details`), if they give it.
     #[serde(default)]
     pub customer_name: Option<String>,
+    /// The recording's path under the queued folder (`2026/12/07/a.wav` with `--recursive`),
+    /// as summary.csv names it; empty from older enqueuers: the file name.
+    #[serde(default)]
+    pub name: String,
+}
+
+impl Job {
+    /// The recording as summary.csv and progress lines name it.
+    pub fn display_name(&self) -> String {
+        if !self.name.is_empty() {
+            return self.name.clone();
+        }
+        self.file
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default()
+    }
 }
 
 /// The enqueuer's configuration as it travels in each job: everything a review depends on,

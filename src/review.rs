@@ -431,53 +431,101 @@ fn is_recording(p: &Path) -> bool {
     })
 }
 
-/// The audio files directly inside `dir`, sorted by name.
-pub fn audio_files(dir: &Path) -> Result<Vec<PathBuf>> {
-    let rd = std::fs::read_dir(dir).map_err(|source| crate::error::Error::Io {
-        path: dir.to_path_buf(),
-        source,
-    })?;
-    let mut files: Vec<PathBuf> = rd
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.is_file() && is_recording(p))
-        .collect();
-    files.sort();
-    Ok(files)
+/// One recording of a folder review.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FolderEntry {
+    /// The recording.
+    pub path: PathBuf,
+    /// Its path under the folder (`2026/12/07/a.wav`), as summary.csv and the call details
+    /// name it.
+    pub name: String,
+    /// The subfolder of the output its reports go into, mirroring where it sits under the
+    /// folder (empty: the output folder itself).
+    pub sub: PathBuf,
+    /// Its reports' file stem.
+    pub stem: String,
+}
+
+/// Subfolders deeper than this are not looked into (recorders file by year/month/day/hour).
+const MAX_DEPTH: usize = 16;
+
+/// The recordings in `dir`, sorted by their path under it: those directly inside, or with
+/// `recursive` those in every subfolder too (hidden folders and folder links left out, so a
+/// link back up cannot loop). An unreadable subfolder is an error naming it: leaving its
+/// calls out in silence would lose them.
+pub fn folder_recordings(dir: &Path, recursive: bool) -> Result<Vec<FolderEntry>> {
+    let walk = walkdir::WalkDir::new(dir)
+        .min_depth(1)
+        .max_depth(if recursive { MAX_DEPTH } else { 1 })
+        .sort_by_file_name()
+        .into_iter()
+        .filter_entry(|e| {
+            !(e.depth() > 0
+                && e.file_type().is_dir()
+                && e.file_name().as_encoded_bytes()[0] == b'.')
+        });
+    let mut found: Vec<(PathBuf, PathBuf)> = Vec::new();
+    for e in walk {
+        let e = e.map_err(|e| crate::error::Error::Io {
+            path: e.path().unwrap_or(dir).to_path_buf(),
+            source: e
+                .into_io_error()
+                .unwrap_or_else(|| std::io::Error::other("a folder loop")),
+        })?;
+        // A link to a file is taken (`path.is_file()` follows it); a link to a folder is not.
+        if e.file_type().is_dir() || !e.path().is_file() || !is_recording(e.path()) {
+            continue;
+        }
+        let rel = e.path().strip_prefix(dir).unwrap_or(e.path()).to_path_buf();
+        found.push((e.into_path(), rel));
+    }
+    // Stems are made unique per output subfolder: call.wav and call.mp3 side by side.
+    let mut groups: std::collections::BTreeMap<PathBuf, Vec<usize>> = Default::default();
+    for (i, (_, rel)) in found.iter().enumerate() {
+        let sub = rel.parent().map(Path::to_path_buf).unwrap_or_default();
+        groups.entry(sub).or_default().push(i);
+    }
+    let mut stems = vec![String::new(); found.len()];
+    for members in groups.values() {
+        let paths: Vec<PathBuf> = members.iter().map(|&i| found[i].0.clone()).collect();
+        for (&i, stem) in members.iter().zip(output_stems(&paths)) {
+            stems[i] = stem;
+        }
+    }
+    Ok(found
+        .into_iter()
+        .zip(stems)
+        .map(|((path, rel), stem)| FolderEntry {
+            sub: rel.parent().map(Path::to_path_buf).unwrap_or_default(),
+            name: rel.to_string_lossy().into_owned(),
+            path,
+            stem,
+        })
+        .collect())
 }
 
 /// Why a folder has nothing to review, for the error: the extensions looked for and, where
 /// recordings sit in subfolders (one folder per day is common), how many and where.
-pub fn no_audio_files(dir: &Path) -> String {
-    let mut found = 0usize;
-    let mut example = None;
-    let mut stack = vec![(dir.to_path_buf(), 0)];
-    while let Some((d, depth)) = stack.pop() {
-        let Ok(rd) = std::fs::read_dir(&d) else {
-            continue;
-        };
-        for e in rd.flatten() {
-            let p = e.path();
-            // Not following links: a link back up would never end.
-            let Ok(t) = e.file_type() else { continue };
-            if t.is_dir() && depth < 8 {
-                stack.push((p, depth + 1));
-            } else if depth > 0 && t.is_file() && is_recording(&p) {
-                found += 1;
-                example.get_or_insert(p);
-            }
-        }
-    }
+pub fn no_audio_files(dir: &Path, recursive: bool) -> String {
     let looked = AUDIO_EXTENSIONS
         .iter()
         .map(|e| format!(".{e}"))
         .collect::<Vec<_>>()
         .join(", ");
-    match example {
-        Some(p) => format!(
-            "{}: no audio files directly in this folder ({looked}); {found} in its \
-             subfolders, e.g. {}: review each subfolder",
+    if recursive {
+        return format!(
+            "{}: no audio files ({looked}) in this folder or its subfolders",
+            dir.display()
+        );
+    }
+    let deeper = folder_recordings(dir, true).unwrap_or_default();
+    match deeper.first() {
+        Some(e) => format!(
+            "{}: no audio files directly in this folder ({looked}); {} in its \
+             subfolders, e.g. {}: add --recursive to review them all",
             dir.display(),
-            p.display()
+            deeper.len(),
+            e.path.display()
         ),
         None => format!(
             "{}: no audio files ({looked}) in this folder",
@@ -505,4 +553,58 @@ pub fn output_stems(files: &[PathBuf]) -> Vec<String> {
             }
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_folder_tree_is_listed_by_path_with_stems_unique_per_subfolder() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path();
+        for f in [
+            "a/call.wav",
+            "a/call.mp3",
+            "b/call.wav",
+            "top.flac",
+            ".hidden/x.wav",
+        ] {
+            std::fs::create_dir_all(p.join(f).parent().unwrap()).unwrap();
+            std::fs::write(p.join(f), b"").unwrap();
+        }
+        std::fs::write(p.join("a/notes.txt"), b"").unwrap();
+        // A link back up must not loop.
+        std::os::unix::fs::symlink(p, p.join("a/up")).unwrap();
+        let all = folder_recordings(p, true).unwrap();
+        let got: Vec<(&str, &str, &str)> = all
+            .iter()
+            .map(|e| (e.name.as_str(), e.sub.to_str().unwrap(), e.stem.as_str()))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("a/call.mp3", "a", "call.mp3"),
+                ("a/call.wav", "a", "call.wav"),
+                ("b/call.wav", "b", "call"),
+                ("top.flac", "", "top"),
+            ]
+        );
+        let top = folder_recordings(p, false).unwrap();
+        assert_eq!(top.len(), 1);
+        std::fs::create_dir_all(p.join("empty")).unwrap();
+        let said = no_audio_files(&p.join("empty"), false);
+        assert!(
+            said.contains("no audio files (") && !said.contains("--recursive"),
+            "{said}"
+        );
+        // Recordings only in subfolders: how many, and the flag that takes them.
+        std::fs::create_dir_all(p.join("days/07")).unwrap();
+        std::fs::write(p.join("days/07/c.wav"), b"").unwrap();
+        let said = no_audio_files(&p.join("days"), false);
+        assert!(
+            said.contains("1 in its subfolders") && said.contains("add --recursive"),
+            "{said}"
+        );
+    }
 }

@@ -316,7 +316,7 @@ fn a_folder_of_day_folders_says_where_the_recordings_are() {
     assert!(
         stderr.contains("no audio files directly in this folder")
             && stderr.contains("2 in its subfolders")
-            && stderr.contains("review each subfolder"),
+            && stderr.contains("add --recursive"),
         "{stderr}"
     );
     assert!(files_in(out.path()).is_empty());

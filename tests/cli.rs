@@ -437,6 +437,72 @@ fn folder_review_writes_per_call_files_and_summary() {
     }
 }
 
+/// A recorder's tree of day folders, reviewed in one go: the reports mirror the tree, the
+/// summary names each call by its path, the call details match by path or by file name, and a
+/// hidden folder (a trash can) is left alone.
+#[test]
+fn recursive_review_mirrors_the_day_folders() {
+    let d = tempfile::tempdir().unwrap();
+    let out = tempfile::tempdir().unwrap();
+    let (d6, d7) = (d.path().join("2026/12/06"), d.path().join("2026/12/07"));
+    for dir in [&d6, &d7, &d.path().join(".trash")] {
+        std::fs::create_dir_all(dir).unwrap();
+    }
+    // The same file name on two days: two reports, neither overwritten.
+    std::fs::copy(call("scenario_calm_a01.wav"), d6.join("call.wav")).unwrap();
+    std::fs::copy(call("scenario_escalating_a04.wav"), d7.join("call.wav")).unwrap();
+    std::fs::copy(call("scenario_calm_a04.wav"), d.path().join("top.wav")).unwrap();
+    std::fs::copy(
+        call("scenario_calm_a04.wav"),
+        d.path().join(".trash/old.wav"),
+    )
+    .unwrap();
+    let details = d.path().join("details.csv");
+    std::fs::write(
+        &details,
+        "file,customer_name\n2026/12/07/call.wav,Sarah Johnson\ntop.wav,Ada Lovelace\n",
+    )
+    .unwrap();
+    let o = run(&[
+        "review",
+        s(d.path()),
+        "--recursive",
+        "--out",
+        s(out.path()),
+        "--call-details",
+        s(&details),
+        "--no-transcribe",
+    ]);
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "{stderr}");
+    assert!(
+        !stderr.contains("not in"),
+        "every details row matched: {stderr}"
+    );
+    let csv = std::fs::read_to_string(out.path().join("summary.csv")).unwrap();
+    let files: Vec<&str> = csv
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').next().unwrap())
+        .collect();
+    assert_eq!(
+        files,
+        ["2026/12/06/call.wav", "2026/12/07/call.wav", "top.wav"],
+        "{csv}"
+    );
+    let day7 = json(&out.path().join("2026/12/07/call.json"));
+    assert_eq!(day7["customer_name"], "Sarah Johnson");
+    assert!(day7["speakers"]["customer"]["episodes"].as_u64().unwrap() >= 1);
+    let day6 = json(&out.path().join("2026/12/06/call.json"));
+    assert!(day6.get("customer_name").is_none());
+    assert_eq!(
+        json(&out.path().join("top.json"))["customer_name"],
+        "Ada Lovelace"
+    );
+    assert!(out.path().join("2026/12/06/call.html").is_file());
+    assert!(!out.path().join(".trash").exists());
+}
+
 /// A folder whose recorder has the customer on the left, reviewed at the default sides with
 /// transcription: the call's own warning (terminal, summary.csv) and one line for the folder.
 #[test]

@@ -805,25 +805,27 @@ fn review_workers_survive_a_killed_worker_and_review_every_file_once() {
 
 /// An enqueuer stopped while it follows its batch leaves `.calmline-batch.json` in the output
 /// folder; run again with the same folder and settings, it follows that batch instead of
-/// queuing it twice: every file is reviewed once, and the summary is written.
+/// queuing it twice: every file is reviewed once, and the summary is written. The calls sit in
+/// day folders (`--recursive`): the reports mirror them.
 #[test]
 fn a_stopped_enqueuer_run_again_follows_its_batch_to_the_end() {
     let nats = Nats::start();
     let dir = tempfile::tempdir().unwrap();
     let input = dir.path().join("calls");
     let out = dir.path().join("reviews");
-    std::fs::create_dir_all(&input).unwrap();
     for k in 0..6 {
+        let day = input.join(format!("day{}", k % 2));
+        std::fs::create_dir_all(&day).unwrap();
         common::sox_fx(
             &common::call("scenario_calm_a01.wav"),
-            &input.join(format!("call_{k}.wav")),
+            &day.join(format!("call_{k}.wav")),
             &[],
             &["trim", &(k * 8).to_string(), "8"],
         );
     }
     let enqueue = || {
         enqueuer(&nats, &input, &out)
-            .arg("--no-transcribe")
+            .args(["--no-transcribe", "--recursive"])
             .stderr(Stdio::piped())
             .spawn()
             .unwrap()
@@ -850,6 +852,14 @@ fn a_stopped_enqueuer_run_again_follows_its_batch_to_the_end() {
     assert!(!said.contains("queued 6 file(s)"), "queued again: {said}");
     let summary = std::fs::read_to_string(out.join("summary.csv")).unwrap();
     assert_eq!(summary.lines().count(), 7, "{summary}");
+    for k in 0..6 {
+        let name = format!("day{}/call_{k}", k % 2);
+        assert!(
+            summary.contains(&format!("\n{name}.wav,")),
+            "{name}: {summary}"
+        );
+        assert!(out.join(format!("{name}.json")).is_file(), "{name}.json");
+    }
     assert!(!manifest.exists(), "the finished batch's manifest is left");
     let _ = w.kill();
     let _ = w.wait();

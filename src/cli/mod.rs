@@ -375,6 +375,10 @@ pub struct ReviewArgs {
     /// The whisper.cpp model to transcribe with (default: [transcribe] model in the config).
     #[arg(long)]
     pub model: Option<PathBuf>,
+    /// With a folder: also review the recordings in its subfolders (one per day, say); the
+    /// reports mirror the subfolders under --out and summary.csv names each call by its path.
+    #[arg(long, short)]
+    pub recursive: bool,
     /// Files reviewed in parallel for a folder (default: one per core).
     #[arg(long, short)]
     pub jobs: Option<usize>,

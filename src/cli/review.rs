@@ -13,7 +13,9 @@ use rayon::prelude::*;
 use super::{Format, ReviewArgs, resolve_config};
 use crate::config::Config;
 use crate::report::{self, Review, write::write_all_or_nothing};
-use crate::review::{ReviewOptions, audio_files, output_stems, review_file_with};
+use crate::review::{
+    FolderEntry, ReviewOptions, folder_recordings, output_stems, review_file_with,
+};
 use crate::transcribe::Model;
 
 pub(super) fn run(args: ReviewArgs) -> anyhow::Result<ExitCode> {
@@ -230,14 +232,14 @@ fn call_details(path: &Path) -> anyhow::Result<HashMap<String, String>> {
 }
 
 /// A details row for a file that is not in the folder is probably a typo: say so, and go on.
-pub(super) fn warn_unknown(details: &HashMap<String, String>, files: &[PathBuf], folder: &Path) {
+pub(super) fn warn_unknown(
+    details: &HashMap<String, String>,
+    files: &[FolderEntry],
+    folder: &Path,
+) {
     let mut unknown: Vec<&str> = details
         .keys()
-        .filter(|f| {
-            !files
-                .iter()
-                .any(|p| p.file_name().is_some_and(|n| n == f.as_str()))
-        })
+        .filter(|f| !files.iter().any(|e| details_key(e, f)))
         .map(String::as_str)
         .collect();
     if !unknown.is_empty() {
@@ -251,10 +253,28 @@ pub(super) fn warn_unknown(details: &HashMap<String, String>, files: &[PathBuf],
     }
 }
 
+/// Whether the details' `file` names this recording: its path under the folder, or its
+/// file name alone (recorders give calls unique names across days).
+fn details_key(e: &FolderEntry, key: &str) -> bool {
+    e.name == key || e.path.file_name().is_some_and(|n| n == key)
+}
+
 /// The customer's name the details give for `path` (by file name).
 pub(super) fn details_of<'a>(details: &'a HashMap<String, String>, path: &Path) -> Option<&'a str> {
     let name = path.file_name()?.to_string_lossy();
     details.get(name.as_ref()).map(String::as_str)
+}
+
+/// The customer's name the details give for a recording of a folder: by its path under the
+/// folder, else by its file name.
+pub(super) fn details_of_entry<'a>(
+    details: &'a HashMap<String, String>,
+    e: &FolderEntry,
+) -> Option<&'a str> {
+    details
+        .get(&e.name)
+        .map(String::as_str)
+        .or_else(|| details_of(details, &e.path))
 }
 
 fn folder(
@@ -263,14 +283,13 @@ fn folder(
     model: Option<&Model>,
     details: &HashMap<String, String>,
 ) -> anyhow::Result<ExitCode> {
-    let files = audio_files(&args.input)?;
+    let files = folder_recordings(&args.input, args.recursive)?;
     if files.is_empty() {
-        bail!(crate::review::no_audio_files(&args.input));
+        bail!(crate::review::no_audio_files(&args.input, args.recursive));
     }
     warn_unknown(details, &files, &args.input);
     std::fs::create_dir_all(&args.out)
         .with_context(|| format!("cannot create {}", args.out.display()))?;
-    let stems = output_stems(&files);
     let bar = progress_bar(Some(files.len() as u64));
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(args.jobs.unwrap_or(0))
@@ -294,24 +313,21 @@ fn folder(
     let rows: Vec<String> = pool.install(|| {
         files
             .par_iter()
-            .zip(stems.par_iter())
-            .map(|(path, stem)| {
-                let name = path
-                    .file_name()
-                    .map(|n| n.to_string_lossy().into_owned())
-                    .unwrap_or_default();
+            .map(|entry| {
+                let (path, name) = (&entry.path, &entry.name);
                 // Files are the parallel unit here: one recogniser thread per file.
                 let opts = ReviewOptions {
                     model,
                     workers: 1,
                     #[cfg(feature = "diarise")]
                     diariser: diariser.as_ref(),
-                    customer_name: details_of(details, path),
+                    customer_name: details_of_entry(details, entry),
                 };
                 let outcome = review_file_with(path, cfg, opts, &|_| {})
                     .map_err(anyhow::Error::from)
                     .and_then(|r| {
-                        write_review(&r, &args.out, stem, args.format, args.vtt).map(|_| r)
+                        let dir = args.out.join(&entry.sub);
+                        write_review(&r, &dir, &entry.stem, args.format, args.vtt).map(|_| r)
                     });
                 bar.inc(1);
                 match outcome {
@@ -323,13 +339,13 @@ fn folder(
                             sides_in_doubt.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                         }
                         say(&bar, r.one_line());
-                        report::csv::row(&name, Ok(&r))
+                        report::csv::row(name, Ok(&r))
                     }
                     Err(e) => {
                         *failures.lock().unwrap_or_else(|p| p.into_inner()) += 1;
                         let e = super::describe(&e);
                         say(&bar, format!("calmline: error: {e}"));
-                        report::csv::row(&name, Err(&e))
+                        report::csv::row(name, Err(&e))
                     }
                 }
             })

@@ -19,7 +19,7 @@ use crate::queue::{
     JOBS_STREAM, Job, Outcome, WORKERS, jobs_stream, results_stream, results_subject,
     workers_consumer,
 };
-use crate::review::{ReviewOptions, audio_files, output_stems, review_file_with};
+use crate::review::{ReviewOptions, folder_recordings, review_file_with};
 use crate::transcribe::Model;
 use crate::uplink::nats::connect;
 
@@ -53,12 +53,11 @@ pub(super) fn enqueue(
     if args.out.as_os_str() == "-" {
         bail!("--queue writes reports to a folder every worker can reach: give one to --out");
     }
-    let files = audio_files(&args.input)?;
+    let files = folder_recordings(&args.input, args.recursive)?;
     if files.is_empty() {
-        bail!(crate::review::no_audio_files(&args.input));
+        bail!(crate::review::no_audio_files(&args.input, args.recursive));
     }
     super::review::warn_unknown(details, &files, &args.input);
-    let stems = output_stems(&files);
     std::fs::create_dir_all(&args.out)
         .with_context(|| format!("cannot create {}", args.out.display()))?;
     // Workers on other machines see the same shared storage: absolute paths.
@@ -69,33 +68,28 @@ pub(super) fn enqueue(
     let config = crate::queue::job_config(cfg).map_err(|e| anyhow!(e))?;
     let n = files.len();
     let mut jobs = Vec::with_capacity(n);
-    for (index, (file, stem)) in files.iter().zip(&stems).enumerate() {
+    for (index, entry) in files.iter().enumerate() {
         jobs.push(Job {
             batch: String::new(),
             index,
             of: n,
-            file: file
+            file: entry
+                .path
                 .canonicalize()
-                .with_context(|| format!("cannot resolve {}", file.display()))?,
-            out: out.clone(),
-            stem: stem.clone(),
+                .with_context(|| format!("cannot resolve {}", entry.path.display()))?,
+            out: out.join(&entry.sub),
+            stem: entry.stem.clone(),
+            name: entry.name.clone(),
             json: matches!(args.format, Format::All | Format::Json),
             html: matches!(args.format, Format::All | Format::Html),
             vtt: args.vtt,
             transcribe: !args.no_transcribe,
             config: config.clone(),
-            customer_name: super::review::details_of(details, file).map(str::to_string),
+            customer_name: super::review::details_of_entry(details, entry).map(str::to_string),
         });
     }
     let auth = super::hub::nats_auth(&args.sign_in, cfg)?;
-    let names: Vec<String> = files
-        .iter()
-        .map(|f| {
-            f.file_name()
-                .map(|n| n.to_string_lossy().into_owned())
-                .unwrap_or_default()
-        })
-        .collect();
+    let names: Vec<String> = files.iter().map(|e| e.name.clone()).collect();
     // The same folder queued again into the same output with the same settings while its
     // last batch is unfinished: follow that batch instead of reviewing everything twice.
     let manifest = BatchManifest::path(&out);
@@ -417,11 +411,7 @@ async fn work(
                 continue;
             }
         };
-        let file_name = job
-            .file
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
+        let file_name = job.display_name();
         println!(
             "{name}: reviewing {} (batch {}, {}/{}, delivery {delivery})",
             job.file.display(),
@@ -518,10 +508,5 @@ fn review_job(job: &Job, models: &Models) -> Result<String, String> {
         _ => Format::All,
     };
     write_review(&review, &job.out, &job.stem, format, job.vtt).map_err(|e| super::describe(&e))?;
-    let name = job
-        .file
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    Ok(crate::report::csv::row(&name, Ok(&review)))
+    Ok(crate::report::csv::row(&job.display_name(), Ok(&review)))
 }
