@@ -49,7 +49,7 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 if [ -n "$call" ] && command -v sox >/dev/null 2>&1; then
     # 0.3 s of a real call in every accepted format; the first byte picks the name's extension
-    # (0 wav, 1 flac, 2 mp3, 3 ogg, 6 aiff).
+    # (0 wav, 1 flac, 2 mp3, 3 ogg, 6 aiff, 8 m4a, 9 aac).
     sox "$call" -r 16000 -b 16 "$tmp/a.wav" trim 1 0.3
     sox "$call" -r 8000 -e mu-law "$tmp/u.wav" trim 1 0.3
     sox "$call" -r 8000 -e a-law "$tmp/al.wav" trim 1 0.3
@@ -64,6 +64,13 @@ if [ -n "$call" ] && command -v sox >/dev/null 2>&1; then
     [ -f "$tmp/a.mp3" ] && { printf '\x02'; cat "$tmp/a.mp3"; } > fuzz/corpus/decode/seed-a.mp3
     [ -f "$tmp/a.ogg" ] && { printf '\x03'; cat "$tmp/a.ogg"; } > fuzz/corpus/decode/seed-a.ogg
     { printf '\x06'; cat "$tmp/a.aiff"; } > fuzz/corpus/decode/seed-a.aiff
+    # M4A (AAC, ALAC) and raw AAC through ffmpeg's encoders (PyAV), where it is installed.
+    if python3 scripts/encode.py "$tmp/a.wav" "$tmp/aac.m4a" aac 2>/dev/null; then
+        python3 scripts/encode.py "$tmp/a.wav" "$tmp/alac.m4a" alac 2>/dev/null || true
+        python3 scripts/encode.py "$tmp/a.wav" "$tmp/a.aac" aac 2>/dev/null || true
+        for f in "$tmp"/*.m4a; do { printf '\x08'; cat "$f"; } > "fuzz/corpus/decode/seed-$(basename "$f")"; done
+        [ -f "$tmp/a.aac" ] && { printf '\x09'; cat "$tmp/a.aac"; } > fuzz/corpus/decode/seed-a.aac
+    fi
     # The pipeline's blocks: rate pick, stereo flag, then (u16 frames, kind 3 = u8 samples,
     # samples) from a real call's bytes.
     sox "$call" -r 16000 -c 1 -b 8 -e unsigned "$tmp/u8.raw" trim 1 0.5

@@ -30,3 +30,9 @@ if [ ${#need[@]} -gt 0 ]; then
     $SUDO apt-get update -qq
     DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need[@]}" >/dev/null
 fi
+# PyAV (ffmpeg's codecs for Python, one wheel from PyPI): the tests write M4A/AAC, ALAC and Opus
+# inputs with it (scripts/encode.py), as sox cannot.
+if ! python3 -c 'import av' >/dev/null 2>&1; then
+    echo "installing: PyAV (pip)" >&2
+    python3 -m pip install --quiet --disable-pip-version-check av
+fi

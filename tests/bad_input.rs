@@ -131,6 +131,18 @@ fn formats_calmline_cannot_decode_are_named_with_how_to_convert_them() {
         assert_rejected(&p, needle);
         assert_rejected(&p, "sox ");
     }
+    // In MP4: a codec calmline does not decode, and a recording cut off before its index
+    // (MP4 writers put it at the end; sox cannot write these, ffmpeg's encoders through PyAV do).
+    let opus = d.path().join("opus.mp4");
+    pyav(&src, &opus, "libopus");
+    assert_rejected(&opus, "holds opus audio");
+    assert_rejected(&opus, "ffmpeg -i ");
+    let whole = d.path().join("whole.m4a");
+    pyav(&src, &whole, "aac");
+    let bytes = std::fs::read(&whole).unwrap();
+    let cut = d.path().join("cut.m4a");
+    std::fs::write(&cut, &bytes[..bytes.len() / 2]).unwrap();
+    assert_rejected(&cut, "without the index of its audio");
     // Not audio at all, named as what it is.
     let p = d.path().join("screenshot.wav");
     let mut png = b"\x89PNG\r\n\x1a\n".to_vec();
@@ -266,7 +278,8 @@ fn a_bad_file_never_stops_a_folder_batch() {
     std::fs::write(d.path().join("broken.wav"), b"RIFF\x10\x00\x00\x00WAVEjunk").unwrap();
     std::fs::write(d.path().join("empty.flac"), b"").unwrap();
     std::fs::write(d.path().join("readme.txt"), b"not audio, not reviewed").unwrap();
-    // A recording calmline cannot decode is listed, not passed over.
+    // A recording calmline cannot decode is listed, not passed over: an M4A that was never
+    // finished (no index of its audio).
     let mut m4a = b"\0\0\0\x20ftypM4A \0\0\0\0".to_vec();
     m4a.resize(2048, 0);
     std::fs::write(d.path().join("voicemail.m4a"), m4a).unwrap();
@@ -288,7 +301,10 @@ fn a_bad_file_never_stops_a_folder_batch() {
     );
     assert!(row("broken.wav").contains("broken.wav:"), "{csv}");
     assert!(row("empty.flac").contains("empty"), "{csv}");
-    assert!(row("voicemail.m4a").contains("MP4/M4A"), "{csv}");
+    assert!(
+        row("voicemail.m4a").contains("MP4/M4A file without the index"),
+        "{csv}"
+    );
     assert!(out.path().join("good.json").is_file() && out.path().join("good.html").is_file());
     assert!(!out.path().join("broken.json").exists());
     // Nothing left half-written.

@@ -44,9 +44,11 @@ pub fn decode(data: &[u8]) {
     let Some((&pick, file)) = data.split_first() else {
         return;
     };
-    // 0-5 as before (so earlier findings replay the same), then AIFF and a headerless
-    // telephony extension (named, not decoded).
-    let ext = ["wav", "flac", "mp3", "ogg", "oga", "bin", "aiff", "ul"][pick as usize % 8];
+    // 0-5 as before (so earlier findings replay the same), then AIFF, a headerless
+    // telephony extension (named, not decoded), M4A and raw AAC.
+    let ext = [
+        "wav", "flac", "mp3", "ogg", "oga", "bin", "aiff", "ul", "m4a", "aac",
+    ][pick as usize % 10];
     let name = format!("fuzz.{ext}");
     let Ok(mut f) = FileSource::from_bytes(Path::new(&name), file.to_vec()) else {
         return;

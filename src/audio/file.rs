@@ -16,7 +16,8 @@ use super::{MAX_RATE, MIN_RATE};
 use crate::error::{Error, Result};
 
 /// What calmline decodes, for error messages.
-const SUPPORTED: &str = "supported: WAV incl. mu-law/A-law and ADPCM, FLAC, MP3, OGG/Vorbis, AIFF";
+const SUPPORTED: &str = "supported: WAV incl. mu-law/A-law and ADPCM, FLAC, MP3, OGG/Vorbis, AIFF, \
+                         M4A/MP4 (AAC-LC, ALAC), AAC";
 
 /// Consecutive undecodable packets after which the file is declared damaged.
 const MAX_BAD_PACKETS: usize = 50;
@@ -33,6 +34,11 @@ pub struct FileSource {
     bad_packets: usize,
     skipped_packets: usize,
     ended_early: Option<String>,
+    /// An MP4 whose sample table runs past the end of the file (a recording cut off) fails
+    /// as a malformed stream, not an end of file: read as truncated too.
+    mp4: bool,
+    /// Frames handed out so far.
+    frames_read: u64,
 }
 
 impl FileSource {
@@ -108,6 +114,11 @@ impl FileSource {
                     SymError::IoError(ref io) if io.kind() == std::io::ErrorKind::UnexpectedEof => {
                         "is truncated: the file ends inside its header".into()
                     }
+                    SymError::Unsupported(_) if sniffed == Sniff::Known(Container::Mp4) => {
+                        "is an MP4/M4A file without the index of its audio (no `moov` box): the \
+                         recorder stopped before it finished the file, or it is damaged"
+                            .into()
+                    }
                     SymError::Unsupported(_) => {
                         format!("is not a recognised audio file ({SUPPORTED})")
                     }
@@ -161,7 +172,20 @@ impl FileSource {
         }
         let decoder = symphonia::default::get_codecs()
             .make_audio_decoder(&params, &AudioDecoderOptions::default())
-            .map_err(|e| decode(format!("uses an audio codec calmline cannot decode ({e})")))?;
+            .map_err(|_| Error::Unsupported {
+                path: path.to_path_buf(),
+                message: with_names(
+                    &format!(
+                        "holds {}, which calmline cannot decode: convert it first, \
+                         e.g. `ffmpeg -i IN -c:a pcm_s16le OUT.wav`",
+                        codec_name(params.codec).map_or_else(
+                            || "audio in another codec".into(),
+                            |n| format!("{n} audio")
+                        )
+                    ),
+                    path,
+                ),
+            })?;
         if total_frames == Some(0) {
             return Err(Error::Unsupported {
                 path: path.to_path_buf(),
@@ -179,6 +203,8 @@ impl FileSource {
             bad_packets: 0,
             skipped_packets: 0,
             ended_early: None,
+            mp4: sniffed == Sniff::Known(Container::Mp4),
+            frames_read: 0,
         })
     }
 
@@ -186,6 +212,19 @@ impl FileSource {
     pub fn path(&self) -> &Path {
         &self.path
     }
+}
+
+/// The name of a codec symphonia knows of but calmline does not decode, for the error.
+fn codec_name(id: symphonia::core::codecs::audio::AudioCodecId) -> Option<&'static str> {
+    use symphonia::core::codecs::audio::well_known::*;
+    Some(match id {
+        CODEC_ID_OPUS => "Opus",
+        CODEC_ID_SPEEX => "Speex",
+        CODEC_ID_AC3 => "Dolby AC-3",
+        CODEC_ID_EAC3 => "Dolby E-AC-3",
+        CODEC_ID_WMA => "Windows Media",
+        _ => return None,
+    })
 }
 
 /// The conversion command in `message` with this file's name for IN and a WAV beside it for
@@ -254,6 +293,22 @@ impl Source for FileSource {
                         Some("the file ends early (truncated); analysed what was there".into());
                     return Ok(0);
                 }
+                Err(SymError::DecodeError(_)) if self.mp4 && self.frames_read == 0 => {
+                    return Err(Error::Decode {
+                        path: self.path.clone(),
+                        message: "is an MP4/M4A file cut off or damaged before its audio could \
+                                  be read"
+                            .into(),
+                    });
+                }
+                Err(SymError::DecodeError(_)) if self.mp4 => {
+                    self.ended_early = Some(
+                        "the file ends early (cut off, or damaged from there on); analysed what \
+                         was there"
+                            .into(),
+                    );
+                    return Ok(0);
+                }
                 Err(SymError::ResetRequired) => {
                     // A chained stream changed its layout: treat as the end of the call.
                     self.ended_early =
@@ -288,6 +343,7 @@ impl Source for FileSource {
                             ),
                         });
                     }
+                    self.frames_read += frames as u64;
                     return Ok(frames);
                 }
                 Err(SymError::DecodeError(msg)) => {

@@ -18,6 +18,11 @@ pub enum Container {
     Aiff,
     /// An MPEG audio frame (MP3).
     Mpeg,
+    /// ISO base media (MP4, M4A, 3GP, QuickTime): AAC-LC, ALAC or MP3 inside decode;
+    /// symphonia names any other codec.
+    Mp4,
+    /// A raw AAC stream in ADTS frames (`.aac`).
+    Adts,
 }
 
 /// What the first bytes say.
@@ -91,12 +96,17 @@ pub fn sniff(head: &[u8]) -> Sniff {
     if mpeg_header(head) {
         return Sniff::Known(Container::Mpeg);
     }
+    if at(4, b"ftyp") {
+        return Sniff::Known(Container::Mp4);
+    }
+    if adts_header(head) {
+        return Sniff::Known(Container::Adts);
+    }
     let named: &[(usize, &[u8], &str, &str)] = &[
         (0, b"wvpk", "is a WavPack file", SOX),
         (0, b".snd", "is a Sun/NeXT .au file", SOX),
         (0, b"#!AMR", "is AMR speech", FFMPEG),
         (0, b"caff", "is a Core Audio (CAF) file", FFMPEG),
-        (4, b"ftyp", "is an MP4/M4A file (AAC audio)", FFMPEG),
         (
             0,
             &[0x30, 0x26, 0xb2, 0x75],
@@ -144,6 +154,15 @@ fn mpeg_header(head: &[u8]) -> bool {
         && (b >> 1) & 3 != 0 // layer
         && c >> 4 != 0xf // bitrate
         && (c >> 2) & 3 != 3 // sample rate
+}
+
+/// A valid ADTS (raw AAC) frame header: the sync bits with MPEG's layer field zero, and a
+/// sampling frequency index that exists.
+fn adts_header(head: &[u8]) -> bool {
+    let [a, b, c, ..] = *head else {
+        return false;
+    };
+    a == 0xff && b & 0xf6 == 0xf0 && (c >> 2) & 0xf <= 12
 }
 
 /// Headerless telephony formats (Asterisk writes these), known only by their extension: what
@@ -216,6 +235,16 @@ mod tests {
             sniff(&[0xff, 0xfb, 0x90, 0x64]),
             Sniff::Known(Container::Mpeg)
         );
+        assert_eq!(
+            sniff(b"\0\0\0\x20ftypM4A \0\0\0\0"),
+            Sniff::Known(Container::Mp4)
+        );
+        // ADTS at 16 kHz (index 8), and MPEG's reserved layer with an index that does not exist.
+        assert_eq!(
+            sniff(&[0xff, 0xf1, 0x60, 0x80]),
+            Sniff::Known(Container::Adts)
+        );
+        assert_eq!(sniff(&[0xff, 0xf1, 0x7c, 0x80]), Sniff::Unknown);
         assert_eq!(sniff(b"no audio here at all"), Sniff::Unknown);
         assert_eq!(sniff(b""), Sniff::Unknown);
     }
@@ -229,7 +258,6 @@ mod tests {
         says(&wav_head(0x31), "GSM 6.10");
         says(&wav_head(0x1234), "0x1234");
         says(b"wvpkR\x16\0\0\x07\x04\0\0RIFFxxxxWAVE", "WavPack");
-        says(b"\0\0\0\x20ftypM4A ", "M4A");
         says(b"\x7fELF\x02\x01", "a program");
         let mut opus = b"OggS".to_vec();
         opus.resize(28, 0);

@@ -340,7 +340,7 @@ pub enum Format {
 /// Arguments of `review`.
 #[derive(Debug, clap::Args)]
 pub struct ReviewArgs {
-    /// A call recording (WAV, FLAC, MP3, OGG) or a folder of them.
+    /// A call recording (WAV, FLAC, MP3, OGG, AIFF, M4A) or a folder of them.
     pub input: PathBuf,
     /// Output folder (created if missing), or `-` to print one report to stdout.
     #[arg(long, short, default_value = "reviews")]

@@ -116,6 +116,24 @@ pub fn sox(input: &Path, out: &Path, args: &[&str]) {
     assert!(status.success(), "sox failed on {}", input.display());
 }
 
+/// Encode with `codec` through PyAV (`scripts/encode.py`), for the formats sox cannot write
+/// (AAC, ALAC, Opus in MP4); the container follows `out`'s extension.
+pub fn pyav(input: &Path, out: &Path, codec: &str) {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/encode.py");
+    let status = Command::new("python3")
+        .arg(script)
+        .arg(input)
+        .arg(out)
+        .arg(codec)
+        .status()
+        .expect("python3 runs");
+    assert!(
+        status.success(),
+        "scripts/encode.py failed on {} (PyAV is installed by scripts/install-deps.sh)",
+        input.display()
+    );
+}
+
 /// `sox IN [format args] OUT [effects]`: format options before the output, effects after.
 pub fn sox_fx(input: &Path, out: &Path, format: &[&str], effects: &[&str]) {
     let status = Command::new("sox")
