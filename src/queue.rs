@@ -56,6 +56,9 @@ pub struct Job {
     /// The customer's name from the call's details (`--call-details`), if they give it.
     #[serde(default)]
     pub customer_name: Option<String>,
+    /// The agent's name from the call's details, if they give it.
+    #[serde(default)]
+    pub agent: Option<String>,
     /// The recording's path under the queued folder (`2026/12/07/a.wav` with `--recursive`),
     /// as summary.csv names it; empty from older enqueuers: the file name.
     #[serde(default)]

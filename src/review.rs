@@ -25,6 +25,8 @@ pub struct ReviewOptions<'a> {
     pub diariser: Option<&'a crate::diarise::Diariser>,
     /// The customer's name from the call's details (`--customer-name`), known from the start.
     pub customer_name: Option<&'a str>,
+    /// The agent's name from the call's details (`--agent`), for the report and summary.
+    pub agent_name: Option<&'a str>,
 }
 
 impl<'a> ReviewOptions<'a> {
@@ -37,6 +39,7 @@ impl<'a> ReviewOptions<'a> {
             #[cfg(feature = "diarise")]
             diariser: None,
             customer_name: None,
+            agent_name: None,
         }
     }
 }
@@ -198,6 +201,9 @@ pub fn review_file_with(
     // The coach sees the call in time order, as it would have live.
     events.sort_by(|a, b| a.t_s.total_cmp(&b.t_s));
     let mut coach = Coach::new(cfg);
+    if let Some(name) = opts.agent_name {
+        builder.agent_name(name);
+    }
     if let Some(name) = opts.customer_name {
         coach.know_customer_name(name);
         builder.customer_name(name);

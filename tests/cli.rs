@@ -427,14 +427,22 @@ fn folder_review_writes_per_call_files_and_summary() {
         .find(|l| l.starts_with("scenario_escalating_a04.wav"))
         .unwrap();
     let cells: Vec<&str> = esc.split(',').collect();
+    let col = |name: &str| {
+        let i = calmline::report::csv::HEADER
+            .iter()
+            .position(|h| *h == name)
+            .unwrap();
+        cells[i]
+    };
     assert!(
-        cells[3].parse::<u32>().unwrap() >= 1,
+        col("customer_episodes").parse::<u32>().unwrap() >= 1,
         "a customer episode: {esc}"
     );
     assert!(
-        cells[4].parse::<f64>().unwrap() > 20.0,
+        col("customer_escalated_s").parse::<f64>().unwrap() > 20.0,
         "escalated seconds: {esc}"
     );
+    assert_eq!(col("agent"), "", "no details, no agent: {esc}");
     for f in [
         "scenario_escalating_a04.json",
         "scenario_calm_a01.wav.json",
@@ -467,7 +475,8 @@ fn recursive_review_mirrors_the_day_folders() {
     let details = d.path().join("details.csv");
     std::fs::write(
         &details,
-        "file,customer_name\n2026/12/07/call.wav,Sarah Johnson\ntop.wav,Ada Lovelace\n",
+        "file,customer_name,agent\n2026/12/07/call.wav,Sarah Johnson,Ann Lee\n\
+         top.wav,Ada Lovelace,\n2026/12/06/call.wav,,Bob Ray\n",
     )
     .unwrap();
     let o = run(&[
@@ -487,21 +496,36 @@ fn recursive_review_mirrors_the_day_folders() {
         "every details row matched: {stderr}"
     );
     let csv = std::fs::read_to_string(out.path().join("summary.csv")).unwrap();
-    let files: Vec<&str> = csv
+    // The file and agent columns, the agent from the details.
+    let files: Vec<(&str, &str)> = csv
         .lines()
         .skip(1)
-        .map(|l| l.split(',').next().unwrap())
+        .map(|l| {
+            let mut cells = l.split(',');
+            (cells.next().unwrap(), cells.next().unwrap())
+        })
         .collect();
     assert_eq!(
         files,
-        ["2026/12/06/call.wav", "2026/12/07/call.wav", "top.wav"],
+        [
+            ("2026/12/06/call.wav", "Bob Ray"),
+            ("2026/12/07/call.wav", "Ann Lee"),
+            ("top.wav", "")
+        ],
         "{csv}"
     );
     let day7 = json(&out.path().join("2026/12/07/call.json"));
     assert_eq!(day7["customer_name"], "Sarah Johnson");
+    assert_eq!(day7["agent_name"], "Ann Lee");
+    let html = std::fs::read_to_string(out.path().join("2026/12/07/call.html")).unwrap();
+    assert!(
+        html.contains("Agent: Ann Lee · Customer: Sarah Johnson"),
+        "the report names both"
+    );
     assert!(day7["speakers"]["customer"]["episodes"].as_u64().unwrap() >= 1);
     let day6 = json(&out.path().join("2026/12/06/call.json"));
     assert!(day6.get("customer_name").is_none());
+    assert_eq!(day6["agent_name"], "Bob Ray");
     assert_eq!(
         json(&out.path().join("top.json"))["customer_name"],
         "Ada Lovelace"

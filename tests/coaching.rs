@@ -468,12 +468,15 @@ fn a_name_from_the_call_details_counts_its_uses_and_cues_when_unused() {
         out.to_str().unwrap(),
         "--customer-name",
         "Sarah Johnson",
+        "--agent",
+        "Ann Lee",
         "--format",
         "json",
     ]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let v: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(out.join("call.json")).unwrap()).unwrap();
+    assert_eq!(v["agent_name"], "Ann Lee");
     let said: Vec<&str> = v["transcript"]
         .as_array()
         .unwrap()
@@ -556,6 +559,7 @@ fn a_folder_takes_its_names_from_a_details_csv_and_a_bad_one_is_refused() {
     let v: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(out.join("c1.json")).unwrap()).unwrap();
     assert_eq!(v["customer_name"], "Johnson, Sarah");
+    assert_eq!(v["agent_name"], "ann");
 
     // Without the two columns: a clear error naming the file, and nothing written.
     std::fs::write(&details, "recording,name\nc1.wav,Sarah\n").unwrap();
@@ -571,7 +575,8 @@ fn a_folder_takes_its_names_from_a_details_csv_and_a_bad_one_is_refused() {
     let err = String::from_utf8_lossy(&o.stderr);
     assert_eq!(o.status.code(), Some(1), "{err}");
     assert!(
-        err.contains("details.csv") && err.contains("need the columns file and customer_name"),
+        err.contains("details.csv")
+            && err.contains("need the columns file and customer_name or agent"),
         "{err}"
     );
     assert!(!none.exists());

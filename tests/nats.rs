@@ -823,9 +823,17 @@ fn a_stopped_enqueuer_run_again_follows_its_batch_to_the_end() {
             &["trim", &(k * 8).to_string(), "8"],
         );
     }
+    // The agents by path under the folder, carried by the jobs into the summary.
+    let details = dir.path().join("details.csv");
+    std::fs::write(
+        &details,
+        "file,agent\nday0/call_0.wav,Ann\nday1/call_5.wav,Bob\n",
+    )
+    .unwrap();
     let enqueue = || {
         enqueuer(&nats, &input, &out)
-            .args(["--no-transcribe", "--recursive"])
+            .args(["--no-transcribe", "--recursive", "--call-details"])
+            .arg(&details)
             .stderr(Stdio::piped())
             .spawn()
             .unwrap()
@@ -854,8 +862,12 @@ fn a_stopped_enqueuer_run_again_follows_its_batch_to_the_end() {
     assert_eq!(summary.lines().count(), 7, "{summary}");
     for k in 0..6 {
         let name = format!("day{}/call_{k}", k % 2);
+        let agent = [(0, "Ann"), (5, "Bob")]
+            .iter()
+            .find(|(j, _)| *j == k)
+            .map_or("", |(_, a)| a);
         assert!(
-            summary.contains(&format!("\n{name}.wav,")),
+            summary.contains(&format!("\n{name}.wav,{agent},")),
             "{name}: {summary}"
         );
         assert!(out.join(format!("{name}.json")).is_file(), "{name}.json");

@@ -368,8 +368,13 @@ pub struct ReviewArgs {
     /// --call-details).
     #[arg(long, conflicts_with = "call_details")]
     pub customer_name: Option<String>,
-    /// A CSV of the calls' details with the columns `file` (the recording's file name) and
-    /// `customer_name`; other columns are ignored.
+    /// The agent's name (one call; for a folder see --call-details): in the report and the
+    /// summary's agent column.
+    #[arg(long, conflicts_with = "call_details")]
+    pub agent: Option<String>,
+    /// A CSV of the calls' details with the columns `file` (the recording's file name, or
+    /// with --recursive its path under the folder) and `customer_name`, `agent` or both;
+    /// other columns are ignored.
     #[arg(long)]
     pub call_details: Option<PathBuf>,
     /// The whisper.cpp model to transcribe with (default: [transcribe] model in the config).

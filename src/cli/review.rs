@@ -42,6 +42,12 @@ pub(super) fn run(args: ReviewArgs) -> anyhow::Result<ExitCode> {
             "--customer-name names one call's customer: for a folder, give --call-details FILE.csv"
         );
     }
+    if args.agent.is_some() && args.input.is_dir() {
+        bail!(
+            "--agent names one call's agent: for a folder, give --call-details FILE.csv with an \
+             agent column"
+        );
+    }
     // Read before any work, so a bad details file is reported at once.
     let details = match &args.call_details {
         Some(p) => call_details(p)?,
@@ -60,10 +66,16 @@ pub(super) fn run(args: ReviewArgs) -> anyhow::Result<ExitCode> {
     }
     let bar = progress_bar(None);
     let mut opts = ReviewOptions::new(model.as_ref(), args.jobs.unwrap_or(0));
+    // A details file given with one call: its row by the file's name.
+    let given = args
+        .input
+        .file_name()
+        .and_then(|n| details.get(n.to_string_lossy().as_ref()));
     opts.customer_name = args
         .customer_name
         .as_deref()
-        .or_else(|| details_of(&details, &args.input));
+        .or_else(|| given?.customer_name.as_deref());
+    opts.agent_name = args.agent.as_deref().or_else(|| given?.agent.as_deref());
     let review = review_file_with(&args.input, &cfg, opts, &|f| {
         bar.set_position((f * 1000.0) as u64)
     });
@@ -198,8 +210,17 @@ fn say(bar: &ProgressBar, line: String) {
     }
 }
 
-/// The calls' details (`--call-details`): customer names by recording file name.
-fn call_details(path: &Path) -> anyhow::Result<HashMap<String, String>> {
+/// One call's details (`--call-details`, or `--customer-name` and `--agent` for one call).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(super) struct CallDetails {
+    /// The customer's name.
+    pub customer_name: Option<String>,
+    /// The agent's name.
+    pub agent: Option<String>,
+}
+
+/// The calls' details (`--call-details`): customer and agent names by recording.
+fn call_details(path: &Path) -> anyhow::Result<HashMap<String, CallDetails>> {
     let what = || format!("{}", path.display());
     let mut r = csv::ReaderBuilder::new()
         .trim(csv::Trim::All)
@@ -211,20 +232,33 @@ fn call_details(path: &Path) -> anyhow::Result<HashMap<String, String>> {
         .with_context(|| format!("{}: not a CSV file", what()))?
         .clone();
     let col = |name: &str| header.iter().position(|h| h.eq_ignore_ascii_case(name));
-    let (Some(file), Some(name)) = (col("file"), col("customer_name")) else {
+    let (file, name, agent) = (col("file"), col("customer_name"), col("agent"));
+    let Some(file) = file.filter(|_| name.is_some() || agent.is_some()) else {
         bail!(
-            "{}: the call details need the columns file and customer_name (found: {})",
+            "{}: the call details need the columns file and customer_name or agent (found: {})",
             what(),
             header.iter().collect::<Vec<_>>().join(", ")
         );
     };
+    let cell = |row: &csv::StringRecord, c: Option<usize>| {
+        c.and_then(|c| row.get(c))
+            .filter(|v| !v.is_empty())
+            .map(str::to_string)
+    };
     let mut out = HashMap::new();
     for (i, row) in r.records().enumerate() {
         let row = row.with_context(|| format!("{}: line {}", what(), i + 2))?;
-        let (Some(f), Some(n)) = (row.get(file), row.get(name)) else {
-            bail!("{}: line {} has no file or customer_name", what(), i + 2);
+        let Some(f) = row.get(file) else {
+            bail!("{}: line {} has no file", what(), i + 2);
         };
-        if !f.is_empty() && !n.is_empty() && out.insert(f.to_string(), n.to_string()).is_some() {
+        let details = CallDetails {
+            customer_name: cell(&row, name),
+            agent: cell(&row, agent),
+        };
+        if f.is_empty() || details == CallDetails::default() {
+            continue;
+        }
+        if out.insert(f.to_string(), details).is_some() {
             bail!("{}: {f} is listed twice", what());
         }
     }
@@ -233,7 +267,7 @@ fn call_details(path: &Path) -> anyhow::Result<HashMap<String, String>> {
 
 /// A details row for a file that is not in the folder is probably a typo: say so, and go on.
 pub(super) fn warn_unknown(
-    details: &HashMap<String, String>,
+    details: &HashMap<String, CallDetails>,
     files: &[FolderEntry],
     folder: &Path,
 ) {
@@ -259,29 +293,23 @@ fn details_key(e: &FolderEntry, key: &str) -> bool {
     e.name == key || e.path.file_name().is_some_and(|n| n == key)
 }
 
-/// The customer's name the details give for `path` (by file name).
-pub(super) fn details_of<'a>(details: &'a HashMap<String, String>, path: &Path) -> Option<&'a str> {
-    let name = path.file_name()?.to_string_lossy();
-    details.get(name.as_ref()).map(String::as_str)
-}
-
-/// The customer's name the details give for a recording of a folder: by its path under the
-/// folder, else by its file name.
+/// The details given for a recording of a folder: by its path under the folder, else by its
+/// file name.
 pub(super) fn details_of_entry<'a>(
-    details: &'a HashMap<String, String>,
+    details: &'a HashMap<String, CallDetails>,
     e: &FolderEntry,
-) -> Option<&'a str> {
-    details
-        .get(&e.name)
-        .map(String::as_str)
-        .or_else(|| details_of(details, &e.path))
+) -> Option<&'a CallDetails> {
+    details.get(&e.name).or_else(|| {
+        let name = e.path.file_name()?.to_string_lossy();
+        details.get(name.as_ref())
+    })
 }
 
 fn folder(
     args: &ReviewArgs,
     cfg: &Config,
     model: Option<&Model>,
-    details: &HashMap<String, String>,
+    details: &HashMap<String, CallDetails>,
 ) -> anyhow::Result<ExitCode> {
     let files = folder_recordings(&args.input, args.recursive)?;
     if files.is_empty() {
@@ -315,13 +343,16 @@ fn folder(
             .par_iter()
             .map(|entry| {
                 let (path, name) = (&entry.path, &entry.name);
+                let given = details_of_entry(details, entry);
+                let agent = given.and_then(|d| d.agent.as_deref());
                 // Files are the parallel unit here: one recogniser thread per file.
                 let opts = ReviewOptions {
                     model,
                     workers: 1,
                     #[cfg(feature = "diarise")]
                     diariser: diariser.as_ref(),
-                    customer_name: details_of_entry(details, entry),
+                    customer_name: given.and_then(|d| d.customer_name.as_deref()),
+                    agent_name: agent,
                 };
                 let outcome = review_file_with(path, cfg, opts, &|_| {})
                     .map_err(anyhow::Error::from)
@@ -339,13 +370,13 @@ fn folder(
                             sides_in_doubt.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                         }
                         say(&bar, r.one_line());
-                        report::csv::row(name, Ok(&r))
+                        report::csv::row(name, agent, Ok(&r))
                     }
                     Err(e) => {
                         *failures.lock().unwrap_or_else(|p| p.into_inner()) += 1;
                         let e = super::describe(&e);
                         say(&bar, format!("calmline: error: {e}"));
-                        report::csv::row(name, Err(&e))
+                        report::csv::row(name, agent, Err(&e))
                     }
                 }
             })

@@ -41,7 +41,7 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
 pub(super) fn enqueue(
     args: &ReviewArgs,
     cfg: &Config,
-    details: &std::collections::HashMap<String, String>,
+    details: &std::collections::HashMap<String, super::review::CallDetails>,
 ) -> anyhow::Result<ExitCode> {
     let url = nats_url(&args.nats, cfg, "--queue")?;
     if !args.input.is_dir() {
@@ -85,11 +85,14 @@ pub(super) fn enqueue(
             vtt: args.vtt,
             transcribe: !args.no_transcribe,
             config: config.clone(),
-            customer_name: super::review::details_of_entry(details, entry).map(str::to_string),
+            customer_name: super::review::details_of_entry(details, entry)
+                .and_then(|d| d.customer_name.clone()),
+            agent: super::review::details_of_entry(details, entry).and_then(|d| d.agent.clone()),
         });
     }
     let auth = super::hub::nats_auth(&args.sign_in, cfg)?;
     let names: Vec<String> = files.iter().map(|e| e.name.clone()).collect();
+    let agents: Vec<Option<String>> = jobs.iter().map(|j| j.agent.clone()).collect();
     // The same folder queued again into the same output with the same settings while its
     // last batch is unfinished: follow that batch instead of reviewing everything twice.
     let manifest = BatchManifest::path(&out);
@@ -247,13 +250,17 @@ pub(super) fn enqueue(
     let (outcomes, workers, took) = outcomes;
     let mut csv = crate::report::csv::header();
     let mut failed = 0;
-    for (o, name) in outcomes.iter().zip(&names) {
+    for ((o, name), agent) in outcomes.iter().zip(&names).zip(&agents) {
         match o {
             Some(o) => {
                 failed += o.error.is_some() as usize;
                 csv.push_str(&o.row);
             }
-            None => csv.push_str(&crate::report::csv::row(name, Err("no outcome"))),
+            None => csv.push_str(&crate::report::csv::row(
+                name,
+                agent.as_deref(),
+                Err("no outcome"),
+            )),
         }
     }
     let summary = out.join("summary.csv");
@@ -435,7 +442,10 @@ async fn work(
         let seconds = started.elapsed().as_secs_f64();
         let (row, error) = match result {
             Ok(row) => (row, None),
-            Err(e) => (crate::report::csv::row(&file_name, Err(&e)), Some(e)),
+            Err(e) => (
+                crate::report::csv::row(&file_name, job.agent.as_deref(), Err(&e)),
+                Some(e),
+            ),
         };
         let outcome = Outcome {
             batch: job.batch.clone(),
@@ -491,6 +501,7 @@ fn review_job(job: &Job, models: &Models) -> Result<String, String> {
     };
     let mut opts = ReviewOptions::new(model.as_deref(), 0);
     opts.customer_name = job.customer_name.as_deref();
+    opts.agent_name = job.agent.as_deref();
     let review = review_file_with(&job.file, &cfg, opts, &|_| {}).map_err(|e| format!("{e}"))?;
     // A worker killed while writing leaves only hidden partial files: clear this job's.
     if let Ok(rd) = std::fs::read_dir(&job.out) {
@@ -508,5 +519,9 @@ fn review_job(job: &Job, models: &Models) -> Result<String, String> {
         _ => Format::All,
     };
     write_review(&review, &job.out, &job.stem, format, job.vtt).map_err(|e| super::describe(&e))?;
-    Ok(crate::report::csv::row(&job.display_name(), Ok(&review)))
+    Ok(crate::report::csv::row(
+        &job.display_name(),
+        job.agent.as_deref(),
+        Ok(&review),
+    ))
 }

@@ -6,6 +6,7 @@ use crate::events::Speaker;
 /// Column names of `summary.csv`.
 pub const HEADER: &[&str] = &[
     "file",
+    "agent",
     "duration_s",
     "agent_talk_ratio",
     "customer_episodes",
@@ -32,8 +33,9 @@ fn field(s: &str) -> String {
     }
 }
 
-/// One CSV line (with newline) for a reviewed call or for a file that failed.
-pub fn row(file: &str, outcome: Result<&Review, &str>) -> String {
+/// One CSV line (with newline) for a reviewed call or for a file that failed; `agent` is the
+/// agent's name from the call's details (a review's own, [`Review::agent`], comes first).
+pub fn row(file: &str, agent: Option<&str>, outcome: Result<&Review, &str>) -> String {
     let cells: Vec<String> = match outcome {
         Ok(r) => {
             // Language items are empty when the call was not transcribed.
@@ -47,6 +49,7 @@ pub fn row(file: &str, outcome: Result<&Review, &str>) -> String {
             let s = &r.conversation.summary;
             vec![
                 file.into(),
+                r.agent().or(agent).unwrap_or_default().into(),
                 format!("{:.2}", r.duration_s),
                 s.talk_ratio_agent
                     .map_or(String::new(), |v| format!("{v:.3}")),
@@ -67,8 +70,8 @@ pub fn row(file: &str, outcome: Result<&Review, &str>) -> String {
             ]
         }
         Err(e) => {
-            let mut v = vec![file.to_string()];
-            v.extend(std::iter::repeat_n(String::new(), HEADER.len() - 2));
+            let mut v = vec![file.to_string(), agent.unwrap_or_default().to_string()];
+            v.extend(std::iter::repeat_n(String::new(), HEADER.len() - 3));
             v.push(e.to_string());
             v
         }
@@ -89,10 +92,10 @@ mod tests {
 
     #[test]
     fn error_rows_keep_the_column_count_and_quote() {
-        let line = row("bad, file.wav", Err("is \"empty\""));
+        let line = row("bad, file.wav", Some("Ann"), Err("is \"empty\""));
         assert_eq!(
             line,
-            "\"bad, file.wav\",,,,,,,,,,,,,,,,\"is \"\"empty\"\"\"\n"
+            "\"bad, file.wav\",Ann,,,,,,,,,,,,,,,,\"is \"\"empty\"\"\"\n"
         );
     }
 }

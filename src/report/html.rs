@@ -377,9 +377,23 @@ pub fn render(review: &Review) -> String {
             .collect::<Vec<_>>()
             .join(", ")
     };
+    // Who was on the call, where the call's details say.
+    let who: String = [
+        ("Agent", review.agent()),
+        ("Customer", review.customer_name.as_deref()),
+    ]
+    .iter()
+    .filter_map(|(role, name)| Some(format!("{role}: {}", esc((*name)?))))
+    .collect::<Vec<_>>()
+    .join(" · ");
+    let who = if who.is_empty() {
+        who
+    } else {
+        format!(r#"<p class="meta who">{who}</p>"#)
+    };
     let _ = write!(
         o,
-        r#"<header><h1>{}</h1><p class="meta">{} · {} Hz · {} · schema {}</p></header>"#,
+        r#"<header><h1>{}</h1>{who}<p class="meta">{} · {} Hz · {} · schema {}</p></header>"#,
         esc(&title),
         clock(review.duration_s),
         review.sample_rate,

@@ -63,6 +63,10 @@ pub struct Review {
     /// The customer's name from the call's details (`--customer-name`), when given.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub customer_name: Option<String>,
+    /// The agent's name from the call's details (`--agent`, the `agent` column of
+    /// `--call-details`), when given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub agent_name: Option<String>,
     /// The QA scorecard, every item with the moments that produced it.
     pub scorecard: Scorecard,
     /// Things a reader should know about the input or the analysis.
@@ -275,6 +279,7 @@ impl ReviewBuilder {
                 alerts: Vec::new(),
                 phrases: Vec::new(),
                 customer_name: None,
+                agent_name: None,
                 scorecard: Scorecard::default(),
                 warnings,
                 errors: Vec::new(),
@@ -374,6 +379,11 @@ impl ReviewBuilder {
         self.review.customer_name = Some(name.trim().to_string()).filter(|n| !n.is_empty());
     }
 
+    /// The agent's name as the call's details give it.
+    pub fn agent_name(&mut self, name: &str) {
+        self.review.agent_name = Some(name.trim().to_string()).filter(|n| !n.is_empty());
+    }
+
     /// The file was mono and its speakers were separated by voice: the channels are the
     /// diarised speakers, not the file's channels.
     pub fn diarised(&mut self, report: DiarisationReport) {
@@ -431,6 +441,14 @@ impl Review {
         self.speakers
             .get(&Speaker::Customer)
             .or_else(|| self.speakers.get(&Speaker::Mixed))
+    }
+
+    /// The agent's name: as the call's details give it, else the enrolled voice diarisation
+    /// matched in a mono call.
+    pub fn agent(&self) -> Option<&str> {
+        self.agent_name
+            .as_deref()
+            .or_else(|| self.diarisation.as_ref()?.agent_name.as_deref())
     }
 
     /// One line for the terminal.
