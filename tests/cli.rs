@@ -532,6 +532,22 @@ fn recursive_review_mirrors_the_day_folders() {
     );
     assert!(out.path().join("2026/12/06/call.html").is_file());
     assert!(!out.path().join(".trash").exists());
+    // The folder's index page links every call's report, where it was written.
+    let index = std::fs::read_to_string(out.path().join("index.html")).unwrap();
+    let links: Vec<&str> = index
+        .split("<a href=\"")
+        .skip(1)
+        .map(|s| s.split('"').next().unwrap())
+        .collect();
+    assert_eq!(
+        links,
+        ["2026/12/06/call.html", "2026/12/07/call.html", "top.html"],
+        "{index}"
+    );
+    for l in links {
+        assert!(out.path().join(l).is_file(), "{l}");
+    }
+    assert!(index.contains("3 call(s): 1 with the customer escalated, 0 not reviewed"));
 }
 
 /// A folder whose recorder has the customer on the left, reviewed at the default sides with

@@ -383,19 +383,15 @@ fn folder(
             .collect()
     });
     bar.finish_and_clear();
-    let mut csv = report::csv::header();
-    for r in rows {
-        csv.push_str(&r);
-    }
-    let summary = args.out.join("summary.csv");
-    write_all_or_nothing(&[(summary.clone(), csv.into_bytes())])?;
+    let (summary, index) = write_summary(&args.out, &args.input, &rows, &files, args.format)?;
     let failed = failures.into_inner().unwrap_or_else(|p| p.into_inner());
     println!(
-        "reviewed {} of {} file(s) into {}; summary: {}",
+        "reviewed {} of {} file(s) into {}; summary: {}, {}",
         files.len() - failed,
         files.len(),
         args.out.display(),
-        summary.display()
+        summary.display(),
+        index.display()
     );
     // One recorder usually records a whole folder: if its sides are the other way round, say it
     // once for the folder, not only per call.
@@ -413,6 +409,50 @@ fn folder(
         );
     }
     Ok(folder_exit(failed))
+}
+
+/// A folder's summary.csv (`rows` in the order of `files`) and its index page linking each
+/// call's report, written together.
+pub(super) fn write_summary(
+    out: &Path,
+    folder: &Path,
+    rows: &[String],
+    files: &[FolderEntry],
+    format: Format,
+) -> anyhow::Result<(PathBuf, PathBuf)> {
+    let mut csv = report::csv::header();
+    for r in rows {
+        csv.push_str(r);
+    }
+    let ext = if format == Format::Json {
+        "json"
+    } else {
+        "html"
+    };
+    let entries: Vec<report::index::IndexEntry> = rows
+        .iter()
+        .zip(files)
+        .map(|(row, f)| {
+            let mut link = f.sub.join(format!("{}.{ext}", f.stem));
+            if std::path::MAIN_SEPARATOR != '/' {
+                link = PathBuf::from(
+                    link.to_string_lossy()
+                        .replace(std::path::MAIN_SEPARATOR, "/"),
+                );
+            }
+            report::index::IndexEntry {
+                cells: report::csv::cells(row),
+                report: Some(link.to_string_lossy().into_owned()),
+            }
+        })
+        .collect();
+    let page = report::index::render(&folder.display().to_string(), &entries);
+    let (summary, index) = (out.join("summary.csv"), out.join("index.html"));
+    write_all_or_nothing(&[
+        (summary.clone(), csv.into_bytes()),
+        (index.clone(), page.into_bytes()),
+    ])?;
+    Ok((summary, index))
 }
 
 /// A folder's exit: failure, said once, when any file could not be reviewed.

@@ -248,31 +248,32 @@ pub(super) fn enqueue(
         anyhow::Ok((outcomes, workers_seen.len(), started.elapsed()))
     })?;
     let (outcomes, workers, took) = outcomes;
-    let mut csv = crate::report::csv::header();
+    let mut rows = Vec::with_capacity(n);
     let mut failed = 0;
     for ((o, name), agent) in outcomes.iter().zip(&names).zip(&agents) {
         match o {
             Some(o) => {
                 failed += o.error.is_some() as usize;
-                csv.push_str(&o.row);
+                rows.push(o.row.clone());
             }
-            None => csv.push_str(&crate::report::csv::row(
+            None => rows.push(crate::report::csv::row(
                 name,
                 agent.as_deref(),
                 Err("no outcome"),
             )),
         }
     }
-    let summary = out.join("summary.csv");
-    crate::report::write::write_all_or_nothing(&[(summary.clone(), csv.into_bytes())])?;
+    let (summary, index) =
+        super::review::write_summary(&out, &args.input, &rows, &files, args.format)?;
     // Followed to its end: nothing to resume.
     let _ = std::fs::remove_file(&manifest);
     println!(
-        "reviewed {} of {n} file(s) by {workers} worker(s) in {:.0} s into {}; summary: {}",
+        "reviewed {} of {n} file(s) by {workers} worker(s) in {:.0} s into {}; summary: {}, {}",
         n - failed,
         took.as_secs_f64(),
         out.display(),
-        summary.display()
+        summary.display(),
+        index.display()
     );
     Ok(super::review::folder_exit(failed))
 }

@@ -81,6 +81,18 @@ pub fn row(file: &str, agent: Option<&str>, outcome: Result<&Review, &str>) -> S
     line
 }
 
+/// The cells of one line made by [`row`].
+pub fn cells(line: &str) -> Vec<String> {
+    ::csv::ReaderBuilder::new()
+        .has_headers(false)
+        .from_reader(line.as_bytes())
+        .records()
+        .next()
+        .and_then(|r| r.ok())
+        .map(|r| r.iter().map(str::to_string).collect())
+        .unwrap_or_default()
+}
+
 /// The header line (with newline).
 pub fn header() -> String {
     format!("{}\n", HEADER.join(","))
@@ -97,5 +109,9 @@ mod tests {
             line,
             "\"bad, file.wav\",Ann,,,,,,,,,,,,,,,,\"is \"\"empty\"\"\"\n"
         );
+        let back = cells(&line);
+        assert_eq!(back.len(), HEADER.len());
+        assert_eq!(back[0], "bad, file.wav");
+        assert_eq!(back[HEADER.len() - 1], "is \"empty\"");
     }
 }

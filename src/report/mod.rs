@@ -5,6 +5,7 @@
 
 pub mod csv;
 pub mod html;
+pub mod index;
 pub mod scorecard;
 pub mod vtt;
 pub mod write;
