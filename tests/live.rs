@@ -533,6 +533,8 @@ fn recording_over_an_earlier_call_keeps_it() {
             "--no-transcribe",
             "--ui",
             "json",
+            "--agent",
+            "Ann Lee",
             "--record",
         ])
         .arg(&rec)
@@ -553,4 +555,8 @@ fn recording_over_an_earlier_call_keeps_it() {
     let r = calmline::review::review_file(&next, &calmline::Config::default(), &|_| {}).unwrap();
     assert!((r.duration_s - 82.9).abs() < 0.5, "{}", r.duration_s);
     assert!(tmp.path().join("call-2.json").is_file() && !tmp.path().join("call.json").exists());
+    // The call's review names the agent as supervisors saw them.
+    let v: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(tmp.path().join("call-2.json")).unwrap()).unwrap();
+    assert_eq!(v["agent_name"], "Ann Lee");
 }

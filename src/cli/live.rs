@@ -315,7 +315,10 @@ pub(super) fn run(args: LiveArgs) -> anyhow::Result<ExitCode> {
     finish_output(writer);
     if let Some(rec) = &summary.recording {
         // The recording reviewed with the same pipeline: the same results, for QA.
-        let opts = ReviewOptions::new(model.as_ref(), 0);
+        // Named as the call was: the agent as supervisors saw them, the customer if given.
+        let mut opts = ReviewOptions::new(model.as_ref(), 0);
+        opts.agent_name = Some(&agent);
+        opts.customer_name = args.customer_name.as_deref();
         let review = review_file_with(rec, &cfg, opts, &|_| {})?;
         let stem = rec
             .file_stem()
