@@ -456,20 +456,17 @@ pub struct FolderEntry {
 const MAX_DEPTH: usize = 16;
 
 /// The recordings in `dir`, sorted by their path under it: those directly inside, or with
-/// `recursive` those in every subfolder too (hidden folders and folder links left out, so a
-/// link back up cannot loop). An unreadable subfolder is an error naming it: leaving its
-/// calls out in silence would lose them.
+/// `recursive` those in every subfolder too. Hidden files and folders are left out (a trash
+/// can, the `._call.wav` metadata files macOS leaves on shared drives), and so are links to
+/// folders, so a link back up cannot loop. An unreadable subfolder is an error naming it:
+/// leaving its calls out in silence would lose them.
 pub fn folder_recordings(dir: &Path, recursive: bool) -> Result<Vec<FolderEntry>> {
     let walk = walkdir::WalkDir::new(dir)
         .min_depth(1)
         .max_depth(if recursive { MAX_DEPTH } else { 1 })
         .sort_by_file_name()
         .into_iter()
-        .filter_entry(|e| {
-            !(e.depth() > 0
-                && e.file_type().is_dir()
-                && e.file_name().as_encoded_bytes()[0] == b'.')
-        });
+        .filter_entry(|e| !e.file_name().as_encoded_bytes().starts_with(b"."));
     let mut found: Vec<(PathBuf, PathBuf)> = Vec::new();
     for e in walk {
         let e = e.map_err(|e| crate::error::Error::Io {
@@ -572,8 +569,10 @@ mod tests {
         for f in [
             "a/call.wav",
             "a/call.mp3",
+            "a/._call.wav",
             "b/call.wav",
             "top.flac",
+            "._top.flac",
             ".hidden/x.wav",
         ] {
             std::fs::create_dir_all(p.join(f).parent().unwrap()).unwrap();

@@ -278,6 +278,12 @@ fn a_bad_file_never_stops_a_folder_batch() {
     std::fs::write(d.path().join("broken.wav"), b"RIFF\x10\x00\x00\x00WAVEjunk").unwrap();
     std::fs::write(d.path().join("empty.flac"), b"").unwrap();
     std::fs::write(d.path().join("readme.txt"), b"not audio, not reviewed").unwrap();
+    // The metadata file macOS leaves beside a copied recording is hidden: not a call.
+    std::fs::write(
+        d.path().join("._good.wav"),
+        b"\0\x05\x16\x07\0\x02\0\0Mac OS X",
+    )
+    .unwrap();
     // A recording calmline cannot decode is listed, not passed over: an M4A that was never
     // finished (no index of its audio).
     let mut m4a = b"\0\0\0\x20ftypM4A \0\0\0\0".to_vec();
