@@ -433,16 +433,17 @@ pub(super) fn write_summary(
         .iter()
         .zip(files)
         .map(|(row, f)| {
-            let mut link = f.sub.join(format!("{}.{ext}", f.stem));
-            if std::path::MAIN_SEPARATOR != '/' {
-                link = PathBuf::from(
-                    link.to_string_lossy()
-                        .replace(std::path::MAIN_SEPARATOR, "/"),
-                );
-            }
+            // A URL path: '/' between the subfolders whatever the system's separator.
+            let link = f
+                .sub
+                .iter()
+                .map(|c| c.to_string_lossy().into_owned())
+                .chain([format!("{}.{ext}", f.stem)])
+                .collect::<Vec<_>>()
+                .join("/");
             report::index::IndexEntry {
                 cells: report::csv::cells(row),
-                report: Some(link.to_string_lossy().into_owned()),
+                report: Some(link),
             }
         })
         .collect();

@@ -69,6 +69,7 @@ pub(super) fn enqueue(
     let n = files.len();
     let mut jobs = Vec::with_capacity(n);
     for (index, entry) in files.iter().enumerate() {
+        let given = super::review::details_of_entry(details, entry);
         jobs.push(Job {
             batch: String::new(),
             index,
@@ -85,9 +86,8 @@ pub(super) fn enqueue(
             vtt: args.vtt,
             transcribe: !args.no_transcribe,
             config: config.clone(),
-            customer_name: super::review::details_of_entry(details, entry)
-                .and_then(|d| d.customer_name.clone()),
-            agent: super::review::details_of_entry(details, entry).and_then(|d| d.agent.clone()),
+            customer_name: given.and_then(|d| d.customer_name.clone()),
+            agent: given.and_then(|d| d.agent.clone()),
         });
     }
     let auth = super::hub::nats_auth(&args.sign_in, cfg)?;

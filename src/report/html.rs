@@ -13,7 +13,8 @@ const ML: f64 = 48.0;
 /// Most points drawn per series; longer timelines are reduced to this many buckets.
 const MAX_POINTS: usize = 1500;
 
-fn esc(s: &str) -> String {
+/// Text escaped for HTML content and attribute values.
+pub(super) fn esc(s: &str) -> String {
     s.replace('&', "&amp;")
         .replace('<', "&lt;")
         .replace('>', "&gt;")
@@ -29,7 +30,7 @@ fn color(s: Speaker) -> &'static str {
 }
 
 /// mm:ss (or h:mm:ss) for the axis and tables.
-fn clock(t: f64) -> String {
+pub(super) fn clock(t: f64) -> String {
     let t = t.max(0.0).round() as u64;
     if t >= 3600 {
         format!("{}:{:02}:{:02}", t / 3600, t / 60 % 60, t % 60)

@@ -2,6 +2,7 @@
 //! linked to its report, sortable by any column, so QA can open the worst calls first.
 
 use super::csv::HEADER;
+use super::html::{clock, esc};
 
 /// One call of the index: its `summary.csv` cells and its report's path relative to the
 /// index (none when the review failed).
@@ -25,13 +26,6 @@ const SHOWN: &[(&str, &str)] = &[
     ("cues", "Cues"),
     ("alerts", "Alerts"),
 ];
-
-fn esc(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-}
 
 /// A path relative to the index as a URL: each segment percent-encoded where needed.
 fn href(path: &str) -> String {
@@ -99,10 +93,7 @@ pub fn render(folder: &str, entries: &[IndexEntry]) -> String {
         for (name, _) in SHOWN {
             let v = cell(e, name);
             let shown = match *name {
-                "duration_s" => v.parse::<f64>().map_or(String::new(), |s| {
-                    let s = s.round() as u64;
-                    format!("{}:{:02}", s / 60, s % 60)
-                }),
+                "duration_s" => v.parse::<f64>().map_or(String::new(), clock),
                 _ => v.clone(),
             };
             if *name == "agent" {
