@@ -217,7 +217,33 @@ pub fn review_file_with(
     for c in &coached {
         builder.on_event(c);
     }
-    Ok(builder.finish())
+    let mut review = builder.finish();
+    review.settings = Some(settings_id(cfg, opts.model.is_some()));
+    Ok(review)
+}
+
+/// A fingerprint of what a review depends on besides the recording and the call's details:
+/// calmline's version, the configuration (less the live, hub and NATS sections, which do not
+/// change a review) and whether the call was transcribed. A report whose fingerprint differs
+/// was made with other settings and is reviewed again by `review --skip-reviewed`.
+pub fn settings_id(cfg: &Config, transcribe: bool) -> String {
+    use sha2::Digest;
+    let mut c = cfg.clone();
+    let none = Config::default();
+    (c.live, c.hub, c.nats) = (none.live, none.hub, none.nats);
+    let mut h = sha2::Sha256::new();
+    h.update(concat!("calmline ", env!("CARGO_PKG_VERSION"), "\n"));
+    // Serialised as the queue sends it; BTreeMaps keep the order stable.
+    h.update(toml::to_string(&c).unwrap_or_default());
+    h.update(if transcribe {
+        "\ntranscribed"
+    } else {
+        "\nacoustic"
+    });
+    h.finalize()[..8]
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 /// The transcript segments among `events`.
@@ -561,6 +587,22 @@ pub fn output_stems(files: &[PathBuf]) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn settings_change_with_what_changes_a_review_only() {
+        let cfg = Config::default();
+        let id = settings_id(&cfg, true);
+        assert_eq!(id, settings_id(&cfg.clone(), true));
+        assert_ne!(id, settings_id(&cfg, false));
+        let mut other = cfg.clone();
+        other.escalation.loudness_weight += 0.1;
+        assert_ne!(id, settings_id(&other, true));
+        // Where monitors and the queue connect does not change a review.
+        let mut elsewhere = cfg.clone();
+        elsewhere.nats.url = "nats://elsewhere:4222".into();
+        elsewhere.hub.bind = "0.0.0.0:9000".into();
+        assert_eq!(id, settings_id(&elsewhere, true));
+    }
 
     #[test]
     fn a_folder_tree_is_listed_by_path_with_stems_unique_per_subfolder() {

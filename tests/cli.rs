@@ -452,6 +452,127 @@ fn folder_review_writes_per_call_files_and_summary() {
     }
 }
 
+/// Run every night over the same folder with `--skip-reviewed`: only calls that are new,
+/// replaced, damaged in their report, given other details or other settings are reviewed
+/// again; the others keep their reports, and the summary lists every call all the same.
+#[test]
+fn skip_reviewed_reviews_only_what_changed() {
+    let d = tempfile::tempdir().unwrap();
+    let out = d.path().join("out");
+    let calls = d.path().join("calls");
+    std::fs::create_dir(&calls).unwrap();
+    for (k, name) in ["a", "b", "c"].iter().enumerate() {
+        sox_fx(
+            &call("scenario_calm_a01.wav"),
+            &calls.join(format!("{name}.wav")),
+            &[],
+            &["trim", &(k * 10).to_string(), "10"],
+        );
+    }
+    let review = |extra: &[&str]| {
+        let mut args = vec![
+            "review",
+            s(&calls),
+            "--out",
+            s(&out),
+            "--no-transcribe",
+            "--skip-reviewed",
+        ];
+        args.extend_from_slice(extra);
+        let o = run(&args);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        String::from_utf8_lossy(&o.stdout).into_owned()
+    };
+    let written = |name: &str| {
+        std::fs::metadata(out.join(format!("{name}.json")))
+            .and_then(|m| m.modified())
+            .unwrap()
+    };
+    let said = review(&[]);
+    assert!(said.contains("reviewed 3 of 3 file(s)"), "{said}");
+    let summary = std::fs::read_to_string(out.join("summary.csv")).unwrap();
+    let index = std::fs::read_to_string(out.join("index.html")).unwrap();
+    let before: Vec<_> = ["a", "b", "c"].iter().map(|n| written(n)).collect();
+    // Nothing changed: every report kept, the same summary and index.
+    let said = review(&[]);
+    assert!(
+        said.contains("reviewed 0 of 3 file(s)") && said.contains("kept the reports of 3"),
+        "{said}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(out.join("summary.csv")).unwrap(),
+        summary
+    );
+    assert_eq!(
+        std::fs::read_to_string(out.join("index.html")).unwrap(),
+        index
+    );
+    assert_eq!(written("a"), before[0]);
+    // b replaced by a newer recording: b alone is reviewed again.
+    std::fs::File::options()
+        .write(true)
+        .open(calls.join("b.wav"))
+        .unwrap()
+        .set_modified(std::time::SystemTime::now())
+        .unwrap();
+    let said = review(&[]);
+    assert!(said.contains("reviewed 1 of 3 file(s)"), "{said}");
+    assert!(said.contains("b.wav: "), "{said}");
+    assert_ne!(written("b"), before[1]);
+    assert_eq!(written("a"), before[0]);
+    // c now has an agent in the call details: c alone again, with its agent in the summary.
+    let details = d.path().join("details.csv");
+    std::fs::write(&details, "file,agent\nc.wav,Ann Lee\n").unwrap();
+    let said = review(&["--call-details", s(&details)]);
+    assert!(
+        said.contains("reviewed 1 of 3 file(s)") && said.contains("c.wav: "),
+        "{said}"
+    );
+    let summary = std::fs::read_to_string(out.join("summary.csv")).unwrap();
+    assert!(summary.contains("\nc.wav,Ann Lee,"), "{summary}");
+    // a's report damaged: reviewed again, not an error.
+    std::fs::write(out.join("a.json"), "{").unwrap();
+    let said = review(&["--call-details", s(&details)]);
+    assert!(
+        said.contains("reviewed 1 of 3 file(s)") && said.contains("a.wav: "),
+        "{said}"
+    );
+    assert_eq!(json(&out.join("a.json"))["schema"], "calmline.review/1");
+    // Other settings: every call again.
+    let cfg = d.path().join("cfg.toml");
+    std::fs::write(&cfg, "[coach]\nmax_per_minute = 3\n").unwrap();
+    let said = review(&["--call-details", s(&details), "--config", s(&cfg)]);
+    assert!(said.contains("reviewed 3 of 3 file(s)"), "{said}");
+    // One call: kept too.
+    let o = run(&[
+        "review",
+        s(&calls.join("a.wav")),
+        "--out",
+        s(&out),
+        "--no-transcribe",
+        "--skip-reviewed",
+        "--config",
+        s(&cfg),
+    ]);
+    let said = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        o.status.success() && said.contains("reviewed before with these settings"),
+        "{said}"
+    );
+    // Only the JSON report can be read back.
+    let o = run(&[
+        "review",
+        s(&calls),
+        "--out",
+        s(&out),
+        "--skip-reviewed",
+        "--format",
+        "html",
+    ]);
+    assert!(!o.status.success());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("--format all or json"));
+}
+
 /// A recorder's tree of day folders, reviewed in one go: the reports mirror the tree, the
 /// summary names each call by its path, the call details match by path or by file name, and a
 /// hidden folder (a trash can) is left alone.

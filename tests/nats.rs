@@ -873,13 +873,51 @@ fn a_stopped_enqueuer_run_again_follows_its_batch_to_the_end() {
         assert!(out.join(format!("{name}.json")).is_file(), "{name}.json");
     }
     assert!(!manifest.exists(), "the finished batch's manifest is left");
+    // The next night: one recording replaced since. --skip-reviewed queues only that one and
+    // keeps the other five reports, and the summary still lists all six.
+    let replaced = input.join("day1/call_3.wav");
+    std::fs::File::options()
+        .write(true)
+        .open(&replaced)
+        .unwrap()
+        .set_modified(std::time::SystemTime::now())
+        .unwrap();
+    let skip = || {
+        enqueuer(&nats, &input, &out)
+            .args(["--no-transcribe", "--recursive", "--skip-reviewed"])
+            .arg("--call-details")
+            .arg(&details)
+            .output()
+            .unwrap()
+    };
+    let third = skip();
+    let said = String::from_utf8_lossy(&third.stdout);
+    assert!(third.status.success(), "{said}");
+    assert!(
+        said.contains("reviewed 1 of 6 file(s)")
+            && said.contains("kept the reports of 5 reviewed before"),
+        "{said}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(out.join("summary.csv")).unwrap(),
+        summary
+    );
+    // Nothing changed since: nothing is queued, and no worker is needed.
     let _ = w.kill();
     let _ = w.wait();
+    let fourth = skip();
+    let said = String::from_utf8_lossy(&fourth.stdout);
+    assert!(fourth.status.success(), "{said}");
+    assert!(
+        said.contains("all 6 file(s) were reviewed before"),
+        "{said}"
+    );
     let reviewed: Vec<String> = lw
         .try_iter()
         .filter(|l| l.contains(": reviewing "))
         .collect();
-    assert_eq!(reviewed.len(), 6, "{reviewed:?}");
+    assert_eq!(reviewed.len(), 7, "{reviewed:?}");
+    assert!(reviewed.last().unwrap().contains("call_3"), "{reviewed:?}");
 }
 
 /// `station` plays its call to the end with every event published, and the call is at `hub`

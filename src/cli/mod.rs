@@ -384,6 +384,12 @@ pub struct ReviewArgs {
     /// reports mirror the subfolders under --out and summary.csv names each call by its path.
     #[arg(long, short)]
     pub recursive: bool,
+    /// Keep the reports of recordings reviewed before (their JSON report in --out is newer
+    /// than the recording, by this calmline version, with the same configuration, call details
+    /// and transcription) and review only the others; summary.csv and index.html still list
+    /// every call. For runs every night over a recorder's folders.
+    #[arg(long)]
+    pub skip_reviewed: bool,
     /// Files reviewed in parallel for a folder (default: one per core).
     #[arg(long, short)]
     pub jobs: Option<usize>,

@@ -14,7 +14,7 @@ use super::{Format, ReviewArgs, resolve_config};
 use crate::config::Config;
 use crate::report::{self, Review, write::write_all_or_nothing};
 use crate::review::{
-    FolderEntry, ReviewOptions, folder_recordings, output_stems, review_file_with,
+    FolderEntry, ReviewOptions, folder_recordings, output_stems, review_file_with, settings_id,
 };
 use crate::transcribe::Model;
 
@@ -32,6 +32,12 @@ pub(super) fn run(args: ReviewArgs) -> anyhow::Result<ExitCode> {
     }
     if to_stdout && args.format == Format::All {
         bail!("--out - prints one report: add --format json or --format html");
+    }
+    if args.skip_reviewed && (to_stdout || args.format == Format::Html) {
+        bail!(
+            "--skip-reviewed keeps the JSON reports written before: it needs a folder for --out \
+             and --format all or json"
+        );
     }
     // Checked before any work, so a missing model is reported at once.
     if !args.input.exists() {
@@ -64,7 +70,6 @@ pub(super) fn run(args: ReviewArgs) -> anyhow::Result<ExitCode> {
     if args.input.is_dir() {
         return folder(&args, &cfg, model.as_ref(), &details);
     }
-    let bar = progress_bar(None);
     let mut opts = ReviewOptions::new(model.as_ref(), args.jobs.unwrap_or(0));
     // A details file given with one call: its row by the file's name.
     let given = args
@@ -76,6 +81,23 @@ pub(super) fn run(args: ReviewArgs) -> anyhow::Result<ExitCode> {
         .as_deref()
         .or_else(|| given?.customer_name.as_deref());
     opts.agent_name = args.agent.as_deref().or_else(|| given?.agent.as_deref());
+    if args.skip_reviewed {
+        let given = CallDetails {
+            customer_name: opts.customer_name.map(str::to_string),
+            agent: opts.agent_name.map(str::to_string),
+        };
+        let settings = settings_id(&cfg, model.is_some());
+        let stem = stem(&args.input);
+        if let Some(r) = kept_review(&args.input, &args.out, &stem, &args, &settings, &given) {
+            println!("{}", r.one_line());
+            println!(
+                "  kept {}: reviewed before with these settings",
+                args.out.join(format!("{stem}.json")).display()
+            );
+            return Ok(ExitCode::SUCCESS);
+        }
+    }
+    let bar = progress_bar(None);
     let review = review_file_with(&args.input, &cfg, opts, &|f| {
         bar.set_position((f * 1000.0) as u64)
     });
@@ -305,6 +327,55 @@ pub(super) fn details_of_entry<'a>(
     })
 }
 
+/// With `--skip-reviewed`: the review of a recording reviewed before, when every report the
+/// options ask for is in `dir` and newer than the recording, and the JSON one was made with
+/// `settings` ([`settings_id`]), these call details and no failed part; `None` when it must be
+/// reviewed (again).
+pub(super) fn kept_review(
+    recording: &Path,
+    dir: &Path,
+    stem: &str,
+    args: &ReviewArgs,
+    settings: &str,
+    given: &CallDetails,
+) -> Option<Review> {
+    let modified = |p: &Path| std::fs::metadata(p).and_then(|m| m.modified()).ok();
+    let recorded = modified(recording)?;
+    let mut reports = vec![dir.join(format!("{stem}.json"))];
+    if args.format == Format::All {
+        reports.push(dir.join(format!("{stem}.html")));
+    }
+    if args.vtt {
+        reports.push(dir.join(format!("{stem}.vtt")));
+    }
+    if !reports
+        .iter()
+        .all(|p| modified(p).is_some_and(|t| t >= recorded))
+    {
+        return None;
+    }
+    let review: Review = serde_json::from_slice(&std::fs::read(&reports[0]).ok()?).ok()?;
+    // The same stem may have named another recording then (call.wav before call.flac came).
+    let same_recording = Path::new(&review.file).file_name() == recording.file_name();
+    let ok = review.schema == report::SCHEMA
+        && same_recording
+        && review.settings.as_deref() == Some(settings)
+        && review.errors.is_empty()
+        && review.customer_name == given.customer_name
+        && review.agent_name == given.agent;
+    ok.then_some(review)
+}
+
+/// The details for `entry` as the review would take them (none given: both empty).
+pub(super) fn given_of_entry(
+    details: &HashMap<String, CallDetails>,
+    entry: &FolderEntry,
+) -> CallDetails {
+    details_of_entry(details, entry)
+        .cloned()
+        .unwrap_or_default()
+}
+
 fn folder(
     args: &ReviewArgs,
     cfg: &Config,
@@ -324,6 +395,10 @@ fn folder(
         .build()
         .context("cannot start worker threads")?;
     let failures = Mutex::new(0usize);
+    let kept = std::sync::atomic::AtomicUsize::new(0);
+    let settings = args
+        .skip_reviewed
+        .then(|| settings_id(cfg, model.is_some()));
     let sides_in_doubt = std::sync::atomic::AtomicUsize::new(0);
     // Loaded once for the whole folder (mono files need it); missing models are said per file.
     #[cfg(feature = "diarise")]
@@ -354,12 +429,20 @@ fn folder(
                     customer_name: given.and_then(|d| d.customer_name.as_deref()),
                     agent_name: agent,
                 };
-                let outcome = review_file_with(path, cfg, opts, &|_| {})
-                    .map_err(anyhow::Error::from)
-                    .and_then(|r| {
-                        let dir = args.out.join(&entry.sub);
-                        write_review(&r, &dir, &entry.stem, args.format, args.vtt).map(|_| r)
-                    });
+                let dir = args.out.join(&entry.sub);
+                let earlier = settings.as_deref().and_then(|s| {
+                    let given = given_of_entry(details, entry);
+                    kept_review(path, &dir, &entry.stem, args, s, &given)
+                });
+                let fresh = earlier.is_none();
+                let outcome = match earlier {
+                    Some(r) => Ok(r),
+                    None => review_file_with(path, cfg, opts, &|_| {})
+                        .map_err(anyhow::Error::from)
+                        .and_then(|r| {
+                            write_review(&r, &dir, &entry.stem, args.format, args.vtt).map(|_| r)
+                        }),
+                };
                 bar.inc(1);
                 match outcome {
                     Ok(r) => {
@@ -369,7 +452,11 @@ fn folder(
                         {
                             sides_in_doubt.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                         }
-                        say(&bar, r.one_line());
+                        if fresh {
+                            say(&bar, r.one_line());
+                        } else {
+                            kept.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        }
                         report::csv::row(name, agent, Ok(&r))
                     }
                     Err(e) => {
@@ -385,11 +472,13 @@ fn folder(
     bar.finish_and_clear();
     let (summary, index) = write_summary(&args.out, &args.input, &rows, &files, args.format)?;
     let failed = failures.into_inner().unwrap_or_else(|p| p.into_inner());
+    let kept = kept.into_inner();
     println!(
-        "reviewed {} of {} file(s) into {}; summary: {}, {}",
-        files.len() - failed,
+        "reviewed {} of {} file(s) into {}{}; summary: {}, {}",
+        files.len() - failed - kept,
         files.len(),
         args.out.display(),
+        kept_note(kept),
         summary.display(),
         index.display()
     );
@@ -454,6 +543,15 @@ pub(super) fn write_summary(
         (index.clone(), page.into_bytes()),
     ])?;
     Ok((summary, index))
+}
+
+/// What the folder's last line says of the reports kept by `--skip-reviewed`.
+pub(super) fn kept_note(kept: usize) -> String {
+    if kept == 0 {
+        String::new()
+    } else {
+        format!(" and kept the reports of {kept} reviewed before with these settings")
+    }
 }
 
 /// A folder's exit: failure, said once, when any file could not be reviewed.

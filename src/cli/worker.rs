@@ -66,6 +66,50 @@ pub(super) fn enqueue(
         .canonicalize()
         .with_context(|| format!("cannot resolve {}", args.out.display()))?;
     let config = crate::queue::job_config(cfg).map_err(|e| anyhow!(e))?;
+    // --skip-reviewed: the summary rows of calls whose reports are kept; only the others go
+    // to the queue, as a batch of their own.
+    let settings = args
+        .skip_reviewed
+        .then(|| crate::review::settings_id(cfg, !args.no_transcribe));
+    let kept: Vec<Option<String>> = files
+        .iter()
+        .map(|entry| {
+            let given = super::review::given_of_entry(details, entry);
+            let r = super::review::kept_review(
+                &entry.path,
+                &args.out.join(&entry.sub),
+                &entry.stem,
+                args,
+                settings.as_deref()?,
+                &given,
+            )?;
+            Some(crate::report::csv::row(
+                &entry.name,
+                given.agent.as_deref(),
+                Ok(&r),
+            ))
+        })
+        .collect();
+    let all_files = files;
+    let files: Vec<_> = all_files
+        .iter()
+        .zip(&kept)
+        .filter(|(_, k)| k.is_none())
+        .map(|(f, _)| f.clone())
+        .collect();
+    let n_kept = all_files.len() - files.len();
+    if files.is_empty() {
+        let rows: Vec<String> = kept.into_iter().flatten().collect();
+        let (summary, index) =
+            super::review::write_summary(&out, &args.input, &rows, &all_files, args.format)?;
+        println!(
+            "all {n_kept} file(s) were reviewed before with these settings: nothing queued; \
+             summary: {}, {}",
+            summary.display(),
+            index.display()
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
     let n = files.len();
     let mut jobs = Vec::with_capacity(n);
     for (index, entry) in files.iter().enumerate() {
@@ -248,30 +292,38 @@ pub(super) fn enqueue(
         anyhow::Ok((outcomes, workers_seen.len(), started.elapsed()))
     })?;
     let (outcomes, workers, took) = outcomes;
-    let mut rows = Vec::with_capacity(n);
+    let mut queued_rows = Vec::with_capacity(n);
     let mut failed = 0;
     for ((o, name), agent) in outcomes.iter().zip(&names).zip(&agents) {
         match o {
             Some(o) => {
                 failed += o.error.is_some() as usize;
-                rows.push(o.row.clone());
+                queued_rows.push(o.row.clone());
             }
-            None => rows.push(crate::report::csv::row(
+            None => queued_rows.push(crate::report::csv::row(
                 name,
                 agent.as_deref(),
                 Err("no outcome"),
             )),
         }
     }
+    // Every call in folder order, the kept ones among the queued.
+    let mut queued_rows = queued_rows.into_iter();
+    let rows: Vec<String> = kept
+        .into_iter()
+        .map(|k| k.or_else(|| queued_rows.next()).unwrap_or_default())
+        .collect();
     let (summary, index) =
-        super::review::write_summary(&out, &args.input, &rows, &files, args.format)?;
+        super::review::write_summary(&out, &args.input, &rows, &all_files, args.format)?;
     // Followed to its end: nothing to resume.
     let _ = std::fs::remove_file(&manifest);
     println!(
-        "reviewed {} of {n} file(s) by {workers} worker(s) in {:.0} s into {}; summary: {}, {}",
+        "reviewed {} of {} file(s) by {workers} worker(s) in {:.0} s into {}{}; summary: {}, {}",
         n - failed,
+        all_files.len(),
         took.as_secs_f64(),
         out.display(),
+        super::review::kept_note(n_kept),
         summary.display(),
         index.display()
     );

@@ -68,6 +68,10 @@ pub struct Review {
     /// `--call-details`), when given.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub agent_name: Option<String>,
+    /// What the review was made with besides the recording ([`crate::review::settings_id`]):
+    /// `review --skip-reviewed` keeps a report only when this matches today's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub settings: Option<String>,
     /// The QA scorecard, every item with the moments that produced it.
     pub scorecard: Scorecard,
     /// Things a reader should know about the input or the analysis.
@@ -281,6 +285,7 @@ impl ReviewBuilder {
                 phrases: Vec::new(),
                 customer_name: None,
                 agent_name: None,
+                settings: None,
                 scorecard: Scorecard::default(),
                 warnings,
                 errors: Vec::new(),
