@@ -669,6 +669,13 @@ fn recursive_review_mirrors_the_day_folders() {
         assert!(out.path().join(l).is_file(), "{l}");
     }
     assert!(index.contains("3 call(s): 1 with the customer escalated, 0 not reviewed"));
+    // Each named agent heads a row of the table by agent, which filters the calls.
+    for agent in ["Ann Lee", "Bob Ray"] {
+        assert!(
+            index.contains(&format!(r#"class="agent" data-agent="{agent}">{agent}<"#)),
+            "{agent}: {index}"
+        );
+    }
 }
 
 /// A folder whose recorder has the customer on the left, reviewed at the default sides with
