@@ -573,6 +573,76 @@ fn skip_reviewed_reviews_only_what_changed() {
     assert!(String::from_utf8_lossy(&o.stderr).contains("--format all or json"));
 }
 
+/// QA listens where the report points: the HTML report's player plays the recording (linked,
+/// not copied) from any time clicked, marks the line being said, and says so when the
+/// recording has moved. In a real browser (headless chromium).
+#[test]
+fn the_report_plays_the_call_from_any_time_clicked() {
+    let Some(mut b) = common::browser::Browser::start() else {
+        // scripts/install-deps.sh installs chromium; without it this test cannot run.
+        assert!(std::env::var_os("CI").is_none(), "chromium is needed");
+        eprintln!("skipped: no chromium");
+        return;
+    };
+    let d = tempfile::tempdir().unwrap();
+    let calls = d.path().join("calls");
+    std::fs::create_dir(&calls).unwrap();
+    // A name a URL must encode.
+    let rec = calls.join("call #1.flac");
+    sox(&call("scenario_escalating_a01.wav"), &rec, &[]);
+    let out = d.path().join("reviews");
+    let o = run(&["review", s(&rec), "--out", s(&out)]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let page = out.join("call #1.html");
+    let html = std::fs::read_to_string(&page).unwrap();
+    assert!(
+        html.contains(r#"src="../calls/call%20%231.flac""#),
+        "the link"
+    );
+    let url = format!("file://{}", page.display())
+        .replace(' ', "%20")
+        .replace('#', "%23");
+    b.goto(&url);
+    b.wait_for(
+        "document.body.classList.contains('play')",
+        std::time::Duration::from_secs(10),
+    );
+    // The acknowledge cue's time in the cue table: the call plays from there.
+    let t: f64 = b
+        .eval("document.querySelector('#cues tbody a[data-t]').dataset.t")
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    b.eval("document.querySelector('#cues tbody a[data-t]').click(); true");
+    b.wait_for(
+        "!document.getElementById('call').paused && document.getElementById('call').currentTime > 0",
+        std::time::Duration::from_secs(10),
+    );
+    let now = b
+        .eval("document.getElementById('call').currentTime")
+        .as_f64()
+        .unwrap();
+    assert!((t..t + 3.0).contains(&now), "clicked {t}, playing at {now}");
+    // The transcript line being said is marked, the last one begun.
+    b.wait_for(
+        "document.querySelector('tr.now')",
+        std::time::Duration::from_secs(5),
+    );
+    let marked = b.eval(
+        "[+document.querySelector('tr.now').dataset.start, document.getElementById('call').currentTime]",
+    );
+    let (start, at) = (marked[0].as_f64().unwrap(), marked[1].as_f64().unwrap());
+    assert!(start <= at + 0.05 && at - start < 15.0, "{marked}");
+    // The recording moved away: the page says so and hides the player.
+    std::fs::rename(&rec, d.path().join("moved.flac")).unwrap();
+    b.goto(&url);
+    b.wait_for(
+        "document.getElementById('call').hidden && document.getElementById('playnote').textContent.includes('cannot be played here')",
+        std::time::Duration::from_secs(10),
+    );
+}
+
 /// A recorder's tree of day folders, reviewed in one go: the reports mirror the tree, the
 /// summary names each call by its path, the call details match by path or by file name, and a
 /// hidden folder (a trash can) is left alone.

@@ -331,7 +331,11 @@ pub(super) fn run(args: LiveArgs) -> anyhow::Result<ExitCode> {
             (json.clone(), serde_json::to_vec_pretty(&review)?),
             (
                 html.clone(),
-                crate::report::html::render(&review).into_bytes(),
+                crate::report::html::render_with(
+                    &review,
+                    crate::report::html::recording_href(rec, &args.out).as_deref(),
+                )
+                .into_bytes(),
             ),
         ])?;
         eprintln!(

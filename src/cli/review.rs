@@ -104,7 +104,8 @@ pub(super) fn run(args: ReviewArgs) -> anyhow::Result<ExitCode> {
     bar.finish_and_clear();
     let review = review?;
     if to_stdout {
-        let body = render(&review, args.format)?.remove(0).1;
+        // Printed, the page's place is unknown: no player.
+        let body = render(&review, args.format, None)?.remove(0).1;
         std::io::stdout()
             .write_all(&body)
             .context("cannot write to stdout")?;
@@ -187,8 +188,13 @@ pub(super) fn progress_bar(len: Option<u64>) -> ProgressBar {
     }
 }
 
-/// (extension, bytes) per requested format.
-fn render(review: &Review, format: Format) -> anyhow::Result<Vec<(&'static str, Vec<u8>)>> {
+/// (extension, bytes) per requested format; the HTML with a player for the recording at
+/// `audio` (relative to the page).
+fn render(
+    review: &Review,
+    format: Format,
+    audio: Option<&str>,
+) -> anyhow::Result<Vec<(&'static str, Vec<u8>)>> {
     let mut out = Vec::new();
     if matches!(format, Format::All | Format::Json) {
         let mut json = serde_json::to_vec_pretty(review).context("cannot serialise the review")?;
@@ -196,7 +202,10 @@ fn render(review: &Review, format: Format) -> anyhow::Result<Vec<(&'static str, 
         out.push(("json", json));
     }
     if matches!(format, Format::All | Format::Html) {
-        out.push(("html", report::html::render(review).into_bytes()));
+        out.push((
+            "html",
+            report::html::render_with(review, audio).into_bytes(),
+        ));
     }
     Ok(out)
 }
@@ -209,7 +218,8 @@ pub(super) fn write_review(
     vtt: bool,
 ) -> anyhow::Result<Vec<PathBuf>> {
     std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
-    let mut files: Vec<(PathBuf, Vec<u8>)> = render(review, format)?
+    let audio = report::html::recording_href(Path::new(&review.file), dir);
+    let mut files: Vec<(PathBuf, Vec<u8>)> = render(review, format, audio.as_deref())?
         .into_iter()
         .map(|(ext, bytes)| (dir.join(format!("{stem}.{ext}")), bytes))
         .collect();

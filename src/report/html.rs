@@ -329,14 +329,16 @@ fn escalation_plot(out: &mut String, review: &Review, who: Speaker, tr: &Track) 
 fn cue_row(o: &mut String, c: &super::TimedCue) {
     let _ = write!(
         o,
-        r#"<tr class="cue"><td class="t">{}</td><td class="who">cue</td><td>{} <span class="note">{}</span></td></tr>"#,
+        r#"<tr class="cue"><td class="t" data-t="{:.2}">{}</td><td class="who">cue</td><td>{} <span class="note">{}</span></td></tr>"#,
+        c.t_s,
         clock(c.t_s),
         esc(&c.cue.headline),
         esc(&c.cue.evidence.sentence)
     );
 }
 
-/// A call-clock time linking to the transcript line said then (or the timeline).
+/// A call-clock time linking to the transcript line said then (or the timeline), and playing
+/// the recording from then where the report has a player.
 fn moment_link(review: &Review, t: f64) -> String {
     let target = review
         .transcript
@@ -347,7 +349,12 @@ fn moment_link(review: &Review, t: f64) -> String {
         .last()
         .map(|(i, _)| format!("#seg-{i}"))
         .unwrap_or_else(|| "#timeline".into());
-    format!(r#"<a href="{target}">{}</a>"#, clock(t))
+    format!(r#"<a href="{target}" data-t="{t:.2}">{}</a>"#, clock(t))
+}
+
+/// A call-clock time that plays the recording from then where the report has a player.
+fn at(t: f64) -> String {
+    format!(r#"<span data-t="{t:.2}">{}</span>"#, clock(t))
 }
 
 fn fact(out: &mut String, label: &str, value: String) {
@@ -361,6 +368,13 @@ fn fact(out: &mut String, label: &str, value: String) {
 
 /// Render `review` as a self-contained HTML page.
 pub fn render(review: &Review) -> String {
+    render_with(review, None)
+}
+
+/// Render `review` with a player for the recording at `audio` (a URL relative to the page,
+/// see [`recording_href`]): every time in the report then plays the call from there. The
+/// page only links the recording; it never holds its audio.
+pub fn render_with(review: &Review, audio: Option<&str>) -> String {
     let mut o = String::with_capacity(64 * 1024);
     let title = format!("Call review: {}", review.file);
     let _ = write!(
@@ -401,6 +415,13 @@ pub fn render(review: &Review) -> String {
         esc(&chans),
         super::SCHEMA
     );
+    if let Some(src) = audio {
+        let _ = write!(
+            o,
+            r#"<div class="player"><audio id="call" controls preload="metadata" src="{}"></audio> <span id="playnote" class="meta">Click any time in the report to listen from there.</span></div>"#,
+            esc(src)
+        );
+    }
     // Everything per side below rests on the sides: a doubt about them comes first.
     for w in review
         .warnings
@@ -511,8 +532,8 @@ pub fn render(review: &Review) -> String {
                 "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{:.1} s</td><td>{:.2}</td><td>{}</td><td>{}</td></tr>",
                 i + 1,
                 e.speaker,
-                clock(e.start_s),
-                clock(e.end_s),
+                at(e.start_s),
+                at(e.end_s),
                 e.end_s - e.start_s,
                 e.peak,
                 match e.ended_by {
@@ -539,7 +560,7 @@ pub fn render(review: &Review) -> String {
                 let _ = write!(
                     o,
                     "<tr><td>{}</td><td>{}</td><td>{}</td></tr>",
-                    clock(i.start_s),
+                    at(i.start_s),
                     i.by,
                     i.of
                 );
@@ -562,8 +583,8 @@ pub fn render(review: &Review) -> String {
             let _ = write!(
                 o,
                 "<tr><td>{}</td><td>{}</td><td>{:.1} s</td></tr>",
-                clock(sp.start_s),
-                clock(sp.end_s),
+                at(sp.start_s),
+                at(sp.end_s),
                 sp.end_s - sp.start_s
             );
         }
@@ -606,8 +627,10 @@ pub fn render(review: &Review) -> String {
                 }
                 let _ = write!(
                     o,
-                    r#"<tr id="seg-{i}"{}><td class="t">{}</td><td class="who" style="color:{}">{}</td><td>{}{mark}</td></tr>"#,
+                    r#"<tr id="seg-{i}" data-start="{:.2}"{}><td class="t" data-t="{:.2}">{}</td><td class="who" style="color:{}">{}</td><td>{}{mark}</td></tr>"#,
+                    seg.start_s,
                     if escalated { r#" class="esc""# } else { "" },
+                    seg.start_s,
                     clock(seg.start_s),
                     color(seg.speaker),
                     seg.speaker,
@@ -739,11 +762,50 @@ pub fn render(review: &Review) -> String {
     }
     let _ = write!(
         o,
-        r#"<footer>calmline {} · analysed on this machine; no audio or data left it.</footer></body></html>"#,
+        r#"<footer>calmline {} · analysed on this machine; no audio or data left it.</footer>"#,
         env!("CARGO_PKG_VERSION")
     );
+    if audio.is_some() {
+        o.push_str(PLAYER_JS);
+    }
+    o.push_str("</body></html>");
     o
 }
+
+/// The recording's URL relative to a report written into `report_dir` (percent-encoded, `/`
+/// between folders), so the page finds it where both were when it was written; `None` when
+/// either path cannot be resolved.
+pub fn recording_href(recording: &std::path::Path, report_dir: &std::path::Path) -> Option<String> {
+    use std::path::Component;
+    let rec = recording.canonicalize().ok()?;
+    let dir = report_dir.canonicalize().ok()?;
+    let (rec, dir): (Vec<Component>, Vec<Component>) =
+        (rec.components().collect(), dir.components().collect());
+    let common = rec.iter().zip(&dir).take_while(|(a, b)| a == b).count();
+    if common == 0 {
+        return None; // another drive
+    }
+    let up = std::iter::repeat_n("..".to_string(), dir.len() - common);
+    let down = rec[common..]
+        .iter()
+        .map(|c| super::index::href(&c.as_os_str().to_string_lossy()));
+    Some(up.chain(down).collect::<Vec<_>>().join("/"))
+}
+
+/// The player: a click on any time plays from there, the line being said is marked, and a
+/// recording the browser cannot open (moved, or a format it does not play) is said once.
+const PLAYER_JS: &str = r#"<script>(function(){
+var a=document.getElementById('call'),note=document.getElementById('playnote');
+a.addEventListener('loadedmetadata',function(){document.body.classList.add('play');});
+a.addEventListener('error',function(){document.body.classList.remove('play');a.hidden=true;
+note.textContent='The recording cannot be played here: it is no longer at '+decodeURI(a.getAttribute('src'))+' from this page, or this browser does not play its format (Chromium plays WAV, FLAC, MP3, OGG and AAC, not AIFF or ALAC: convert a copy to listen here). The times still link to the transcript.';});
+document.addEventListener('click',function(e){var el=e.target.closest('[data-t]');
+if(!el||!document.body.classList.contains('play'))return;a.currentTime=parseFloat(el.dataset.t);a.play().catch(function(){});});
+var rows=Array.prototype.slice.call(document.querySelectorAll('tr[data-start]')),cur=null;
+a.addEventListener('timeupdate',function(){var t=a.currentTime,n=null;
+for(var i=0;i<rows.length&&parseFloat(rows[i].dataset.start)<=t+0.05;i++)n=rows[i];
+if(n!==cur){if(cur)cur.classList.remove('now');if(n)n.classList.add('now');cur=n;}});
+})();</script>"#;
 
 const CSS: &str = r#"
 body{font:15px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;color:#222;max-width:1100px;margin:0 auto;padding:1.2em}
@@ -756,5 +818,33 @@ svg{width:100%;height:auto;display:block;border:1px solid #eee;background:#fff}.
 .legend span{margin-right:1.2em;font-size:.85em}.legend i{display:inline-block;width:.9em;height:.9em;margin-right:.3em;vertical-align:-.1em;border-radius:2px}
 table{border-collapse:collapse;width:100%;font-size:.9em}th,td{border-bottom:1px solid #e6e6e6;padding:.3em .5em;text-align:left;vertical-align:top}th{background:#f6f6f6}
 .warn li{margin:.2em 0}.transcript td{border:none;padding:.15em .5em}.transcript .t{color:#888;white-space:nowrap;width:3.5em}.transcript .who{font-weight:600;width:5.5em}.transcript tr.esc{background:#fbe3e1}.transcript tr.cue td{color:#2a7d3c;font-style:italic}.note{color:#777;font-size:.85em}footer{margin-top:2em;color:#888;font-size:.8em}
-@media print{body{font-size:10pt;max-width:none;padding:0}section{break-inside:avoid}svg{border:none}h2{break-after:avoid}}
+.player{position:sticky;top:0;z-index:2;background:#fff;padding:.4em 0;border-bottom:1px solid #eee;display:flex;align-items:center;gap:.8em;flex-wrap:wrap}.player audio{width:28em;max-width:100%}
+.player~*[id],.player~section [id]{scroll-margin-top:4.5em}.play [data-t]{cursor:pointer;color:#1a4fb5;text-decoration:underline dotted}.transcript tr.now{outline:2px solid #1a4fb5}
+@media print{.player{display:none}body{font-size:10pt;max-width:none;padding:0}section{break-inside:avoid}svg{border:none}h2{break-after:avoid}}
 "#;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_recording_is_linked_relative_to_the_report() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path();
+        for dir in ["calls/2026/12", "reviews/2026/12"] {
+            std::fs::create_dir_all(p.join(dir)).unwrap();
+        }
+        std::fs::write(p.join("calls/2026/12/a b.wav"), b"x").unwrap();
+        let rec = p.join("calls/2026/12/a b.wav");
+        assert_eq!(
+            recording_href(&rec, &p.join("reviews/2026/12")).as_deref(),
+            Some("../../../calls/2026/12/a%20b.wav")
+        );
+        assert_eq!(
+            recording_href(&rec, &p.join("calls/2026/12")).as_deref(),
+            Some("a%20b.wav")
+        );
+        // Gone: no link.
+        assert_eq!(recording_href(&p.join("gone.wav"), p), None);
+    }
+}

@@ -28,7 +28,7 @@ const SHOWN: &[(&str, &str)] = &[
 ];
 
 /// A path relative to the index as a URL: each segment percent-encoded where needed.
-fn href(path: &str) -> String {
+pub(super) fn href(path: &str) -> String {
     let mut out = String::with_capacity(path.len());
     for b in path.bytes() {
         match b {

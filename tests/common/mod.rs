@@ -2,6 +2,7 @@
 //! turn-level verdicts, sox conversions and calls assembled from RAVDESS utterances.
 #![allow(dead_code)]
 
+pub mod browser;
 pub mod escalation;
 pub mod jwt;
 pub mod supervisor;
