@@ -634,6 +634,19 @@ fn the_report_plays_the_call_from_any_time_clicked() {
     );
     let (start, at) = (marked[0].as_f64().unwrap(), marked[1].as_f64().unwrap());
     assert!(start <= at + 0.05 && at - start < 15.0, "{marked}");
+    // A click halfway along a chart's time axis plays from halfway, and the charts show where
+    // the call is.
+    let half = b.eval(
+        "(async () => { const a = document.getElementById('call'), svg = document.querySelector('svg.tl');
+           svg.scrollIntoView(); const r = svg.getBoundingClientRect(), d = svg.dataset;
+           const x = r.left + r.width * (+d.x0 + +d.w / 2) / svg.viewBox.baseVal.width;
+           svg.dispatchEvent(new MouseEvent('click', {clientX: x, clientY: r.top + r.height / 2, bubbles: true}));
+           await new Promise(ok => setTimeout(ok, 500));
+           return [a.currentTime, +d.dur, +svg.querySelector('.ph').getAttribute('x1'), +d.x0 + +d.w / 2]; })()",
+    );
+    let [now, dur, head, mid] = [0, 1, 2, 3].map(|i| half[i].as_f64().unwrap());
+    assert!((now - dur / 2.0).abs() < 2.0, "{half}");
+    assert!((head - mid).abs() < 20.0, "the playhead: {half}");
     // The recording moved away: the page says so and hides the player.
     std::fs::rename(&rec, d.path().join("moved.flac")).unwrap();
     b.goto(&url);

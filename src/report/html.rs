@@ -166,10 +166,15 @@ fn bands(out: &mut String, fr: &Frame, spans: &[Span], fill: &str, title: &str) 
     }
 }
 
-fn svg_open(out: &mut String, h: f64, label: &str) {
+/// A plot of the call over time; its time axis (`data-x0`, `data-w`, `data-dur`) lets the
+/// player seek where it is clicked and draw where it is.
+fn svg_open(out: &mut String, fr: &Frame, label: &str) {
     let _ = write!(
         out,
-        r#"<svg viewBox="0 0 {W} {h}" role="img" aria-label="{}" preserveAspectRatio="none">"#,
+        r#"<svg class="tl" viewBox="0 0 {W} {}" data-x0="{ML}" data-w="{}" data-dur="{:.2}" role="img" aria-label="{}" preserveAspectRatio="none">"#,
+        fr.h,
+        W - ML - 8.0,
+        fr.duration,
         esc(label)
     );
 }
@@ -236,7 +241,7 @@ fn loudness_plot(out: &mut String, review: &Review) {
         y1: -10.0,
         h: 190.0,
     };
-    svg_open(out, fr.h, "loudness of each speaker over time");
+    svg_open(out, &fr, "loudness of each speaker over time");
     context_bands(out, &fr, review);
     axes(out, &fr, &[-70.0, -55.0, -40.0, -25.0, -10.0], "");
     let hop = review.timeline.hop_s as f64;
@@ -259,7 +264,7 @@ fn pitch_plot(out: &mut String, review: &Review) {
         y1: 450.0,
         h: 170.0,
     };
-    svg_open(out, fr.h, "pitch of each speaker over time");
+    svg_open(out, &fr, "pitch of each speaker over time");
     context_bands(out, &fr, review);
     axes(out, &fr, &[50.0, 150.0, 250.0, 350.0, 450.0], "");
     let hop = review.timeline.hop_s as f64;
@@ -289,7 +294,7 @@ fn escalation_plot(out: &mut String, review: &Review, who: Speaker, tr: &Track) 
         y1: top,
         h: 160.0,
     };
-    svg_open(out, fr.h, &format!("{who} escalation score over time"));
+    svg_open(out, &fr, &format!("{who} escalation score over time"));
     context_bands(out, &fr, review);
     let ticks: Vec<f64> = (-1..=top as i32).map(f64::from).collect();
     axes(out, &fr, &ticks, "");
@@ -804,7 +809,15 @@ if(!el||!document.body.classList.contains('play'))return;a.currentTime=parseFloa
 var rows=Array.prototype.slice.call(document.querySelectorAll('tr[data-start]')),cur=null;
 a.addEventListener('timeupdate',function(){var t=a.currentTime,n=null;
 for(var i=0;i<rows.length&&parseFloat(rows[i].dataset.start)<=t+0.05;i++)n=rows[i];
-if(n!==cur){if(cur)cur.classList.remove('now');if(n)n.classList.add('now');cur=n;}});
+if(n!==cur){if(cur)cur.classList.remove('now');if(n)n.classList.add('now');cur=n;}
+heads.forEach(function(h){var x=h.x0+h.w*Math.min(1,t/h.dur);h.line.setAttribute('x1',x);h.line.setAttribute('x2',x);h.line.style.display='';});});
+var NS='http://www.w3.org/2000/svg',heads=[];
+document.querySelectorAll('svg.tl').forEach(function(svg){var d=svg.dataset,l=document.createElementNS(NS,'line');
+l.setAttribute('class','ph');l.setAttribute('y1',0);l.setAttribute('y2',svg.viewBox.baseVal.height);l.style.display='none';svg.appendChild(l);
+heads.push({line:l,x0:+d.x0,w:+d.w,dur:+d.dur});
+svg.addEventListener('click',function(e){if(!document.body.classList.contains('play'))return;
+var p=svg.createSVGPoint();p.x=e.clientX;p.y=e.clientY;p=p.matrixTransform(svg.getScreenCTM().inverse());
+a.currentTime=Math.max(0,Math.min(1,(p.x-d.x0)/d.w))*d.dur;a.play().catch(function(){});});});
 })();</script>"#;
 
 const CSS: &str = r#"
@@ -819,7 +832,7 @@ svg{width:100%;height:auto;display:block;border:1px solid #eee;background:#fff}.
 table{border-collapse:collapse;width:100%;font-size:.9em}th,td{border-bottom:1px solid #e6e6e6;padding:.3em .5em;text-align:left;vertical-align:top}th{background:#f6f6f6}
 .warn li{margin:.2em 0}.transcript td{border:none;padding:.15em .5em}.transcript .t{color:#888;white-space:nowrap;width:3.5em}.transcript .who{font-weight:600;width:5.5em}.transcript tr.esc{background:#fbe3e1}.transcript tr.cue td{color:#2a7d3c;font-style:italic}.note{color:#777;font-size:.85em}footer{margin-top:2em;color:#888;font-size:.8em}
 .player{position:sticky;top:0;z-index:2;background:#fff;padding:.4em 0;border-bottom:1px solid #eee;display:flex;align-items:center;gap:.8em;flex-wrap:wrap}.player audio{width:28em;max-width:100%}
-.player~*[id],.player~section [id]{scroll-margin-top:4.5em}.play [data-t]{cursor:pointer;color:#1a4fb5;text-decoration:underline dotted}.transcript tr.now{outline:2px solid #1a4fb5}
+.player~*[id],.player~section [id]{scroll-margin-top:4.5em}.play svg.tl{cursor:crosshair}svg .ph{stroke:#1a4fb5;stroke-width:2;vector-effect:non-scaling-stroke}.play [data-t]{cursor:pointer;color:#1a4fb5;text-decoration:underline dotted}.transcript tr.now{outline:2px solid #1a4fb5}
 @media print{.player{display:none}body{font-size:10pt;max-width:none;padding:0}section{break-inside:avoid}svg{border:none}h2{break-after:avoid}}
 "#;
 
