@@ -104,12 +104,20 @@ fn review_writes_json_and_self_contained_html() {
         html.contains(sentence),
         "episode evidence shown in the report"
     );
-    for external in ["http://", "https://", "<script", "<link", "src="] {
+    for external in ["http://", "https://", "<link", "@import", "url("] {
         assert!(
             !html.contains(external),
             "HTML must be self-contained: found {external}"
         );
     }
+    // Its one script is the player, and the one thing it loads is the recording, by a path
+    // relative to the report.
+    assert_eq!(html.matches("<script").count(), 1);
+    assert_eq!(html.matches("src=").count(), 1);
+    assert!(
+        html.contains(r#"<audio id="call" controls preload="metadata" src="../"#),
+        "the recording, relative"
+    );
 }
 
 #[test]
@@ -214,6 +222,53 @@ fn every_supported_format_decodes_to_the_same_call() {
             (esc - ref_esc).abs() < 0.15 * ref_esc,
             "{name}: escalated {esc} s, original {ref_esc} s"
         );
+    }
+}
+
+/// Lossy encoders put silence before the first sample (AAC 1024 samples, MP3 576 and more) and
+/// the file says how much: the decoded call starts where the original did, to a few samples,
+/// so every time in the review is the original's.
+#[test]
+fn lossy_recordings_start_where_the_original_did() {
+    let d = tempfile::tempdir().unwrap();
+    let src = call("scenario_escalating_a04.wav");
+    let decode = |p: &Path| {
+        let mut f = calmline::audio::FileSource::open(p).unwrap();
+        calmline::audio::read_all(&mut f).unwrap().remove(0)
+    };
+    let original = decode(&src);
+    // 2 s of the agent's first turn, matched against the decoded file at lags up to 2,400
+    // samples (150 ms) either way.
+    let seg = &original[16_000..48_000];
+    let lag_of = |x: &[f32]| {
+        (-2400i64..=2400)
+            .max_by(|&a, &b| {
+                let c = |lag: i64| -> f64 {
+                    seg.iter()
+                        .enumerate()
+                        .map(|(i, &v)| {
+                            let j = 16_000 + i as i64 + lag;
+                            f64::from(v) * f64::from(x[j as usize])
+                        })
+                        .sum()
+                };
+                c(a).total_cmp(&c(b))
+            })
+            .unwrap()
+    };
+    assert_eq!(lag_of(&original), 0);
+    // ffmpeg's encoders, as phones, Teams, Zoom and recorders use them: AAC states its priming
+    // in the MP4's edit list, LAME in its MP3 header. (sox's MP3 has no such header: it starts
+    // about 1,100 samples late, and nothing in the file says so.)
+    for (name, codec) in [
+        ("aac.m4a", "aac"),
+        ("alac.m4a", "alac"),
+        ("lame.mp3", "libmp3lame"),
+    ] {
+        let p = d.path().join(name);
+        pyav(&src, &p, codec);
+        let lag = lag_of(&decode(&p));
+        assert!(lag.abs() <= 8, "{name}: starts {lag} samples late");
     }
 }
 

@@ -811,8 +811,8 @@ a.addEventListener('timeupdate',function(){var t=a.currentTime,n=null;
 for(var i=0;i<rows.length&&parseFloat(rows[i].dataset.start)<=t+0.05;i++)n=rows[i];
 if(n!==cur){if(cur)cur.classList.remove('now');if(n)n.classList.add('now');cur=n;}
 heads.forEach(function(h){var x=h.x0+h.w*Math.min(1,t/h.dur);h.line.setAttribute('x1',x);h.line.setAttribute('x2',x);h.line.style.display='';});});
-var NS='http://www.w3.org/2000/svg',heads=[];
-document.querySelectorAll('svg.tl').forEach(function(svg){var d=svg.dataset,l=document.createElementNS(NS,'line');
+var heads=[];
+document.querySelectorAll('svg.tl').forEach(function(svg){var d=svg.dataset,l=document.createElementNS(svg.namespaceURI,'line');
 l.setAttribute('class','ph');l.setAttribute('y1',0);l.setAttribute('y2',svg.viewBox.baseVal.height);l.style.display='none';svg.appendChild(l);
 heads.push({line:l,x0:+d.x0,w:+d.w,dur:+d.dur});
 svg.addEventListener('click',function(e){if(!document.body.classList.contains('play'))return;
