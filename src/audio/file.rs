@@ -39,6 +39,9 @@ pub struct FileSource {
     mp4: bool,
     /// Frames handed out so far.
     frames_read: u64,
+    /// Frames still to drop before the call starts: an MP4's encoder priming, which its edit
+    /// list skips and symphonia's reader does not.
+    skip: u64,
 }
 
 impl FileSource {
@@ -84,6 +87,11 @@ impl FileSource {
             path: path.to_path_buf(),
             source,
         })?;
+        let start = if sniffed == Sniff::Known(Container::Mp4) {
+            super::mp4::audio_start(source.as_mut())
+        } else {
+            None
+        };
         let ext = path.extension().and_then(|e| e.to_str());
         let sniffed = match (sniffed, ext.and_then(headerless)) {
             (Sniff::Unknown | Sniff::Known(Container::Mpeg), Some(message)) => {
@@ -186,6 +194,13 @@ impl FileSource {
                     path,
                 ),
             })?;
+        // In the track's time units, which are the sample rate's for audio as recorders write
+        // it; a start past the end is not believed.
+        let skip = start
+            .map(|(t, scale)| t.saturating_mul(u64::from(rate)) / u64::from(scale))
+            .filter(|&k| total_frames.is_none_or(|n| k < n))
+            .unwrap_or(0);
+        let total_frames = total_frames.map(|n| n - skip);
         if total_frames == Some(0) {
             return Err(Error::Unsupported {
                 path: path.to_path_buf(),
@@ -205,6 +220,7 @@ impl FileSource {
             ended_early: None,
             mp4: sniffed == Sniff::Known(Container::Mp4),
             frames_read: 0,
+            skip,
         })
     }
 
@@ -328,7 +344,7 @@ impl Source for FileSource {
             match self.decoder.decode(&packet) {
                 Ok(buf) => {
                     self.bad_packets = 0;
-                    let frames = buf.frames();
+                    let mut frames = buf.frames();
                     if frames == 0 {
                         continue;
                     }
@@ -342,6 +358,17 @@ impl Source for FileSource {
                                 out.len()
                             ),
                         });
+                    }
+                    if self.skip > 0 {
+                        let k = (self.skip as usize).min(frames);
+                        for ch in out.iter_mut() {
+                            ch.drain(..k);
+                        }
+                        self.skip -= k as u64;
+                        frames -= k;
+                        if frames == 0 {
+                            continue;
+                        }
                     }
                     self.frames_read += frames as u64;
                     return Ok(frames);

@@ -2,6 +2,7 @@
 
 pub mod file;
 pub mod memory;
+pub mod mp4;
 pub mod resample;
 pub mod sniff;
 pub mod source;
