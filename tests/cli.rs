@@ -662,7 +662,7 @@ fn the_report_plays_the_call_from_any_time_clicked() {
         "document.body.classList.contains('play')",
         std::time::Duration::from_secs(10),
     );
-    // The acknowledge cue's time in the cue table: the call plays from there.
+    // The first cue's time in the cue table: the call plays from there.
     let t: f64 = b
         .eval("document.querySelector('#cues tbody a[data-t]').dataset.t")
         .as_str()
