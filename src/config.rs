@@ -213,6 +213,10 @@ pub struct PhraseSet {
     pub name_intro: Vec<String>,
     pub not_names: Vec<String>,
     pub digits: Vec<String>,
+    /// Words that negate a phrase just before them in the same clause ("I do not want to
+    /// cancel"), or just after an ownership phrase ("I will not"). Empty: no negation.
+    #[serde(default)]
+    pub negations: Vec<String>,
 }
 
 #[allow(missing_docs)]

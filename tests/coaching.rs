@@ -590,3 +590,103 @@ fn a_folder_takes_its_names_from_a_details_csv_and_a_bad_one_is_refused() {
     assert_eq!(o.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&o.stderr).contains("--call-details"));
 }
+
+/// A stereo call: the agent (left) and the customer (right) each say `lines` in turn, with
+/// `gap_s` of silence before each line.
+fn dialogue(dir: &Path, agent: &[&str], customer: &[&str], gap_s: f64) -> std::path::PathBuf {
+    let side = |name: &str, voice: &str, lines: &[&str], first_lead: f64| {
+        let parts: Vec<_> = lines
+            .iter()
+            .enumerate()
+            .map(|(i, l)| {
+                let lead = if i == 0 { first_lead } else { gap_s };
+                spoken(dir, &format!("{name}{i}"), voice, l, lead)
+            })
+            .collect();
+        let out = dir.join(format!("{name}.wav"));
+        let status = Command::new("sox").args(&parts).arg(&out).status().unwrap();
+        assert!(status.success());
+        out
+    };
+    let a = side("agent", "en", agent, 1.0);
+    let c = side("customer", "en+f3", customer, 1.0 + gap_s);
+    let call = dir.join("call.wav");
+    let status = Command::new("sox")
+        .arg("-M")
+        .args([&a, &c, &call])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    call
+}
+
+#[test]
+fn negated_threats_requests_and_promises_do_not_count() {
+    let d = tempfile::tempdir().unwrap();
+    let call = dialogue(
+        d.path(),
+        &[
+            "Hello, how can I help you today?",
+            "I won't be able to refund that today, but I will send you a new bill.",
+        ],
+        &[
+            "I don't want to cancel my account, and I do not need a manager. I just want my bill fixed.",
+            "If it is not fixed by Friday, I will cancel.",
+        ],
+        3.0,
+    );
+    let out = d.path().join("out");
+    let o = review_cli(&[
+        call.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--format",
+        "json",
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("call.json")).unwrap()).unwrap();
+    let said: Vec<String> = v["transcript"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| format!("{}: {}", s["speaker"], s["text"]))
+        .collect();
+    let all = said.join(" ").to_lowercase();
+    // The recogniser heard what the test is about; otherwise the verdicts below mean nothing.
+    for w in ["cancel", "manager", "refund", "send", "friday"] {
+        assert!(all.contains(w), "{w} not heard: {said:?}");
+    }
+    let phrases: Vec<(String, String)> = v["phrases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| {
+            (
+                p["kind"].as_str().unwrap().to_string(),
+                p["text"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    let of = |k: &str| -> Vec<&str> {
+        phrases
+            .iter()
+            .filter(|(kind, _)| kind == k)
+            .map(|(_, t)| t.as_str())
+            .collect()
+    };
+    // "I don't want to cancel" is not a threat; "..., I will cancel" is, once.
+    assert_eq!(of("threat"), ["cancel"], "{phrases:?} {said:?}");
+    // "I do not need a manager" asks for no one: no cue, no floor alert.
+    assert!(of("manager_request").is_empty(), "{phrases:?} {said:?}");
+    let alerts: Vec<&str> = v["alerts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["kind"].as_str().unwrap())
+        .collect();
+    assert!(!alerts.contains(&"manager_request"), "{alerts:?}");
+    // "I won't be able to" promises nothing; "..., but I will send" does (the list's shorter
+    // "i will" is what matches it).
+    assert_eq!(of("ownership"), ["i will"], "{phrases:?} {said:?}");
+}

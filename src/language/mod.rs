@@ -3,6 +3,8 @@
 //!
 //! Matching works on normalised words (lower case, punctuation dropped, contractions expanded),
 //! whole words in order, with one letter of slack in longer words, because recognisers slip.
+//! A phrase negated in its own clause ("I don't want to cancel", "I won't be able to") does not
+//! count: a word list cannot tell what is meant, but it can avoid saying the opposite.
 
 pub mod redact;
 pub mod roles;
@@ -18,7 +20,15 @@ pub use roles::RoleVotes;
 /// Words of a text: lower case, punctuation removed (apostrophes inside words kept), and
 /// contractions expanded with `contractions`.
 pub fn words(text: &str, contractions: &[[String; 2]]) -> Vec<String> {
-    let mut out = Vec::new();
+    words_in_clauses(text, contractions).0
+}
+
+/// [`words`], with each word's clause number: a clause ends at `, . ; : ? !`, so that a
+/// negation in one clause does not reach a phrase in the next ("No, I will not. I will call
+/// you back").
+fn words_in_clauses(text: &str, contractions: &[[String; 2]]) -> (Vec<String>, Vec<u32>) {
+    let (mut out, mut clause_of) = (Vec::new(), Vec::new());
+    let mut clause = 0;
     for raw in text.split(|c: char| c.is_whitespace() || c == '-' || c == '/') {
         let w: String = raw
             .chars()
@@ -27,15 +37,18 @@ pub fn words(text: &str, contractions: &[[String; 2]]) -> Vec<String> {
             .flat_map(char::to_lowercase)
             .collect();
         let w = w.trim_matches('\'');
-        if w.is_empty() {
-            continue;
+        if !w.is_empty() {
+            match contractions.iter().find(|[from, _]| from == w) {
+                Some([_, to]) => out.extend(to.split_whitespace().map(str::to_string)),
+                None => out.push(w.to_string()),
+            }
+            clause_of.resize(out.len(), clause);
         }
-        match contractions.iter().find(|[from, _]| from == w) {
-            Some([_, to]) => out.extend(to.split_whitespace().map(str::to_string)),
-            None => out.push(w.to_string()),
+        if raw.ends_with([',', '.', ';', ':', '?', '!']) {
+            clause += 1;
         }
     }
-    out
+    (out, clause_of)
 }
 
 /// Whether two words match allowing a recogniser's slip: equal, or (5+ letters) one edit apart.
@@ -124,6 +137,7 @@ pub struct Phrases {
     closing: PhraseList,
     name_intro: PhraseList,
     not_names: BTreeSet<String>,
+    negations: Vec<String>,
 }
 
 impl Phrases {
@@ -150,6 +164,7 @@ impl Phrases {
             closing: list(&p.closing),
             name_intro: list(&p.name_intro),
             not_names: p.not_names.iter().map(|s| s.to_lowercase()).collect(),
+            negations: p.negations.iter().flat_map(|n| words(n, c)).collect(),
         }
     }
 
@@ -157,6 +172,23 @@ impl Phrases {
     pub fn words(&self, text: &str) -> Vec<String> {
         words(text, &self.contractions)
     }
+}
+
+/// How far before a phrase a negation reaches: "I do not want to cancel" (the "not" is three
+/// words before), while "if you do not fix it I will cancel" (five) stays a threat.
+const NEGATION_REACH: usize = 3;
+
+/// Whether the phrase at words `a..b` is negated: a negation up to [`NEGATION_REACH`] words
+/// before it in its clause, or with `after`, right after it ("I will not").
+fn negated(
+    w: &[String],
+    clause: &[u32],
+    negations: &[String],
+    (a, b): (usize, usize),
+    after: bool,
+) -> bool {
+    let is_neg = |i: usize| clause[i] == clause[a] && negations.contains(&w[i]);
+    (a.saturating_sub(NEGATION_REACH)..a).any(is_neg) || (after && b < w.len() && is_neg(b))
 }
 
 /// Per-call language state: finds phrases in each transcript segment as it arrives.
@@ -212,7 +244,8 @@ impl Analyzer {
     /// Phrases in one segment.
     pub fn analyse(&mut self, seg: &TranscriptSegment) -> Vec<PhraseEvent> {
         let p = &self.phrases;
-        let w = p.words(&seg.text);
+        let (w, clause) = words_in_clauses(&seg.text, &p.contractions);
+        let affirmed = |r: &(usize, usize)| !negated(&w, &clause, &p.negations, *r, false);
         let mut out = Vec::new();
         let mut found = |kind: PhraseKind, text: String, detail: Option<String>| {
             out.push(PhraseEvent {
@@ -228,10 +261,10 @@ impl Analyzer {
         let agent_side = seg.speaker != Speaker::Customer;
         let customer_side = seg.speaker != Speaker::Agent;
         if agent_side {
-            for r in p.acknowledgement.find(&w) {
+            for r in p.acknowledgement.find(&w).into_iter().filter(affirmed) {
                 found(PhraseKind::Acknowledgement, span(r), None);
             }
-            for (a, b) in p.apology.find(&w) {
+            for (a, b) in p.apology.find(&w).into_iter().filter(affirmed) {
                 // Specific: "sorry for/about/that" + at least two more words.
                 let specific =
                     w.get(b).is_some_and(|m| p.specific_markers.contains(m)) && w.len() >= b + 3;
@@ -243,7 +276,8 @@ impl Analyzer {
                 let end = if specific { (b + 4).min(w.len()) } else { b };
                 found(kind, span((a, end)), None);
             }
-            for r in p.ownership.find(&w) {
+            let owned = |r: &(usize, usize)| !negated(&w, &clause, &p.negations, *r, true);
+            for r in p.ownership.find(&w).into_iter().filter(owned) {
                 found(PhraseKind::Ownership, span(r), None);
             }
             for r in p.blame.find(&w) {
@@ -261,13 +295,13 @@ impl Analyzer {
             found(PhraseKind::Thanks, span(r), None);
         }
         if customer_side {
-            for r in p.manager_request.find(&w) {
+            for r in p.manager_request.find(&w).into_iter().filter(affirmed) {
                 found(PhraseKind::ManagerRequest, span(r), None);
             }
-            for r in p.threat.find(&w) {
+            for r in p.threat.find(&w).into_iter().filter(affirmed) {
                 found(PhraseKind::Threat, span(r), None);
             }
-            for r in p.escalation.find(&w) {
+            for r in p.escalation.find(&w).into_iter().filter(affirmed) {
                 found(PhraseKind::EscalationWords, span(r), None);
             }
             for r in p.profanity.find(&w) {
@@ -353,6 +387,64 @@ mod tests {
         assert!(word_match("frustrating", "frustratin"));
         assert!(word_match("supervisor", "supervisors"));
         assert!(!word_match("sue", "see"), "short words must match exactly");
+    }
+
+    #[test]
+    fn negated_phrases_do_not_count_in_their_clause() {
+        let mut a = Analyzer::new(&Config::default());
+        let customer = |a: &mut Analyzer, text: &str| kinds(a, seg(Speaker::Customer, 1.0, text));
+        let agent = |a: &mut Analyzer, text: &str| kinds(a, seg(Speaker::Agent, 1.0, text));
+        // Said and meant.
+        assert_eq!(
+            customer(&mut a, "I want to cancel my account."),
+            [PhraseKind::Threat]
+        );
+        assert_eq!(
+            customer(&mut a, "If you don't fix it I will cancel."),
+            [PhraseKind::Threat],
+            "a negation five words back is the condition, not the threat"
+        );
+        assert_eq!(
+            customer(&mut a, "No, I want a manager."),
+            [PhraseKind::ManagerRequest]
+        );
+        // Said and not meant.
+        assert!(customer(&mut a, "I don't want to cancel, I want it fixed.").is_empty());
+        assert!(customer(&mut a, "I do not need a manager").is_empty());
+        assert!(customer(&mut a, "I'm never going to complain").is_empty());
+        // A negation in the clause before does not reach.
+        assert_eq!(
+            customer(&mut a, "I did not call before. Now I want to cancel."),
+            [PhraseKind::Threat]
+        );
+        // Ownership: negated after it too.
+        assert_eq!(
+            agent(&mut a, "I will send you a new card today."),
+            [PhraseKind::Ownership]
+        );
+        assert!(agent(&mut a, "I won't be able to do that.").is_empty());
+        assert!(agent(&mut a, "I will not refund it").is_empty());
+        assert_eq!(
+            agent(&mut a, "I will not, no. Let me check instead."),
+            [PhraseKind::Ownership]
+        );
+        assert!(agent(&mut a, "I'm not sorry.").is_empty());
+        // Blame and profanity keep their own "not".
+        assert_eq!(agent(&mut a, "That is not our fault."), [PhraseKind::Blame]);
+        assert_eq!(
+            customer(&mut a, "This is not fucking fair"),
+            [PhraseKind::Profanity]
+        );
+        // A language without negation words negates nothing.
+        let mut cfg = Config::default();
+        for set in cfg.phrases.values_mut() {
+            set.negations.clear();
+        }
+        let mut b = Analyzer::new(&cfg);
+        assert_eq!(
+            customer(&mut b, "I don't want to cancel"),
+            [PhraseKind::Threat]
+        );
     }
 
     #[test]
