@@ -202,6 +202,10 @@ pub struct PhraseSet {
     pub acknowledgement: Vec<String>,
     pub apology: Vec<String>,
     pub specific_markers: Vec<String>,
+    /// Words that name nothing after an apology's marker: "sorry for the inconvenience this
+    /// may have caused" is made of them only, so it stays bare.
+    #[serde(default)]
+    pub apology_generic_words: Vec<String>,
     pub ownership: Vec<String>,
     pub blame: Vec<String>,
     pub thanks: Vec<String>,

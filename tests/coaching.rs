@@ -621,13 +621,14 @@ fn dialogue(dir: &Path, agent: &[&str], customer: &[&str], gap_s: f64) -> std::p
 }
 
 #[test]
-fn negated_threats_requests_and_promises_do_not_count() {
+fn negated_threats_requests_and_promises_and_empty_apologies_do_not_count() {
     let d = tempfile::tempdir().unwrap();
     let call = dialogue(
         d.path(),
         &[
             "Hello, how can I help you today?",
             "I won't be able to refund that today, but I will send you a new bill.",
+            "I am sorry for the inconvenience.",
         ],
         &[
             "I don't want to cancel my account, and I do not need a manager. I just want my bill fixed.",
@@ -689,4 +690,8 @@ fn negated_threats_requests_and_promises_do_not_count() {
     // "I won't be able to" promises nothing; "..., but I will send" does (the list's shorter
     // "i will" is what matches it).
     assert_eq!(of("ownership"), ["i will"], "{phrases:?} {said:?}");
+    // "Sorry for the inconvenience" names nothing.
+    assert!(all.contains("inconvenience"), "{said:?}");
+    assert_eq!(of("bare_apology"), ["sorry"], "{phrases:?} {said:?}");
+    assert!(of("specific_apology").is_empty(), "{phrases:?} {said:?}");
 }

@@ -127,6 +127,7 @@ pub struct Phrases {
     acknowledgement: PhraseList,
     apology: PhraseList,
     specific_markers: Vec<String>,
+    apology_generic: BTreeSet<String>,
     ownership: PhraseList,
     blame: PhraseList,
     thanks: PhraseList,
@@ -153,6 +154,11 @@ impl Phrases {
                 .specific_markers
                 .iter()
                 .map(|s| s.to_lowercase())
+                .collect(),
+            apology_generic: p
+                .apology_generic_words
+                .iter()
+                .flat_map(|g| words(g, c))
                 .collect(),
             ownership: list(&p.ownership),
             blame: list(&p.blame),
@@ -265,9 +271,17 @@ impl Analyzer {
                 found(PhraseKind::Acknowledgement, span(r), None);
             }
             for (a, b) in p.apology.find(&w).into_iter().filter(affirmed) {
-                // Specific: "sorry for/about/that" + at least two more words.
-                let specific =
-                    w.get(b).is_some_and(|m| p.specific_markers.contains(m)) && w.len() >= b + 3;
+                // Specific: "sorry for/about/that" + at least two more words of the same
+                // clause, and not only words that name nothing ("the inconvenience caused").
+                let object: Vec<&String> = (b + 1..w.len())
+                    .take_while(|&i| clause[i] == clause[b])
+                    .map(|i| &w[i])
+                    .collect();
+                let specific = w
+                    .get(b)
+                    .is_some_and(|m| p.specific_markers.contains(m) && clause[b] == clause[a])
+                    && object.len() >= 2
+                    && object.iter().any(|o| !p.apology_generic.contains(*o));
                 let kind = if specific {
                     PhraseKind::SpecificApology
                 } else {
@@ -480,6 +494,31 @@ mod tests {
             ),
             [PhraseKind::SpecificApology]
         );
+        // What follows the marker must be in the same clause and name something.
+        let apologies = |a: &mut Analyzer, text: &str| {
+            let mut k = kinds(a, seg(Speaker::Agent, 5.0, text));
+            k.retain(|k| matches!(k, PhraseKind::BareApology | PhraseKind::SpecificApology));
+            k
+        };
+        for bare in [
+            "Sorry about that, let me check your order.",
+            "I'm sorry for the inconvenience.",
+            "We apologise for any inconvenience this may have caused you.",
+            "I'm so sorry that happened to you.",
+            "Sorry. For the record, your order is late.",
+        ] {
+            assert_eq!(apologies(&mut a, bare), [PhraseKind::BareApology], "{bare}");
+        }
+        for specific in [
+            "Sorry for the trouble with your parcel.",
+            "I'm sorry that you were charged twice.",
+        ] {
+            assert_eq!(
+                apologies(&mut a, specific),
+                [PhraseKind::SpecificApology],
+                "{specific}"
+            );
+        }
     }
 
     #[test]
