@@ -200,6 +200,10 @@ pub struct Language {
 pub struct PhraseSet {
     pub contractions: Vec<[String; 2]>,
     pub acknowledgement: Vec<String>,
+    /// Words of feeling that `{feeling}` in a phrase stands for, after up to two other words
+    /// ("that sounds {feeling}": "that sounds really frustrating", not "that sounds good").
+    #[serde(default)]
+    pub feelings: Vec<String>,
     pub apology: Vec<String>,
     pub specific_markers: Vec<String>,
     /// Words that name nothing after an apology's marker: "sorry for the inconvenience this

@@ -621,7 +621,7 @@ fn dialogue(dir: &Path, agent: &[&str], customer: &[&str], gap_s: f64) -> std::p
 }
 
 #[test]
-fn negated_threats_requests_and_promises_and_empty_apologies_do_not_count() {
+fn phrases_that_are_negated_or_name_nothing_do_not_count() {
     let d = tempfile::tempdir().unwrap();
     let call = dialogue(
         d.path(),
@@ -629,6 +629,8 @@ fn negated_threats_requests_and_promises_and_empty_apologies_do_not_count() {
             "Hello, how can I help you today?",
             "I won't be able to refund that today, but I will send you a new bill.",
             "I am sorry for the inconvenience.",
+            "That must be the old address. Let me check.",
+            "I am so sorry to hear that.",
         ],
         &[
             "I don't want to cancel my account, and I do not need a manager. I just want my bill fixed.",
@@ -687,11 +689,23 @@ fn negated_threats_requests_and_promises_and_empty_apologies_do_not_count() {
         .map(|a| a["kind"].as_str().unwrap())
         .collect();
     assert!(!alerts.contains(&"manager_request"), "{alerts:?}");
-    // "I won't be able to" promises nothing; "..., but I will send" does (the list's shorter
-    // "i will" is what matches it).
-    assert_eq!(of("ownership"), ["i will"], "{phrases:?} {said:?}");
+    // "I won't be able to" promises nothing; "..., but I will send" and "let me check" do (the
+    // list's shorter "i will" is what matches the first).
+    assert_eq!(
+        of("ownership"),
+        ["i will", "let me"],
+        "{phrases:?} {said:?}"
+    );
     // "Sorry for the inconvenience" names nothing.
     assert!(all.contains("inconvenience"), "{said:?}");
     assert_eq!(of("bare_apology"), ["sorry"], "{phrases:?} {said:?}");
     assert!(of("specific_apology").is_empty(), "{phrases:?} {said:?}");
+    // "That must be the old address" acknowledges no feeling; "sorry to hear that" does, and is
+    // no apology.
+    assert!(all.contains("must be the old"), "{said:?}");
+    assert_eq!(
+        of("acknowledgement"),
+        ["sorry to hear"],
+        "{phrases:?} {said:?}"
+    );
 }

@@ -36,7 +36,12 @@ fn words_in_clauses(text: &str, contractions: &[[String; 2]]) -> (Vec<String>, V
             .map(|c| if c == '’' { '\'' } else { c })
             .flat_map(char::to_lowercase)
             .collect();
-        let w = w.trim_matches('\'');
+        // A lone `*` is a phrase's wildcard (one word), kept.
+        let w = if raw == "*" {
+            "*"
+        } else {
+            w.trim_matches('\'')
+        };
         if !w.is_empty() {
             match contractions.iter().find(|[from, _]| from == w) {
                 Some([_, to]) => out.extend(to.split_whitespace().map(str::to_string)),
@@ -102,6 +107,14 @@ impl PhraseList {
 
     /// Word ranges `(start, end)` in `text` where some phrase matches, first match per position.
     pub fn find(&self, text: &[String]) -> Vec<(usize, usize)> {
+        self.find_with_wildcard(text)
+            .into_iter()
+            .map(|(a, b, _)| (a, b))
+            .collect()
+    }
+
+    /// [`find`](Self::find), with where the matching phrase's first `*` is, if it has one.
+    fn find_with_wildcard(&self, text: &[String]) -> Vec<(usize, usize, Option<usize>)> {
         let mut hits = Vec::new();
         let mut i = 0;
         while i < text.len() {
@@ -110,7 +123,11 @@ impl PhraseList {
             });
             match hit {
                 Some(p) => {
-                    hits.push((i, i + p.len()));
+                    hits.push((
+                        i,
+                        i + p.len(),
+                        p.iter().position(|w| w == "*").map(|k| i + k),
+                    ));
                     i += p.len();
                 }
                 None => i += 1,
@@ -146,9 +163,23 @@ impl Phrases {
     pub fn new(p: &PhraseSet) -> Self {
         let c = &p.contractions;
         let list = |v: &[String]| PhraseList::new(v, c);
+        // "{feeling}" stands for any of the feelings after up to two other words.
+        let mut acknowledgement = Vec::new();
+        for phrase in &p.acknowledgement {
+            match phrase.split_once("{feeling}") {
+                None => acknowledgement.push(phrase.clone()),
+                Some((head, tail)) => {
+                    for f in &p.feelings {
+                        for gap in ["", "* ", "* * "] {
+                            acknowledgement.push(format!("{head}{gap}{f}{tail}"));
+                        }
+                    }
+                }
+            }
+        }
         Self {
             contractions: c.clone(),
-            acknowledgement: list(&p.acknowledgement),
+            acknowledgement: list(&acknowledgement),
             apology: list(&p.apology),
             specific_markers: p
                 .specific_markers
@@ -267,10 +298,24 @@ impl Analyzer {
         let agent_side = seg.speaker != Speaker::Customer;
         let customer_side = seg.speaker != Speaker::Agent;
         if agent_side {
-            for r in p.acknowledgement.find(&w).into_iter().filter(affirmed) {
+            let acks: Vec<_> = p
+                .acknowledgement
+                .find(&w)
+                .into_iter()
+                .filter(affirmed)
+                .collect();
+            for &r in &acks {
                 found(PhraseKind::Acknowledgement, span(r), None);
             }
-            for (a, b) in p.apology.find(&w).into_iter().filter(affirmed) {
+            // "Sorry" inside an acknowledgement ("sorry to hear that") is sympathy, not an
+            // apology that should say what for.
+            let sympathy = |r: &(usize, usize)| acks.iter().any(|&(a, b)| a <= r.0 && r.1 <= b);
+            for (a, b) in p
+                .apology
+                .find(&w)
+                .into_iter()
+                .filter(|r| affirmed(r) && !sympathy(r))
+            {
                 // Specific: "sorry for/about/that" + at least two more words of the same
                 // clause, and not only words that name nothing ("the inconvenience caused").
                 let object: Vec<&String> = (b + 1..w.len())
@@ -324,9 +369,10 @@ impl Analyzer {
             for r in p.closing.find(&w) {
                 found(PhraseKind::Closing, span(r), None);
             }
-            for (_, b) in p.name_intro.find(&w) {
-                // The word after the introduction is the (first) name, if it can be one.
-                if let Some(n) = w.get(b).filter(|n| {
+            for (_, b, wildcard) in p.name_intro.find_with_wildcard(&w) {
+                // The (first) name, if it can be one: the word the phrase's `*` stands for
+                // ("this is * speaking"), or else the word after it ("my name is").
+                if let Some(n) = w.get(wildcard.unwrap_or(b)).filter(|n| {
                     n.len() >= 2 && n.chars().all(char::is_alphabetic) && !p.not_names.contains(*n)
                 }) {
                     let n = n.clone();
@@ -401,6 +447,58 @@ mod tests {
         assert!(word_match("frustrating", "frustratin"));
         assert!(word_match("supervisor", "supervisors"));
         assert!(!word_match("sue", "see"), "short words must match exactly");
+    }
+
+    #[test]
+    fn a_wildcard_stands_for_one_word() {
+        let mut a = Analyzer::new(&Config::default());
+        // name_intro's "this is * speaking".
+        let k = kinds(
+            &mut a,
+            seg(Speaker::Customer, 1.0, "Hello, this is Maria speaking."),
+        );
+        assert_eq!(k, [PhraseKind::NameGiven]);
+        assert_eq!(a.customer_name(), Some("maria"));
+        // "it is * here": a name, but not "all" or "right".
+        let k = kinds(
+            &mut a,
+            seg(Speaker::Customer, 2.0, "It's all here. Thanks."),
+        );
+        assert!(!k.contains(&PhraseKind::NameGiven), "{k:?}");
+        let k = kinds(&mut a, seg(Speaker::Customer, 3.0, "Hi, it's Tom here."));
+        assert!(k.contains(&PhraseKind::NameGiven), "{k:?}");
+        assert_eq!(a.customer_name(), Some("tom"));
+    }
+
+    #[test]
+    fn acknowledgements_that_name_a_feeling() {
+        let mut a = Analyzer::new(&Config::default());
+        let mut agent = |text: &str| kinds(&mut a, seg(Speaker::Agent, 1.0, text));
+        for ack in [
+            "That sounds really frustrating.",
+            "Oh, that must have been so stressful for you.",
+            "I know how annoying this is.",
+            "I realise this is difficult.",
+            "I understand.",
+        ] {
+            assert_eq!(agent(ack), [PhraseKind::Acknowledgement], "{ack}");
+        }
+        // Sympathy, not an apology that should say what for.
+        assert_eq!(
+            agent("I'm so sorry to hear that."),
+            [PhraseKind::Acknowledgement]
+        );
+        for not_ack in [
+            "That sounds good.",
+            "That must be the old address.",
+            "I know how to fix this.",
+            "I realise I forgot the reference number.",
+        ] {
+            assert!(
+                !agent(not_ack).contains(&PhraseKind::Acknowledgement),
+                "{not_ack}"
+            );
+        }
     }
 
     #[test]
