@@ -200,10 +200,6 @@ pub struct Language {
 pub struct PhraseSet {
     pub contractions: Vec<[String; 2]>,
     pub acknowledgement: Vec<String>,
-    /// Words of feeling that `{feeling}` in a phrase stands for, after up to two other words
-    /// ("that sounds {feeling}": "that sounds really frustrating", not "that sounds good").
-    #[serde(default)]
-    pub feelings: Vec<String>,
     pub apology: Vec<String>,
     pub specific_markers: Vec<String>,
     /// Words that name nothing after an apology's marker: "sorry for the inconvenience this
@@ -221,10 +217,56 @@ pub struct PhraseSet {
     pub name_intro: Vec<String>,
     pub not_names: Vec<String>,
     pub digits: Vec<String>,
+    /// Named word lists a phrase can refer to: `{feeling}` in a phrase stands for any entry
+    /// of `slots.feeling`, after up to two other words ("that sounds {feeling}": "that sounds
+    /// really frustrating", not "that sounds good").
+    #[serde(default)]
+    pub slots: std::collections::BTreeMap<String, Vec<String>>,
     /// Words that negate a phrase just before them in the same clause ("I do not want to
     /// cancel"), or just after an ownership phrase ("I will not"). Empty: no negation.
     #[serde(default)]
     pub negations: Vec<String>,
+}
+
+impl PhraseSet {
+    /// Every list's phrases, by list name.
+    pub fn lists(&self) -> [(&'static str, &[String]); 11] {
+        [
+            ("acknowledgement", &self.acknowledgement),
+            ("apology", &self.apology),
+            ("ownership", &self.ownership),
+            ("blame", &self.blame),
+            ("thanks", &self.thanks),
+            ("manager_request", &self.manager_request),
+            ("threat", &self.threat),
+            ("escalation", &self.escalation),
+            ("profanity", &self.profanity),
+            ("closing", &self.closing),
+            ("name_intro", &self.name_intro),
+        ]
+    }
+
+    /// Every `{slot}` a phrase names is in `slots`, and not empty.
+    fn check_slots(&self) -> std::result::Result<(), String> {
+        for (list, phrases) in self.lists() {
+            for phrase in phrases {
+                let mut rest = phrase.as_str();
+                while let Some(open) = rest.find('{') {
+                    let Some(len) = rest[open..].find('}') else {
+                        return Err(format!("{list}: \"{phrase}\" has an unclosed {{"));
+                    };
+                    let name = &rest[open + 1..open + len];
+                    if self.slots.get(name).is_none_or(|v| v.is_empty()) {
+                        return Err(format!(
+                            "{list}: \"{phrase}\" names {{{name}}}, which is not a list in slots"
+                        ));
+                    }
+                    rest = &rest[open + len + 1..];
+                }
+            }
+        }
+        Ok(())
+    }
 }
 
 #[allow(missing_docs)]
@@ -554,6 +596,10 @@ impl Config {
                 e.fast_start_margin, e.fast_start
             ));
         }
+        for (lang, set) in &self.phrases {
+            set.check_slots()
+                .map_err(|e| format!("phrases.{lang}: {e}"))?;
+        }
         let d = &self.diarise;
         if !((1..=3).contains(&d.speakers)
             && (1.0..=10.0).contains(&d.step_s)
@@ -698,6 +744,27 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("x.toml") && e.contains("treshold"), "{e}");
+    }
+
+    #[test]
+    fn a_phrase_naming_a_missing_slot_is_rejected() {
+        let e = Config::from_layers(Some((
+            Path::new("p.toml"),
+            "[phrases.en]\nownership = [\"i will {acton}\"]\n",
+        )))
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.contains("p.toml") && e.contains("phrases.en: ownership") && e.contains("{acton}"),
+            "{e}"
+        );
+        // A slot of its own is fine.
+        let c = Config::from_layers(Some((
+            Path::new("p.toml"),
+            "[phrases.en]\nownership = [\"i will {act}\"]\n[phrases.en.slots]\nact = [\"ring\"]\n",
+        )))
+        .unwrap();
+        assert_eq!(c.phrase_set().slots["act"], ["ring"]);
     }
 
     #[test]

@@ -107,14 +107,14 @@ impl PhraseList {
 
     /// Word ranges `(start, end)` in `text` where some phrase matches, first match per position.
     pub fn find(&self, text: &[String]) -> Vec<(usize, usize)> {
-        self.find_with_wildcard(text)
+        self.matches(text)
             .into_iter()
             .map(|(a, b, _)| (a, b))
             .collect()
     }
 
-    /// [`find`](Self::find), with where the matching phrase's first `*` is, if it has one.
-    fn find_with_wildcard(&self, text: &[String]) -> Vec<(usize, usize, Option<usize>)> {
+    /// [`find`](Self::find), with the phrase that matched (its words).
+    fn matches<'a>(&'a self, text: &[String]) -> Vec<(usize, usize, &'a [String])> {
         let mut hits = Vec::new();
         let mut i = 0;
         while i < text.len() {
@@ -123,11 +123,7 @@ impl PhraseList {
             });
             match hit {
                 Some(p) => {
-                    hits.push((
-                        i,
-                        i + p.len(),
-                        p.iter().position(|w| w == "*").map(|k| i + k),
-                    ));
+                    hits.push((i, i + p.len(), p.as_slice()));
                     i += p.len();
                 }
                 None => i += 1,
@@ -162,24 +158,10 @@ impl Phrases {
     /// Compile a phrase set from the configuration.
     pub fn new(p: &PhraseSet) -> Self {
         let c = &p.contractions;
-        let list = |v: &[String]| PhraseList::new(v, c);
-        // "{feeling}" stands for any of the feelings after up to two other words.
-        let mut acknowledgement = Vec::new();
-        for phrase in &p.acknowledgement {
-            match phrase.split_once("{feeling}") {
-                None => acknowledgement.push(phrase.clone()),
-                Some((head, tail)) => {
-                    for f in &p.feelings {
-                        for gap in ["", "* ", "* * "] {
-                            acknowledgement.push(format!("{head}{gap}{f}{tail}"));
-                        }
-                    }
-                }
-            }
-        }
+        let list = |v: &[String]| PhraseList::new(&expand_slots(v, &p.slots), c);
         Self {
             contractions: c.clone(),
-            acknowledgement: list(&acknowledgement),
+            acknowledgement: list(&p.acknowledgement),
             apology: list(&p.apology),
             specific_markers: p
                 .specific_markers
@@ -211,21 +193,55 @@ impl Phrases {
     }
 }
 
+/// `phrases` with each `{slot}` replaced by every entry of that slot, after up to two other
+/// words (`*`): "let me {action}" is "let me check", "let me just check", "let me have a
+/// quick look", ... A phrase naming a slot that is not there is left out (the configuration
+/// is checked for that when it is loaded).
+fn expand_slots(
+    phrases: &[String],
+    slots: &std::collections::BTreeMap<String, Vec<String>>,
+) -> Vec<String> {
+    fn expand(
+        phrase: &str,
+        slots: &std::collections::BTreeMap<String, Vec<String>>,
+        out: &mut Vec<String>,
+    ) {
+        let Some((head, rest)) = phrase.split_once('{') else {
+            out.push(phrase.to_string());
+            return;
+        };
+        let Some((name, tail)) = rest.split_once('}') else {
+            return;
+        };
+        for entry in slots.get(name).into_iter().flatten() {
+            for gap in ["", "* ", "* * "] {
+                expand(&format!("{head}{gap}{entry}{tail}"), slots, out);
+            }
+        }
+    }
+    let mut out = Vec::new();
+    for p in phrases {
+        expand(p, slots, &mut out);
+    }
+    out
+}
+
 /// How far before a phrase a negation reaches: "I do not want to cancel" (the "not" is three
 /// words before), while "if you do not fix it I will cancel" (five) stays a threat.
 const NEGATION_REACH: usize = 3;
 
-/// Whether the phrase at words `a..b` is negated: a negation up to [`NEGATION_REACH`] words
-/// before it in its clause, or with `after`, right after it ("I will not").
+/// Whether the phrase `phrase` found at words `a..b` is negated: a negation up to
+/// [`NEGATION_REACH`] words before it in its clause, or where the phrase has a `*` ("I will not
+/// check" is "i will * check").
 fn negated(
     w: &[String],
     clause: &[u32],
     negations: &[String],
-    (a, b): (usize, usize),
-    after: bool,
+    (a, b, phrase): (usize, usize, &[String]),
 ) -> bool {
     let is_neg = |i: usize| clause[i] == clause[a] && negations.contains(&w[i]);
-    (a.saturating_sub(NEGATION_REACH)..a).any(is_neg) || (after && b < w.len() && is_neg(b))
+    (a.saturating_sub(NEGATION_REACH)..a).any(is_neg)
+        || (a..b).any(|i| phrase[i - a] == "*" && is_neg(i))
 }
 
 /// Per-call language state: finds phrases in each transcript segment as it arrives.
@@ -282,7 +298,14 @@ impl Analyzer {
     pub fn analyse(&mut self, seg: &TranscriptSegment) -> Vec<PhraseEvent> {
         let p = &self.phrases;
         let (w, clause) = words_in_clauses(&seg.text, &p.contractions);
-        let affirmed = |r: &(usize, usize)| !negated(&w, &clause, &p.negations, *r, false);
+        // Phrases that are not negated, as word ranges.
+        let affirmed = |list: &PhraseList| -> Vec<(usize, usize)> {
+            list.matches(&w)
+                .into_iter()
+                .filter(|&m| !negated(&w, &clause, &p.negations, m))
+                .map(|(a, b, _)| (a, b))
+                .collect()
+        };
         let mut out = Vec::new();
         let mut found = |kind: PhraseKind, text: String, detail: Option<String>| {
             out.push(PhraseEvent {
@@ -298,24 +321,14 @@ impl Analyzer {
         let agent_side = seg.speaker != Speaker::Customer;
         let customer_side = seg.speaker != Speaker::Agent;
         if agent_side {
-            let acks: Vec<_> = p
-                .acknowledgement
-                .find(&w)
-                .into_iter()
-                .filter(affirmed)
-                .collect();
+            let acks = affirmed(&p.acknowledgement);
             for &r in &acks {
                 found(PhraseKind::Acknowledgement, span(r), None);
             }
             // "Sorry" inside an acknowledgement ("sorry to hear that") is sympathy, not an
             // apology that should say what for.
             let sympathy = |r: &(usize, usize)| acks.iter().any(|&(a, b)| a <= r.0 && r.1 <= b);
-            for (a, b) in p
-                .apology
-                .find(&w)
-                .into_iter()
-                .filter(|r| affirmed(r) && !sympathy(r))
-            {
+            for (a, b) in affirmed(&p.apology).into_iter().filter(|r| !sympathy(r)) {
                 // Specific: "sorry for/about/that" + at least two more words of the same
                 // clause, and not only words that name nothing ("the inconvenience caused").
                 let object: Vec<&String> = (b + 1..w.len())
@@ -335,8 +348,7 @@ impl Analyzer {
                 let end = if specific { (b + 4).min(w.len()) } else { b };
                 found(kind, span((a, end)), None);
             }
-            let owned = |r: &(usize, usize)| !negated(&w, &clause, &p.negations, *r, true);
-            for r in p.ownership.find(&w).into_iter().filter(owned) {
+            for r in affirmed(&p.ownership) {
                 found(PhraseKind::Ownership, span(r), None);
             }
             for r in p.blame.find(&w) {
@@ -354,13 +366,13 @@ impl Analyzer {
             found(PhraseKind::Thanks, span(r), None);
         }
         if customer_side {
-            for r in p.manager_request.find(&w).into_iter().filter(affirmed) {
+            for r in affirmed(&p.manager_request) {
                 found(PhraseKind::ManagerRequest, span(r), None);
             }
-            for r in p.threat.find(&w).into_iter().filter(affirmed) {
+            for r in affirmed(&p.threat) {
                 found(PhraseKind::Threat, span(r), None);
             }
-            for r in p.escalation.find(&w).into_iter().filter(affirmed) {
+            for r in affirmed(&p.escalation) {
                 found(PhraseKind::EscalationWords, span(r), None);
             }
             for r in p.profanity.find(&w) {
@@ -369,7 +381,8 @@ impl Analyzer {
             for r in p.closing.find(&w) {
                 found(PhraseKind::Closing, span(r), None);
             }
-            for (_, b, wildcard) in p.name_intro.find_with_wildcard(&w) {
+            for (a, b, phrase) in p.name_intro.matches(&w) {
+                let wildcard = phrase.iter().position(|w| w == "*").map(|k| a + k);
                 // The (first) name, if it can be one: the word the phrase's `*` stands for
                 // ("this is * speaking"), or else the word after it ("my name is").
                 if let Some(n) = w.get(wildcard.unwrap_or(b)).filter(|n| {
@@ -468,6 +481,28 @@ mod tests {
         let k = kinds(&mut a, seg(Speaker::Customer, 3.0, "Hi, it's Tom here."));
         assert!(k.contains(&PhraseKind::NameGiven), "{k:?}");
         assert_eq!(a.customer_name(), Some("tom"));
+    }
+
+    #[test]
+    fn ownership_says_what_will_be_done() {
+        let mut a = Analyzer::new(&Config::default());
+        let mut agent = |text: &str| kinds(&mut a, seg(Speaker::Agent, 1.0, text));
+        for next_step in [
+            "Let me check that for you.",
+            "I'll just quickly check the order.",
+            "Let me have a quick look.",
+            "I'm going to send you a replacement.",
+            "I will get that sorted today.",
+        ] {
+            assert_eq!(agent(next_step), [PhraseKind::Ownership], "{next_step}");
+        }
+        for not_a_step in [
+            "Let me finish.",
+            "I will be honest with you.",
+            "I'll tell you what the policy says.",
+        ] {
+            assert!(agent(not_a_step).is_empty(), "{not_a_step}");
+        }
     }
 
     #[test]
