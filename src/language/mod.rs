@@ -558,6 +558,21 @@ mod tests {
         // Said and not meant.
         assert!(customer(&mut a, "I don't want to cancel, I want it fixed.").is_empty());
         assert!(customer(&mut a, "I do not need a manager").is_empty());
+        // Someone named, no one asked for.
+        assert!(customer(&mut a, "My manager approved the order.").is_empty());
+        assert!(customer(&mut a, "Someone else used my card.").is_empty());
+        for asked in [
+            "Can I speak to your supervisor?",
+            "Put me through to someone else.",
+            "Manager, please.",
+            "I want to talk to someone who can actually help.",
+        ] {
+            assert_eq!(
+                customer(&mut a, asked),
+                [PhraseKind::ManagerRequest],
+                "{asked}"
+            );
+        }
         assert!(customer(&mut a, "I'm never going to complain").is_empty());
         // A negation in the clause before does not reach.
         assert_eq!(
