@@ -226,6 +226,10 @@ pub struct PhraseSet {
     /// cancel"), or just after an ownership phrase ("I will not"). Empty: no negation.
     #[serde(default)]
     pub negations: Vec<String>,
+    /// Words a phrase can start its own clause with ("i will cancel"): a negation before such
+    /// a phrase belongs to another clause ("if you don't fix it, I will cancel").
+    #[serde(default)]
+    pub subjects: Vec<String>,
 }
 
 impl PhraseSet {

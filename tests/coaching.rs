@@ -678,8 +678,8 @@ fn phrases_that_are_negated_or_name_nothing_do_not_count() {
             .map(|(_, t)| t.as_str())
             .collect()
     };
-    // "I don't want to cancel" is not a threat; "..., I will cancel" is, once.
-    assert_eq!(of("threat"), ["cancel"], "{phrases:?} {said:?}");
+    // "I don't want to cancel my account" is not a threat; "if it is not fixed ..., I will cancel" is.
+    assert_eq!(of("threat"), ["i will cancel"], "{phrases:?} {said:?}");
     // "I do not need a manager" asks for no one: no cue, no floor alert.
     assert!(of("manager_request").is_empty(), "{phrases:?} {said:?}");
     let alerts: Vec<&str> = v["alerts"]

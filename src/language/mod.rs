@@ -152,6 +152,7 @@ pub struct Phrases {
     name_intro: PhraseList,
     not_names: BTreeSet<String>,
     negations: Vec<String>,
+    subjects: Vec<String>,
 }
 
 impl Phrases {
@@ -184,6 +185,7 @@ impl Phrases {
             name_intro: list(&p.name_intro),
             not_names: p.not_names.iter().map(|s| s.to_lowercase()).collect(),
             negations: p.negations.iter().flat_map(|n| words(n, c)).collect(),
+            subjects: p.subjects.iter().flat_map(|n| words(n, c)).collect(),
         }
     }
 
@@ -231,16 +233,18 @@ fn expand_slots(
 const NEGATION_REACH: usize = 3;
 
 /// Whether the phrase `phrase` found at words `a..b` is negated: a negation up to
-/// [`NEGATION_REACH`] words before it in its clause, or where the phrase has a `*` ("I will not
-/// check" is "i will * check").
+/// [`NEGATION_REACH`] words before it in its clause (unless the phrase starts with its own
+/// subject, "i will cancel"), or where the phrase has a `*` ("I will not check" is "i will *
+/// check").
 fn negated(
     w: &[String],
     clause: &[u32],
-    negations: &[String],
+    p: &Phrases,
     (a, b, phrase): (usize, usize, &[String]),
 ) -> bool {
-    let is_neg = |i: usize| clause[i] == clause[a] && negations.contains(&w[i]);
-    (a.saturating_sub(NEGATION_REACH)..a).any(is_neg)
+    let is_neg = |i: usize| clause[i] == clause[a] && p.negations.contains(&w[i]);
+    let own_subject = phrase.first().is_some_and(|s| p.subjects.contains(s));
+    (!own_subject && (a.saturating_sub(NEGATION_REACH)..a).any(is_neg))
         || (a..b).any(|i| phrase[i - a] == "*" && is_neg(i))
 }
 
@@ -302,7 +306,7 @@ impl Analyzer {
         let affirmed = |list: &PhraseList| -> Vec<(usize, usize)> {
             list.matches(&w)
                 .into_iter()
-                .filter(|&m| !negated(&w, &clause, &p.negations, m))
+                .filter(|&m| !negated(&w, &clause, p, m))
                 .map(|(a, b, _)| (a, b))
                 .collect()
         };
@@ -574,6 +578,25 @@ mod tests {
             );
         }
         assert!(customer(&mut a, "I'm never going to complain").is_empty());
+        // Requests and names threaten nothing.
+        for request in [
+            "Can you cancel the old payment?",
+            "Please switch to my other card.",
+            "I'll leave you my number.",
+            "Hi, this is Sue.",
+        ] {
+            assert!(
+                !customer(&mut a, request).contains(&PhraseKind::Threat),
+                "{request}"
+            );
+        }
+        for threat in [
+            "I'm going to cancel my whole broadband contract.",
+            "I will take you to court.",
+            "I'll switch to another provider.",
+        ] {
+            assert_eq!(customer(&mut a, threat), [PhraseKind::Threat], "{threat}");
+        }
         // A negation in the clause before does not reach.
         assert_eq!(
             customer(&mut a, "I did not call before. Now I want to cancel."),
@@ -604,7 +627,7 @@ mod tests {
         }
         let mut b = Analyzer::new(&cfg);
         assert_eq!(
-            customer(&mut b, "I don't want to cancel"),
+            customer(&mut b, "I don't want to cancel my account"),
             [PhraseKind::Threat]
         );
     }
