@@ -439,10 +439,15 @@ fn call_with_a_name(dir: &Path) -> std::path::PathBuf {
         "Hello, I am calling about my order.",
         5.0,
     );
+    stereo(dir, &agent, &customer)
+}
+
+/// `agent` on the left and `customer` on the right of a stereo call.
+fn stereo(dir: &Path, agent: &Path, customer: &Path) -> std::path::PathBuf {
     let call = dir.join("call.wav");
     let status = Command::new("sox")
         .arg("-M")
-        .args([&agent, &customer, &call])
+        .args([agent, customer, &call])
         .status()
         .unwrap();
     assert!(status.success());
@@ -457,25 +462,32 @@ fn review_cli(args: &[&str]) -> std::process::Output {
         .unwrap()
 }
 
+/// `calmline review CALL --out OUT --format json EXTRA...`, and the review it wrote.
+fn review_json(call: &Path, out: &Path, extra: &[&str]) -> serde_json::Value {
+    let mut args = vec![
+        call.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--format",
+        "json",
+    ];
+    args.extend(extra);
+    let o = review_cli(&args);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let stem = call.file_stem().unwrap().to_str().unwrap();
+    let json = std::fs::read_to_string(out.join(format!("{stem}.json"))).unwrap();
+    serde_json::from_str(&json).unwrap()
+}
+
 #[test]
 fn a_name_from_the_call_details_counts_its_uses_and_cues_when_unused() {
     let d = tempfile::tempdir().unwrap();
     let call = call_with_a_name(d.path());
-    let out = d.path().join("out");
-    let o = review_cli(&[
-        call.to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-        "--customer-name",
-        "Sarah Johnson",
-        "--agent",
-        "Ann Lee",
-        "--format",
-        "json",
-    ]);
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let v: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(out.join("call.json")).unwrap()).unwrap();
+    let v = review_json(
+        &call,
+        &d.path().join("out"),
+        &["--customer-name", "Sarah Johnson", "--agent", "Ann Lee"],
+    );
     assert_eq!(v["agent_name"], "Ann Lee");
     let said: Vec<&str> = v["transcript"]
         .as_array()
@@ -504,17 +516,7 @@ fn a_name_from_the_call_details_counts_its_uses_and_cues_when_unused() {
     assert!(cue["t_s"].as_f64().unwrap() > 180.0, "{cue}");
 
     // The same call without the details: no name, no use, no cue.
-    let plain = d.path().join("plain");
-    let o = review_cli(&[
-        call.to_str().unwrap(),
-        "--out",
-        plain.to_str().unwrap(),
-        "--format",
-        "json",
-    ]);
-    assert!(o.status.success());
-    let v: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(plain.join("call.json")).unwrap()).unwrap();
+    let v = review_json(&call, &d.path().join("plain"), &[]);
     assert!(v.get("customer_name").is_none());
     assert_eq!(v["scorecard"]["agent"]["name_uses"]["value"], 0);
     assert!(
@@ -610,14 +612,7 @@ fn dialogue(dir: &Path, agent: &[&str], customer: &[&str], gap_s: f64) -> std::p
     };
     let a = side("agent", "en", agent, 1.0);
     let c = side("customer", "en+f3", customer, 1.0 + gap_s);
-    let call = dir.join("call.wav");
-    let status = Command::new("sox")
-        .arg("-M")
-        .args([&a, &c, &call])
-        .status()
-        .unwrap();
-    assert!(status.success());
-    call
+    stereo(dir, &a, &c)
 }
 
 #[test]
@@ -638,17 +633,7 @@ fn phrases_that_are_negated_or_name_nothing_do_not_count() {
         ],
         3.0,
     );
-    let out = d.path().join("out");
-    let o = review_cli(&[
-        call.to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-        "--format",
-        "json",
-    ]);
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let v: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(out.join("call.json")).unwrap()).unwrap();
+    let v = review_json(&call, &d.path().join("out"), &[]);
     let said: Vec<String> = v["transcript"]
         .as_array()
         .unwrap()

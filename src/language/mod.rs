@@ -487,57 +487,59 @@ mod tests {
         assert_eq!(a.customer_name(), Some("tom"));
     }
 
-    #[test]
-    fn ownership_says_what_will_be_done() {
+    /// Each of `yes` is found as `kind` alone, none of `no` is found as `kind`.
+    fn found_in(speaker: Speaker, kind: PhraseKind, yes: &[&str], no: &[&str]) {
         let mut a = Analyzer::new(&Config::default());
-        let mut agent = |text: &str| kinds(&mut a, seg(Speaker::Agent, 1.0, text));
-        for next_step in [
-            "Let me check that for you.",
-            "I'll just quickly check the order.",
-            "Let me have a quick look.",
-            "I'm going to send you a replacement.",
-            "I will get that sorted today.",
-        ] {
-            assert_eq!(agent(next_step), [PhraseKind::Ownership], "{next_step}");
+        for text in yes {
+            assert_eq!(kinds(&mut a, seg(speaker, 1.0, text)), [kind], "{text}");
         }
-        for not_a_step in [
-            "Let me finish.",
-            "I will be honest with you.",
-            "I'll tell you what the policy says.",
-        ] {
-            assert!(agent(not_a_step).is_empty(), "{not_a_step}");
+        for text in no {
+            let k = kinds(&mut a, seg(speaker, 1.0, text));
+            assert!(!k.contains(&kind), "{text}: {k:?}");
         }
     }
 
     #[test]
-    fn acknowledgements_that_name_a_feeling() {
-        let mut a = Analyzer::new(&Config::default());
-        let mut agent = |text: &str| kinds(&mut a, seg(Speaker::Agent, 1.0, text));
-        for ack in [
-            "That sounds really frustrating.",
-            "Oh, that must have been so stressful for you.",
-            "I know how annoying this is.",
-            "I realise this is difficult.",
-            "I understand.",
-        ] {
-            assert_eq!(agent(ack), [PhraseKind::Acknowledgement], "{ack}");
-        }
-        // Sympathy, not an apology that should say what for.
-        assert_eq!(
-            agent("I'm so sorry to hear that."),
-            [PhraseKind::Acknowledgement]
+    fn ownership_says_what_will_be_done() {
+        found_in(
+            Speaker::Agent,
+            PhraseKind::Ownership,
+            &[
+                "Let me check that for you.",
+                "I'll just quickly check the order.",
+                "Let me have a quick look.",
+                "I'm going to send you a replacement.",
+                "I will get that sorted today.",
+            ],
+            &[
+                "Let me finish.",
+                "I will be honest with you.",
+                "I'll tell you what the policy says.",
+            ],
         );
-        for not_ack in [
-            "That sounds good.",
-            "That must be the old address.",
-            "I know how to fix this.",
-            "I realise I forgot the reference number.",
-        ] {
-            assert!(
-                !agent(not_ack).contains(&PhraseKind::Acknowledgement),
-                "{not_ack}"
-            );
-        }
+    }
+
+    #[test]
+    fn acknowledgements_that_name_a_feeling() {
+        found_in(
+            Speaker::Agent,
+            PhraseKind::Acknowledgement,
+            &[
+                "That sounds really frustrating.",
+                "Oh, that must have been so stressful for you.",
+                "I know how annoying this is.",
+                "I realise this is difficult.",
+                "I understand.",
+                // Sympathy alone, not also an apology that should say what for.
+                "I'm so sorry to hear that.",
+            ],
+            &[
+                "That sounds good.",
+                "That must be the old address.",
+                "I know how to fix this.",
+                "I realise I forgot the reference number.",
+            ],
+        );
     }
 
     #[test]
