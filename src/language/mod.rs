@@ -520,6 +520,24 @@ mod tests {
     }
 
     #[test]
+    fn blame_is_not_information_or_a_question() {
+        found_in(
+            Speaker::Agent,
+            PhraseKind::Blame,
+            &[
+                "You should have read the terms.",
+                "Well, you didn't pay on time.",
+                "You should have just called us first.",
+            ],
+            &[
+                "You should have received a text with the code.",
+                "You didn't get the email?",
+                "You should have it by Friday.",
+            ],
+        );
+    }
+
+    #[test]
     fn acknowledgements_that_name_a_feeling() {
         found_in(
             Speaker::Agent,
