@@ -213,6 +213,12 @@ pub struct PhraseSet {
     pub threat: Vec<String>,
     pub escalation: Vec<String>,
     pub profanity: Vec<String>,
+    /// Insults: profanity, unless said of oneself (`self_reference` just before them).
+    #[serde(default)]
+    pub insults: Vec<String>,
+    /// What a caller says of themselves with: "I feel so stupid" insults no one.
+    #[serde(default)]
+    pub self_reference: Vec<String>,
     pub closing: Vec<String>,
     pub name_intro: Vec<String>,
     pub not_names: Vec<String>,
@@ -234,7 +240,7 @@ pub struct PhraseSet {
 
 impl PhraseSet {
     /// Every list's phrases, by list name.
-    pub fn lists(&self) -> [(&'static str, &[String]); 11] {
+    pub fn lists(&self) -> [(&'static str, &[String]); 13] {
         [
             ("acknowledgement", &self.acknowledgement),
             ("apology", &self.apology),
@@ -245,6 +251,8 @@ impl PhraseSet {
             ("threat", &self.threat),
             ("escalation", &self.escalation),
             ("profanity", &self.profanity),
+            ("insults", &self.insults),
+            ("self_reference", &self.self_reference),
             ("closing", &self.closing),
             ("name_intro", &self.name_intro),
         ]

@@ -148,6 +148,8 @@ pub struct Phrases {
     threat: PhraseList,
     escalation: PhraseList,
     profanity: PhraseList,
+    insults: PhraseList,
+    self_reference: PhraseList,
     closing: PhraseList,
     name_intro: PhraseList,
     not_names: BTreeSet<String>,
@@ -181,6 +183,8 @@ impl Phrases {
             threat: list(&p.threat),
             escalation: list(&p.escalation),
             profanity: list(&p.profanity),
+            insults: list(&p.insults),
+            self_reference: list(&p.self_reference),
             closing: list(&p.closing),
             name_intro: list(&p.name_intro),
             not_names: p.not_names.iter().map(|s| s.to_lowercase()).collect(),
@@ -382,6 +386,17 @@ impl Analyzer {
             for r in p.profanity.find(&w) {
                 found(PhraseKind::Profanity, span(r), None);
             }
+            // An insult the caller says of themselves ("I feel so stupid") insults no one:
+            // a self-reference ending up to two words before it, in its clause.
+            let selves = p.self_reference.find(&w);
+            for (a, b) in p.insults.find(&w) {
+                let of_self = selves
+                    .iter()
+                    .any(|&(_, e)| e <= a && a - e <= 2 && clause[e - 1] == clause[a]);
+                if !of_self {
+                    found(PhraseKind::Profanity, span((a, b)), None);
+                }
+            }
             for r in p.closing.find(&w) {
                 found(PhraseKind::Closing, span(r), None);
             }
@@ -533,6 +548,24 @@ mod tests {
                 "You should have received a text with the code.",
                 "You didn't get the email?",
                 "You should have it by Friday.",
+            ],
+        );
+    }
+
+    #[test]
+    fn insults_said_of_oneself_are_no_abuse() {
+        found_in(
+            Speaker::Customer,
+            PhraseKind::Profanity,
+            &[
+                "You idiot.",
+                "This company is pathetic.",
+                "I am calling again, you are incompetent.",
+            ],
+            &[
+                "I feel so stupid, I forgot my password.",
+                "My stupid phone broke.",
+                "Sorry, I was being an idiot.",
             ],
         );
     }
