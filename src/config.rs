@@ -228,8 +228,9 @@ pub struct PhraseSet {
     /// really frustrating", not "that sounds good").
     #[serde(default)]
     pub slots: std::collections::BTreeMap<String, Vec<String>>,
-    /// Words that negate a phrase just before them in the same clause ("I do not want to
-    /// cancel"), or just after an ownership phrase ("I will not"). Empty: no negation.
+    /// Words that negate a phrase just before it in the same clause ("I do not want to
+    /// cancel my account"), or in the gap before a slot's word ("I will not refund"). Empty:
+    /// no negation.
     #[serde(default)]
     pub negations: Vec<String>,
     /// Words a phrase can start its own clause with ("i will cancel"): a negation before such
@@ -240,7 +241,7 @@ pub struct PhraseSet {
 
 impl PhraseSet {
     /// Every list's phrases, by list name.
-    pub fn lists(&self) -> [(&'static str, &[String]); 13] {
+    fn lists(&self) -> [(&'static str, &[String]); 13] {
         [
             ("acknowledgement", &self.acknowledgement),
             ("apology", &self.apology),

@@ -232,8 +232,8 @@ fn expand_slots(
     out
 }
 
-/// How far before a phrase a negation reaches: "I do not want to cancel" (the "not" is three
-/// words before), while "if you do not fix it I will cancel" (five) stays a threat.
+/// How far before a phrase a negation reaches: "I do not want to cancel my account" (the "not"
+/// is three words before "cancel").
 const NEGATION_REACH: usize = 3;
 
 /// Whether the phrase `phrase` found at words `a..b` is negated: a negation up to
