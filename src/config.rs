@@ -551,6 +551,12 @@ impl Config {
                     path: path.to_path_buf(),
                     message: e.to_string(),
                 })?;
+            if let Some(key) = non_finite(&overlay, "") {
+                return Err(Error::Config {
+                    path: path.to_path_buf(),
+                    message: format!("{key} must be a number, not nan or inf"),
+                });
+            }
             merge(&mut base, overlay);
             origin = path.to_path_buf();
         }
@@ -687,6 +693,47 @@ impl Config {
                 return Err(format!("{name} must be a positive number, not {v}"));
             }
         }
+        // Durations and counts that size buffers and threads: past these a value is a typo, and
+        // taken literally it would exhaust memory before the call begins.
+        let ranges: [(&str, f64, f64, f64); 11] = [
+            ("pace.window_s", self.pace.window_s.into(), 0.1, 60.0),
+            (
+                "transcribe.max_utterance_s",
+                t.max_utterance_s.into(),
+                1.0,
+                28.0,
+            ),
+            ("transcribe.pre_roll_s", t.pre_roll_s.into(), 0.0, 1.0),
+            ("transcribe.end_pause_s", t.end_pause_s.into(), 0.05, 10.0),
+            ("transcribe.min_voiced_s", t.min_voiced_s.into(), 0.0, 10.0),
+            ("transcribe.max_lag_s", t.max_lag_s.into(), 0.1, 600.0),
+            ("transcribe.live_threads", t.live_threads as f64, 1.0, 64.0),
+            (
+                "transcribe.review_workers",
+                t.review_workers as f64,
+                0.0,
+                64.0,
+            ),
+            ("transcribe.queue", t.queue as f64, 1.0, 1000.0),
+            ("live.period_ms", self.live.period_ms.into(), 1.0, 500.0),
+            (
+                "nats.job_ack_wait_s",
+                self.nats.job_ack_wait_s,
+                1.0,
+                86_400.0,
+            ),
+        ];
+        for (name, v, lo, hi) in ranges {
+            if !(lo..=hi).contains(&v) {
+                return Err(format!("{name} must be {lo} to {hi}, not {v}"));
+            }
+        }
+        if !(0.0..=1.0).contains(&t.no_speech_thold) {
+            return Err(format!(
+                "transcribe.no_speech_thold is a probability (0 to 1), not {}",
+                t.no_speech_thold
+            ));
+        }
         if self.report.timeline_hop_s < 0.01 {
             return Err("report.timeline_hop_s must be at least 0.01 (the analysis hop)".into());
         }
@@ -714,6 +761,30 @@ impl Config {
         }
         Ok(())
     }
+}
+
+/// The first key in `t` (dotted, under `prefix`) holding `nan` or `inf`, which TOML allows and
+/// no setting means: a threshold of nan is never crossed, a weight of inf scores every call.
+fn non_finite(t: &toml::Table, prefix: &str) -> Option<String> {
+    fn walk(v: &toml::Value, key: String) -> Option<String> {
+        match v {
+            toml::Value::Float(f) if !f.is_finite() => Some(key),
+            toml::Value::Table(t) => non_finite(t, &key),
+            toml::Value::Array(items) => items
+                .iter()
+                .enumerate()
+                .find_map(|(i, v)| walk(v, format!("{key}[{i}]"))),
+            _ => None,
+        }
+    }
+    t.iter().find_map(|(k, v)| {
+        let key = if prefix.is_empty() {
+            k.clone()
+        } else {
+            format!("{prefix}.{k}")
+        };
+        walk(v, key)
+    })
 }
 
 /// Overlay `top` onto `base`, table by table.
@@ -778,6 +849,51 @@ mod tests {
         )))
         .unwrap();
         assert_eq!(c.phrase_set().slots["act"], ["ring"]);
+    }
+
+    #[test]
+    fn sizes_past_reason_and_non_numbers_are_rejected_naming_the_setting() {
+        for (text, named) in [
+            (
+                "[transcribe]\nreview_workers = 1000000000\n",
+                "transcribe.review_workers",
+            ),
+            (
+                "[transcribe]\nlive_threads = 0\n",
+                "transcribe.live_threads",
+            ),
+            ("[transcribe]\nmax_lag_s = 1e30\n", "transcribe.max_lag_s"),
+            (
+                "[transcribe]\nmax_utterance_s = 40.0\n",
+                "transcribe.max_utterance_s",
+            ),
+            (
+                "[transcribe]\nno_speech_thold = 2.0\n",
+                "transcribe.no_speech_thold",
+            ),
+            ("[live]\nperiod_ms = 0\n", "live.period_ms"),
+            ("[nats]\njob_ack_wait_s = 1e30\n", "nats.job_ack_wait_s"),
+            ("[pace]\nwindow_s = 1e9\n", "pace.window_s"),
+            (
+                "[escalation]\nloudness_weight = nan\n",
+                "escalation.loudness_weight",
+            ),
+            (
+                "[transcribe]\nfallback = [{ ctx_margin = 1, temperature = inf }]\n",
+                "transcribe.fallback[0].temperature",
+            ),
+        ] {
+            let e = Config::from_layers(Some((Path::new("x.toml"), text)))
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains("x.toml") && e.contains(named), "{text}: {e}");
+        }
+        // The ends of each range load.
+        Config::from_layers(Some((
+            Path::new("x.toml"),
+            "[transcribe]\nreview_workers = 64\nmax_utterance_s = 28.0\npre_roll_s = 1.0\n[live]\nperiod_ms = 500\n",
+        )))
+        .unwrap();
     }
 
     #[test]

@@ -94,6 +94,45 @@ fn config() {
     assert!(n >= 3);
 }
 
+/// Every numeric setting of the built-in files set to 0, -1, a huge value, nan and inf: each
+/// either loads, and then runs (no panic, no allocation of its size), or is refused.
+#[test]
+fn config_settings_at_their_extremes() {
+    fn numbers(t: &toml::Table, path: &mut Vec<String>, out: &mut Vec<(Vec<String>, bool)>) {
+        for (k, v) in t {
+            path.push(k.clone());
+            match v {
+                toml::Value::Table(t) => numbers(t, path, out),
+                toml::Value::Integer(_) => out.push((path.clone(), false)),
+                toml::Value::Float(_) => out.push((path.clone(), true)),
+                _ => {}
+            }
+            path.pop();
+        }
+    }
+    let mut keys = Vec::new();
+    for file in ["config/default.toml", "config/coach.toml"] {
+        let text =
+            std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join(file)).unwrap();
+        numbers(&text.parse().unwrap(), &mut Vec::new(), &mut keys);
+    }
+    assert!(keys.len() > 100, "{} numeric settings", keys.len());
+    let mut inputs = Vec::new();
+    for (path, float) in &keys {
+        let (table, key) = path.split_at(path.len() - 1);
+        let values: &[&str] = if *float {
+            &["0.0", "-1.0", "1e9", "1e30", "nan", "inf", "-inf"]
+        } else {
+            &["0", "-1", "1000000000", "4294967295"]
+        };
+        for v in values {
+            let text = format!("[{}]\n{} = {v}\n", table.join("."), key[0]);
+            inputs.push((text.clone(), text.into_bytes()));
+        }
+    }
+    replay("config-extremes", targets::config, inputs);
+}
+
 #[test]
 fn model() {
     let n = replay(
