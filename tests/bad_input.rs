@@ -343,3 +343,69 @@ fn a_folder_of_day_folders_says_where_the_recordings_are() {
     );
     assert!(files_in(out.path()).is_empty());
 }
+
+/// Flags of absurd size are refused before any work, naming the flag. Before, `-j 1000000` on a
+/// folder of one call started a million threads and never finished, `--duration -1` ended the
+/// call at once with exit 0 and `--duration nan` ignored the flag.
+#[test]
+fn absurd_flag_values_are_refused_naming_the_flag() {
+    let d = tempfile::tempdir().unwrap();
+    std::fs::copy(call("scenario_calm_a01.wav"), d.path().join("a.wav")).unwrap();
+    let out = d.path().join("out");
+    let sample = call("scenario_calm_a01.wav");
+    let review = |jobs: &str| {
+        calmline(&[
+            "review".as_ref(),
+            d.path().as_os_str(),
+            "--no-transcribe".as_ref(),
+            "--out".as_ref(),
+            out.as_os_str(),
+            "-j".as_ref(),
+            jobs.as_ref(),
+        ])
+    };
+    let live = |flag: &str, value: &str| {
+        // `--flag=-1`: a separate "-1" would be taken for a flag.
+        let speed = format!("--speed={}", if flag == "--speed" { value } else { "50" });
+        let duration = format!(
+            "--duration={}",
+            if flag == "--duration" { value } else { "1" }
+        );
+        calmline(&[
+            "live".as_ref(),
+            "--file".as_ref(),
+            sample.as_os_str(),
+            "--no-transcribe".as_ref(),
+            "--ui".as_ref(),
+            "plain".as_ref(),
+            speed.as_ref(),
+            duration.as_ref(),
+            "--out".as_ref(),
+            out.as_os_str(),
+        ])
+    };
+    let runs = [
+        ("-j", "1000000", review("1000000")),
+        ("-j", "0", review("0")),
+        ("--duration", "-1", live("--duration", "-1")),
+        ("--duration", "NaN", live("--duration", "nan")),
+        ("--speed", "0.01", live("--speed", "0.01")),
+    ];
+    for (flag, value, o) in runs {
+        let stderr = String::from_utf8_lossy(&o.stderr);
+        assert_ne!(o.status.code(), Some(0), "{flag} {value}: {stderr}");
+        assert!(
+            stderr.contains(flag) && stderr.contains(value) && !stderr.contains("panicked"),
+            "{flag} {value}: {stderr}"
+        );
+    }
+    assert!(!out.exists(), "nothing written");
+    // The ends of the ranges run.
+    let o = review("256");
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+}

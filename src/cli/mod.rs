@@ -268,7 +268,7 @@ pub struct LiveArgs {
     /// (training, demos, testing a hub without sound devices).
     #[arg(long, conflicts_with_all = ["device", "agent_device", "customer_device", "remember"])]
     pub file: Option<PathBuf>,
-    /// Playback speed of --file (1 = real time).
+    /// Playback speed of --file (1 = real time; 0.1-100).
     #[arg(long, default_value_t = 1.0, requires = "file")]
     pub speed: f64,
     /// Report the call to this hub (e.g. http://hub.example:7878); default from [hub] url.
@@ -390,8 +390,9 @@ pub struct ReviewArgs {
     /// every call. For runs every night over a recorder's folders.
     #[arg(long)]
     pub skip_reviewed: bool,
-    /// Files reviewed in parallel for a folder (default: one per core).
-    #[arg(long, short)]
+    /// Files reviewed in parallel for a folder, or recogniser threads for one file (1-256;
+    /// default: one per core).
+    #[arg(long, short, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=256))]
     pub jobs: Option<usize>,
     /// With --queue: the NATS server(s) of the review queue (default [nats] url).
     #[arg(long, requires = "queue")]

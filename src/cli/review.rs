@@ -401,7 +401,8 @@ fn folder(
         .with_context(|| format!("cannot create {}", args.out.display()))?;
     let bar = progress_bar(Some(files.len() as u64));
     let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(args.jobs.unwrap_or(0))
+        // 0 is rayon's one per core; never more threads than files.
+        .num_threads(args.jobs.unwrap_or(0).min(files.len()))
         .build()
         .context("cannot start worker threads")?;
     let failures = Mutex::new(0usize);

@@ -86,9 +86,10 @@ struct FilePlayer {
 impl FilePlayer {
     fn open(path: &std::path::Path, speed: f64) -> Result<Self> {
         use crate::audio::Source;
-        if !(speed > 0.0 && speed <= 100.0) {
+        // Below 0.1 the first capture period takes longer than the wait for any audio at all.
+        if !(0.1..=100.0).contains(&speed) {
             return Err(Error::Invalid(format!(
-                "--speed must be over 0 and at most 100, not {speed}"
+                "--speed must be 0.1 to 100, not {speed}"
             )));
         }
         let src = crate::audio::FileSource::open(path)?;
@@ -313,6 +314,11 @@ impl Input {
 
 /// Run a live call until Ctrl-C, the duration, or the sink asks to stop.
 pub fn run(cfg: &Config, opts: LiveOptions, sink: &mut dyn EventSink) -> Result<LiveSummary> {
+    if let Some(d) = opts.duration.filter(|d| !(*d > 0.0 && d.is_finite())) {
+        return Err(Error::Invalid(format!(
+            "--duration must be a number of seconds over 0, not {d}"
+        )));
+    }
     let period = cfg.live.period_ms;
     // Speaker slots: 0 and 1 in channel order (agent/customer per the layout).
     let (mut inputs, speakers) = match &opts.layout {
