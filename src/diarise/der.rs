@@ -174,6 +174,16 @@ pub fn read_rttm(path: &Path) -> Result<Vec<Vec<bool>>> {
         let start: f64 = f.get(3).and_then(|s| s.parse().ok()).ok_or_else(bad)?;
         let dur: f64 = f.get(4).and_then(|s| s.parse().ok()).ok_or_else(bad)?;
         let name = f.get(7).ok_or_else(bad)?.to_string();
+        // The grid is sized by the turn's end: a day bounds it; nan fails every comparison.
+        if !(start >= 0.0 && dur >= 0.0 && start + dur <= MAX_RTTM_S) {
+            return Err(Error::Decode {
+                path: path.to_path_buf(),
+                message: format!(
+                    "line {}: a turn needs an onset and a duration in seconds, 0 or more and ending within a day (onset {start}, duration {dur})",
+                    i + 1
+                ),
+            });
+        }
         let s = match names.iter().position(|n| *n == name) {
             Some(s) => s,
             None => {
@@ -191,8 +201,18 @@ pub fn read_rttm(path: &Path) -> Result<Vec<Vec<bool>>> {
             *x = true;
         }
     }
+    // A DER over no reference speech divides by zero.
+    if !rows.iter().flatten().any(|&x| x) {
+        return Err(Error::Decode {
+            path: path.to_path_buf(),
+            message: "no SPEAKER line with any speech: nothing to score against".into(),
+        });
+    }
     Ok(rows)
 }
+
+/// The latest end of a turn [`read_rttm`] accepts (a day).
+const MAX_RTTM_S: f64 = 86_400.0;
 
 #[cfg(test)]
 mod tests {
@@ -200,6 +220,31 @@ mod tests {
 
     fn row(s: &str) -> Vec<bool> {
         s.chars().map(|c| c == '1').collect()
+    }
+
+    /// Before, a negative duration panicked on the slice, an onset of 1e30 or a duration of inf
+    /// aborted on the allocation, and nan or a negative onset scored against no speech at all
+    /// ("DER 2437000000000.0%").
+    #[test]
+    fn rttm_turns_out_of_range_are_errors_naming_the_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("r.rttm");
+        let good = "SPEAKER x 1 0.50 1.00 <NA> <NA> A <NA> <NA>\n";
+        for bad in ["1.0 -2.0", "1 inf", "1e30 2", "nan 2.0", "-5 2", "1 nan"] {
+            std::fs::write(
+                &path,
+                format!("{good}SPEAKER x 1 {bad} <NA> <NA> B <NA> <NA>\n"),
+            )
+            .unwrap();
+            let e = read_rttm(&path).unwrap_err().to_string();
+            assert!(e.contains("r.rttm") && e.contains("line 2"), "{bad}: {e}");
+        }
+        std::fs::write(&path, "SPEAKER x 1 3.0 0 <NA> <NA> A <NA> <NA>\n").unwrap();
+        let e = read_rttm(&path).unwrap_err().to_string();
+        assert!(e.contains("nothing to score against"), "{e}");
+        std::fs::write(&path, good).unwrap();
+        let rows = read_rttm(&path).unwrap();
+        assert_eq!(rows[0].iter().filter(|&&x| x).count(), 100);
     }
 
     #[test]
