@@ -930,3 +930,50 @@ fn a_call_made_while_the_hub_is_down_waits_in_the_outbox_and_arrives_with_the_ne
         "the outbox is empty once the hub has everything"
     );
 }
+
+/// Listing, revoking or removing from a store that is not there (a mistyped `--db`) is an error
+/// naming the path, and creates nothing; before, it created an empty store and listed nothing,
+/// as if every station and supervisor were gone.
+#[test]
+fn managing_a_store_that_is_not_there_says_so_and_creates_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("typo").join("hub.sqlite");
+    let run = |args: &[&str]| {
+        Command::new(BIN)
+            .arg("hub")
+            .args(args)
+            .args(["--db", db.to_str().unwrap()])
+            .stdin(Stdio::null())
+            .output()
+            .unwrap()
+    };
+    for args in [
+        &["token", "list"][..],
+        &["token", "revoke", "desk-1"],
+        &["user", "list"],
+        &["user", "remove", "maria"],
+    ] {
+        let o = run(args);
+        let stderr = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(1), "{args:?}: {stderr}");
+        assert!(
+            stderr.contains("no hub store at") && stderr.contains(db.to_str().unwrap()),
+            "{args:?}: {stderr}"
+        );
+    }
+    assert!(!dir.path().join("typo").exists());
+    // Adding creates it; an empty list then says what it looked at.
+    assert!(
+        run(&["token", "add", "desk-1", "--team", "red"])
+            .status
+            .success()
+    );
+    let o = run(&["user", "list"]);
+    assert!(o.status.success() && o.stdout.is_empty());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("no supervisors in"));
+    let o = run(&["token", "list"]);
+    assert_eq!(
+        String::from_utf8_lossy(&o.stdout).trim(),
+        "desk-1\tteam red"
+    );
+}

@@ -1,7 +1,7 @@
 //! `calmline hub`: serve the floor, or manage stations and supervisors.
 
 use std::io::{IsTerminal, Read};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -130,6 +130,9 @@ pub(super) fn run(args: HubArgs) -> anyhow::Result<ExitCode> {
             )?;
         }
         Some(HubCommand::Token(t)) => {
+            if !matches!(t, TokenCommand::Add { .. }) {
+                existing_store(&db)?;
+            }
             let store = Store::open(&db)?;
             match t {
                 TokenCommand::Add { name, team } => {
@@ -141,7 +144,11 @@ pub(super) fn run(args: HubArgs) -> anyhow::Result<ExitCode> {
                     println!("{token}");
                 }
                 TokenCommand::List => {
-                    for s in store.stations()? {
+                    let stations = store.stations()?;
+                    if stations.is_empty() {
+                        eprintln!("no stations in {}", db.display());
+                    }
+                    for s in stations {
                         println!("{}\tteam {}", s.name, s.team);
                     }
                 }
@@ -152,6 +159,9 @@ pub(super) fn run(args: HubArgs) -> anyhow::Result<ExitCode> {
             }
         }
         Some(HubCommand::User(u)) => {
+            if !matches!(u, UserCommand::Add { .. }) {
+                existing_store(&db)?;
+            }
             let store = Store::open(&db)?;
             match u {
                 UserCommand::Add { name, team, admin } => {
@@ -186,7 +196,11 @@ pub(super) fn run(args: HubArgs) -> anyhow::Result<ExitCode> {
                     );
                 }
                 UserCommand::List => {
-                    for u in store.users()? {
+                    let users = store.users()?;
+                    if users.is_empty() {
+                        eprintln!("no supervisors in {}", db.display());
+                    }
+                    for u in users {
                         println!(
                             "{}\t{}{}",
                             u.name,
@@ -203,6 +217,18 @@ pub(super) fn run(args: HubArgs) -> anyhow::Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Listing or removing from a store that is not there: a mistyped `--db` would otherwise
+/// create an empty store and list nothing, as if every station and supervisor were gone.
+fn existing_store(db: &Path) -> anyhow::Result<()> {
+    if !db.exists() {
+        anyhow::bail!(
+            "no hub store at {} (`calmline hub token add` or `hub user add` creates one; --db or [hub] db say where it is)",
+            db.display()
+        );
+    }
+    Ok(())
 }
 
 /// Names and teams: 1-64 letters, digits, `.`, `_`, `-` (they appear in URLs, CSV and logs).
