@@ -324,6 +324,15 @@ fn an_enrolled_voice_makes_its_speaker_the_agent() {
     };
     let before = agent_of(there.path());
     assert_eq!(before["agent_decided_by"], "first to speak", "{before}");
+    // The whole call holds two voices: which one would be the agent's is anyone's guess.
+    let o = calmline(here.path(), &["enroll", "SAM", s(&mono)]);
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("pyannote_sample.wav") && stderr.contains("two voices"),
+        "{stderr}"
+    );
+    assert!(!home.path().join(".local/share/calmline/voices").exists());
     // The second voice alone (pyannote_sample.rttm: speaker91, 21.78-27.85 s).
     let sample = here.path().join("second_alone.wav");
     sox_fx(&mono, &sample, &[], &["trim", "21.78", "=27.85"]);

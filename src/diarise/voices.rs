@@ -24,6 +24,13 @@ pub struct Voice {
     pub embedding: Vec<f32>,
 }
 
+/// A second voice with this much speech, and [`SECOND_VOICE_SHARE`] of the first's, makes a
+/// sample a conversation (single speakers here: one voice found, in 25 s of audiobook and 150 s
+/// of telephone prompts; a mixed-down call: 72.6 s and 57.6 s).
+const SECOND_VOICE_S: f64 = 3.0;
+/// See [`SECOND_VOICE_S`].
+const SECOND_VOICE_SHARE: f64 = 0.25;
+
 /// Whether `name` can be a file name everywhere.
 fn valid_name(name: &str) -> bool {
     !name.is_empty()
@@ -60,6 +67,22 @@ pub fn enroll(
             message: "less than 2 s of speech: record the agent speaking for 10 s or more".into(),
         });
     };
+    // A second voice that talks a good part of the time makes this a conversation: the voice
+    // with the most speech may be the customer's, and enrolling it would make every caller
+    // with that voice the agent.
+    let second = (0..d.speakers)
+        .filter(|&s| s != best)
+        .map(|s| speech[s])
+        .fold(0.0, f64::max);
+    if second >= SECOND_VOICE_S && second >= SECOND_VOICE_SHARE * speech[best] {
+        return Err(Error::Unsupported {
+            path: sample.to_path_buf(),
+            message: format!(
+                "two voices ({:.1} s and {second:.1} s of speech): enrol from a recording of the agent alone (from a call recorded one speaker per channel, the agent's channel: `sox CALL.wav AGENT.wav remix 1`, or `remix 2` for the right)",
+                speech[best]
+            ),
+        });
+    }
     let voice = Voice {
         name: name.to_string(),
         model: MODEL.into(),
