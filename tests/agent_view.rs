@@ -102,7 +102,8 @@ fn scripted() -> AgentView {
                 evidence: Because {
                     figures: Default::default(),
                     moments: vec![54.9],
-                    sentence: "customer +9.0 dB, +5.0 semitones over baseline".into(),
+                    // As the detector words it (samples/escalating_call.flac's first cue).
+                    sentence: "escalation started: customer +16.5 dB, +10.3 semitones, +2.1 dB spectral tilt over baseline for 0.2 s".into(),
                 },
             }),
         ),
@@ -147,6 +148,30 @@ fn agent_view_mid_call() {
         .unwrap();
     }
     assert_eq!(got, EXPECTED.trim_end_matches('\n'), "\n{got}");
+}
+
+/// The reason under a cue is what makes it believable: before, the cue pane had three rows
+/// whatever the width, and a real reason (101 characters) lost its end in a 60-column terminal
+/// ("... +2.1 dB spectral tilt over") and all of itself beside a softphone at 50x14.
+#[test]
+fn the_cue_and_its_whole_reason_fit_a_small_terminal() {
+    for (w, h) in [(50, 14), (60, 16), (100, 30)] {
+        let screen = render(&scripted(), w, h);
+        let text: String = screen
+            .lines()
+            .map(|l| l.trim_matches('│').trim())
+            .collect::<Vec<_>>()
+            .join(" ");
+        for needle in [
+            "Acknowledge how they feel.",
+            "because escalation started",
+            "tilt over baseline for 0.2 s",
+        ] {
+            assert!(text.contains(needle), "{w}x{h}: {needle}\n{screen}");
+        }
+        // The transcript keeps its latest line.
+        assert!(text.contains("third time"), "{w}x{h}\n{screen}");
+    }
 }
 
 #[test]

@@ -28,6 +28,32 @@ impl EventSink for JsonLines {
     }
 }
 
+/// Rows `texts` take when word-wrapped to `width` (as the cue's `Paragraph` wraps them).
+fn wrapped_rows(texts: &[String], width: u16) -> u16 {
+    let width = width.max(1) as usize;
+    let rows: usize = texts
+        .iter()
+        .map(|t| {
+            let (mut rows, mut used) = (1, 0);
+            for word in t.split_whitespace() {
+                let w = word.chars().count();
+                if used > 0 && used + 1 + w <= width {
+                    used += 1 + w;
+                    continue;
+                }
+                if used > 0 {
+                    rows += 1;
+                }
+                // A word longer than the line is broken across rows.
+                rows += (w - 1) / width;
+                used = (w - 1) % width + 1;
+            }
+            rows
+        })
+        .sum();
+    rows.min(u16::MAX as usize) as u16
+}
+
 fn clock(t: f64) -> String {
     let s = t.max(0.0) as u64;
     format!("{}:{:02}", s / 60, s % 60)
@@ -141,9 +167,21 @@ impl AgentView {
             .title(format!(" calmline · live {} ", clock(self.t)));
         let inner = outer.inner(area);
         f.render_widget(outer, area);
+        let cue_texts: Vec<String> = match &self.cue {
+            Some((_, c)) => std::iter::once(c.headline.clone())
+                .chain(c.example.as_ref().map(|x| format!("\"{x}\"")))
+                .chain(std::iter::once(format!("because {}", c.evidence.sentence)))
+                .collect(),
+            None => vec!["no cue".into()],
+        };
+        // The cue gets the rows its wrapped text needs, so the reason is not cut off in a
+        // narrow terminal, as long as one transcript line still fits below it (the room left
+        // by the meters, the status line, the transcript's title and line, the cue's title).
+        let room = inner.height.saturating_sub(3 + 1 + 2 + 1);
+        let cue_h = 1 + wrapped_rows(&cue_texts, inner.width).clamp(3, room.max(3));
         let [meters, cue, transcript, status_area] = Layout::vertical([
             Constraint::Length(3),
-            Constraint::Length(4),
+            Constraint::Length(cue_h),
             Constraint::Min(2),
             Constraint::Length(1),
         ])
@@ -193,24 +231,25 @@ impl AgentView {
             rows[2],
         );
         let cue_lines: Vec<Line> = match &self.cue {
-            Some((_, c)) => {
-                let mut v = vec![Line::from(Span::styled(
-                    c.headline.clone(),
-                    Style::default()
-                        .add_modifier(Modifier::BOLD)
-                        .fg(Color::Cyan),
-                ))];
-                if let Some(x) = &c.example {
-                    v.push(Line::from(Span::styled(
-                        format!("\"{x}\""),
-                        Style::default().add_modifier(Modifier::ITALIC),
-                    )));
-                }
-                v.push(Line::from(Span::styled(
-                    format!("because {}", c.evidence.sentence),
-                    Style::default().fg(Color::DarkGray),
-                )));
-                v
+            Some(_) => {
+                let headline = Style::default()
+                    .add_modifier(Modifier::BOLD)
+                    .fg(Color::Cyan);
+                let example = Style::default().add_modifier(Modifier::ITALIC);
+                let reason = Style::default().fg(Color::DarkGray);
+                let n = cue_texts.len();
+                cue_texts
+                    .iter()
+                    .enumerate()
+                    .map(|(i, t)| {
+                        let style = match i {
+                            0 => headline,
+                            i if i + 1 == n => reason,
+                            _ => example,
+                        };
+                        Line::from(Span::styled(t.clone(), style))
+                    })
+                    .collect()
             }
             None => vec![Line::from(Span::styled(
                 "no cue",
@@ -277,12 +316,17 @@ impl AgentView {
                         .file_name()
                         .map_or(m.to_string(), |n| n.to_string_lossy().into_owned())
                 });
+                // Dropped audio is worth the room only when there is some.
                 format!(
-                    "{} · {model} · lag {} · dropped {}",
+                    "{} · {model} · lag {}{}",
                     devices.join(" + "),
                     s.transcript_lag_s
                         .map_or("-".into(), |l| format!("{l:.1} s")),
-                    s.dropped_samples
+                    if s.dropped_samples > 0 {
+                        format!(" · DROPPED {} samples", s.dropped_samples)
+                    } else {
+                        String::new()
+                    }
                 )
             }
             None => "starting…".into(),
