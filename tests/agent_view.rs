@@ -169,8 +169,11 @@ fn the_cue_and_its_whole_reason_fit_a_small_terminal() {
         ] {
             assert!(text.contains(needle), "{w}x{h}: {needle}\n{screen}");
         }
-        // The transcript keeps its latest line.
-        assert!(text.contains("third time"), "{w}x{h}\n{screen}");
+        // The transcript keeps its latest line, wrapped, or at least its start.
+        assert!(
+            text.contains("0:53 customer: This is the third time"),
+            "{w}x{h}\n{screen}"
+        );
     }
 }
 
@@ -283,4 +286,31 @@ fn sides_that_look_swapped_stay_on_screen_above_the_transcript() {
     let screen = render(&v, 60, 16);
     assert!(screen.contains("the words fit the two sides"), "{screen}");
     assert!(screen.contains("Why is it late?"), "{screen}");
+}
+
+/// A long sentence wraps instead of running off the right edge (it was cut at the border), and
+/// the latest lines still end at the bottom.
+#[test]
+fn long_transcript_lines_wrap_instead_of_running_off_the_edge() {
+    let mut v = scripted();
+    v.apply(&ev(
+        58.0,
+        seg(
+            Speaker::Customer,
+            56.0,
+            "I have been waiting since Tuesday for somebody to call me back about the refund you promised.",
+        ),
+    ));
+    let screen = render(&v, 60, 16);
+    let text: String = screen
+        .lines()
+        .map(|l| l.trim_matches('│').trim())
+        .collect::<Vec<_>>()
+        .join(" ");
+    assert!(
+        text.contains("0:56 customer: I have been waiting")
+            && text.contains("the refund you promised.")
+            && text.contains("0:53 customer: This is the third time"),
+        "{screen}"
+    );
 }

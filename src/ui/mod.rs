@@ -278,11 +278,22 @@ impl AgentView {
             }
             None => transcript,
         };
-        let space = transcript.height.saturating_sub(1) as usize;
+        // The latest lines that fit when wrapped, newest at the bottom; a latest line longer
+        // than the room shows its start.
+        let space = transcript.height.saturating_sub(1);
+        let (mut used, mut first) = (0u16, self.transcript.len());
+        for (t, who, text) in self.transcript.iter().rev() {
+            let rows = wrapped_rows(&[format!("{} {who}: {text}", clock(*t))], transcript.width);
+            if used > 0 && used.saturating_add(rows) > space {
+                break;
+            }
+            used = used.saturating_add(rows);
+            first -= 1;
+        }
         let lines: Vec<Line> = self
             .transcript
             .iter()
-            .skip(self.transcript.len().saturating_sub(space))
+            .skip(first)
             .map(|(t, who, text)| {
                 let color = if *who == Speaker::Agent {
                     Color::Blue
@@ -301,6 +312,7 @@ impl AgentView {
             .collect();
         f.render_widget(
             Paragraph::new(lines)
+                .wrap(Wrap { trim: true })
                 .block(Block::default().borders(Borders::TOP).title(" transcript ")),
             transcript,
         );
