@@ -259,10 +259,19 @@ impl PhraseSet {
         ]
     }
 
-    /// Every `{slot}` a phrase names is in `slots`, and not empty.
+    /// Every phrase has a word to match (an empty phrase, or one of `*` alone, would match
+    /// every word of every call), and every `{slot}` it names is in `slots`, and not empty.
     fn check_slots(&self) -> std::result::Result<(), String> {
         for (list, phrases) in self.lists() {
             for phrase in phrases {
+                if !phrase
+                    .split_whitespace()
+                    .any(|w| w != "*" && w.chars().any(char::is_alphanumeric))
+                {
+                    return Err(format!(
+                        "{list}: \"{phrase}\" has no word to match (it would match anything)"
+                    ));
+                }
                 let mut rest = phrase.as_str();
                 while let Some(open) = rest.find('{') {
                     let Some(len) = rest[open..].find('}') else {
@@ -842,6 +851,18 @@ mod tests {
             e.contains("p.toml") && e.contains("phrases.en: ownership") && e.contains("{acton}"),
             "{e}"
         );
+        for bad in ["\"\"", "\"*\"", "\"* *\"", "\"!!\""] {
+            let e = Config::from_layers(Some((
+                Path::new("p.toml"),
+                &format!("[phrases.en]\nthreat = [\"sue you\", {bad}]\n"),
+            )))
+            .unwrap_err()
+            .to_string();
+            assert!(
+                e.contains("phrases.en: threat") && e.contains("no word"),
+                "{e}"
+            );
+        }
         // A slot of its own is fine.
         let c = Config::from_layers(Some((
             Path::new("p.toml"),
