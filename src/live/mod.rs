@@ -214,7 +214,14 @@ impl Input {
         period_ms: u32,
     ) -> Result<Self> {
         let found = devices::find(name)?;
-        let capture = Capture::open(&found, period_ms)?;
+        let capture = Capture::open(&found, period_ms).map_err(|e| match (name, e) {
+            // The system's default input was taken because nothing was named: say how to name.
+            (None, Error::Invalid(m)) => Error::Invalid(format!(
+                "{m} (this is the system's default input: choose a device with --device, or \
+                 --agent-device and --customer-device; `calmline devices` lists them)"
+            )),
+            (_, e) => e,
+        })?;
         let mut me = Self {
             name: found.name,
             capture: None,
