@@ -28,32 +28,6 @@ impl EventSink for JsonLines {
     }
 }
 
-/// Rows `texts` take when word-wrapped to `width` (as the cue's `Paragraph` wraps them).
-fn wrapped_rows(texts: &[String], width: u16) -> u16 {
-    let width = width.max(1) as usize;
-    let rows: usize = texts
-        .iter()
-        .map(|t| {
-            let (mut rows, mut used) = (1, 0);
-            for word in t.split_whitespace() {
-                let w = word.chars().count();
-                if used > 0 && used + 1 + w <= width {
-                    used += 1 + w;
-                    continue;
-                }
-                if used > 0 {
-                    rows += 1;
-                }
-                // A word longer than the line is broken across rows.
-                rows += (w - 1) / width;
-                used = (w - 1) % width + 1;
-            }
-            rows
-        })
-        .sum();
-    rows.min(u16::MAX as usize) as u16
-}
-
 fn clock(t: f64) -> String {
     let s = t.max(0.0) as u64;
     format!("{}:{:02}", s / 60, s % 60)
@@ -167,18 +141,39 @@ impl AgentView {
             .title(format!(" calmline · live {} ", clock(self.t)));
         let inner = outer.inner(area);
         f.render_widget(outer, area);
-        let cue_texts: Vec<String> = match &self.cue {
-            Some((_, c)) => std::iter::once(c.headline.clone())
-                .chain(c.example.as_ref().map(|x| format!("\"{x}\"")))
-                .chain(std::iter::once(format!("because {}", c.evidence.sentence)))
-                .collect(),
-            None => vec!["no cue".into()],
+        let cue_lines: Vec<Line> = match &self.cue {
+            Some((_, c)) => {
+                let mut v = vec![Line::from(Span::styled(
+                    c.headline.clone(),
+                    Style::default()
+                        .add_modifier(Modifier::BOLD)
+                        .fg(Color::Cyan),
+                ))];
+                if let Some(x) = &c.example {
+                    v.push(Line::from(Span::styled(
+                        format!("\"{x}\""),
+                        Style::default().add_modifier(Modifier::ITALIC),
+                    )));
+                }
+                v.push(Line::from(Span::styled(
+                    format!("because {}", c.evidence.sentence),
+                    Style::default().fg(Color::DarkGray),
+                )));
+                v
+            }
+            None => vec![Line::from(Span::styled(
+                "no cue",
+                Style::default().fg(Color::DarkGray),
+            ))],
         };
+        let cue_pane = Paragraph::new(cue_lines)
+            .wrap(Wrap { trim: true })
+            .block(Block::default().borders(Borders::TOP).title(" cue "));
         // The cue gets the rows its wrapped text needs, so the reason is not cut off in a
         // narrow terminal, as long as one transcript line still fits below it (the room left
-        // by the meters, the status line, the transcript's title and line, the cue's title).
-        let room = inner.height.saturating_sub(3 + 1 + 2 + 1);
-        let cue_h = 1 + wrapped_rows(&cue_texts, inner.width).clamp(3, room.max(3));
+        // by the meters, the status line, and the transcript's title and line).
+        let room = inner.height.saturating_sub(3 + 1 + 2);
+        let cue_h = (cue_pane.line_count(inner.width) as u16).clamp(4, room.max(4));
         let [meters, cue, transcript, status_area] = Layout::vertical([
             Constraint::Length(3),
             Constraint::Length(cue_h),
@@ -230,38 +225,7 @@ impl AgentView {
                 )),
             rows[2],
         );
-        let cue_lines: Vec<Line> = match &self.cue {
-            Some(_) => {
-                let headline = Style::default()
-                    .add_modifier(Modifier::BOLD)
-                    .fg(Color::Cyan);
-                let example = Style::default().add_modifier(Modifier::ITALIC);
-                let reason = Style::default().fg(Color::DarkGray);
-                let n = cue_texts.len();
-                cue_texts
-                    .iter()
-                    .enumerate()
-                    .map(|(i, t)| {
-                        let style = match i {
-                            0 => headline,
-                            i if i + 1 == n => reason,
-                            _ => example,
-                        };
-                        Line::from(Span::styled(t.clone(), style))
-                    })
-                    .collect()
-            }
-            None => vec![Line::from(Span::styled(
-                "no cue",
-                Style::default().fg(Color::DarkGray),
-            ))],
-        };
-        f.render_widget(
-            Paragraph::new(cue_lines)
-                .wrap(Wrap { trim: true })
-                .block(Block::default().borders(Borders::TOP).title(" cue ")),
-            cue,
-        );
+        f.render_widget(cue_pane, cue);
         let transcript = match &self.sides {
             Some(w) => {
                 // Up to three lines, never more than half the transcript's room.
@@ -278,22 +242,9 @@ impl AgentView {
             }
             None => transcript,
         };
-        // The latest lines that fit when wrapped, newest at the bottom; a latest line longer
-        // than the room shows its start.
-        let space = transcript.height.saturating_sub(1);
-        let (mut used, mut first) = (0u16, self.transcript.len());
-        for (t, who, text) in self.transcript.iter().rev() {
-            let rows = wrapped_rows(&[format!("{} {who}: {text}", clock(*t))], transcript.width);
-            if used > 0 && used.saturating_add(rows) > space {
-                break;
-            }
-            used = used.saturating_add(rows);
-            first -= 1;
-        }
         let lines: Vec<Line> = self
             .transcript
             .iter()
-            .skip(first)
             .map(|(t, who, text)| {
                 let color = if *who == Speaker::Agent {
                     Color::Blue
@@ -310,8 +261,22 @@ impl AgentView {
                 ])
             })
             .collect();
+        // The latest lines that fit when wrapped, newest at the bottom; a latest line longer
+        // than the room shows its start.
+        let space = transcript.height.saturating_sub(1) as usize;
+        let (mut used, mut first) = (0, lines.len());
+        for line in lines.iter().rev() {
+            let rows = Paragraph::new(line.clone())
+                .wrap(Wrap { trim: true })
+                .line_count(transcript.width);
+            if used > 0 && used + rows > space {
+                break;
+            }
+            used += rows;
+            first -= 1;
+        }
         f.render_widget(
-            Paragraph::new(lines)
+            Paragraph::new(lines[first..].to_vec())
                 .wrap(Wrap { trim: true })
                 .block(Block::default().borders(Borders::TOP).title(" transcript ")),
             transcript,
