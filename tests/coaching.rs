@@ -187,6 +187,22 @@ fn explain_prints_why_each_cue_fired() {
         "{line}"
     );
     assert!(err.contains("alert escalated_call"), "{err}");
+    // In the order they happened, cues and alerts together: read against the recording.
+    let times: Vec<u64> = err
+        .lines()
+        .filter(|l| l.contains("  cue  ") || l.contains("  alert "))
+        .map(|l| {
+            let (m, s) = l
+                .split_whitespace()
+                .next()
+                .unwrap()
+                .split_once(':')
+                .unwrap();
+            m.parse::<u64>().unwrap() * 60 + s.parse::<u64>().unwrap()
+        })
+        .collect();
+    assert!(times.len() >= 2, "{err}");
+    assert!(times.windows(2).all(|w| w[0] <= w[1]), "{err}");
     // The same cues are in the JSON, and the HTML marks them.
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert!(

@@ -140,32 +140,41 @@ pub(super) fn run(args: ReviewArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// Every cue and alert with the reason it fired (`--explain`).
+/// Every cue and alert with the reason it fired (`--explain`), in the order they happened: a
+/// reviewer reads it against the recording.
 fn explain(review: &Review) -> String {
     let clock = |t: f64| format!("{}:{:02}", t as u64 / 60, t as u64 % 60);
-    let mut o = String::new();
-    if review.cues.is_empty() && review.alerts.is_empty() {
-        o.push_str("no cues or alerts\n");
-    }
+    let mut lines: Vec<(f64, String)> = Vec::new();
     for c in &review.cues {
-        o.push_str(&format!(
-            "{:>6}  cue   {:<17} \"{}\" because {}\n",
-            clock(c.t_s),
-            c.cue.kind.name(),
-            c.cue.headline,
-            c.cue.evidence.sentence
+        lines.push((
+            c.t_s,
+            format!(
+                "{:>6}  cue   {:<17} \"{}\" because {}\n",
+                clock(c.t_s),
+                c.cue.kind.name(),
+                c.cue.headline,
+                c.cue.evidence.sentence
+            ),
         ));
     }
     for a in &review.alerts {
-        o.push_str(&format!(
-            "{:>6}  alert {:<17} {} because {}\n",
-            clock(a.t_s),
-            a.alert.kind.name(),
-            a.alert.headline,
-            a.alert.evidence.sentence
+        lines.push((
+            a.t_s,
+            format!(
+                "{:>6}  alert {:<17} {} because {}\n",
+                clock(a.t_s),
+                a.alert.kind.name(),
+                a.alert.headline,
+                a.alert.evidence.sentence
+            ),
         ));
     }
-    o
+    if lines.is_empty() {
+        return "no cues or alerts\n".into();
+    }
+    // Stable: a cue and the alert it came with keep that order.
+    lines.sort_by(|a, b| a.0.total_cmp(&b.0));
+    lines.into_iter().map(|(_, l)| l).collect()
 }
 
 fn stem(p: &Path) -> String {
