@@ -374,7 +374,7 @@ pub struct ReviewArgs {
     pub agent: Option<String>,
     /// A CSV of the calls' details with the columns `file` (the recording's file name, or
     /// with --recursive its path under the folder) and `customer_name`, `agent` or both;
-    /// other columns are ignored.
+    /// other columns are ignored. UTF-8; commas, semicolons or tabs between fields.
     #[arg(long)]
     pub call_details: Option<PathBuf>,
     /// The whisper.cpp model to transcribe with (default: [transcribe] model in the config).

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Mutex;
 
-use anyhow::{Context, bail};
+use anyhow::{Context, anyhow, bail};
 use indicatif::{ProgressBar, ProgressStyle};
 use rayon::prelude::*;
 
@@ -263,11 +263,13 @@ pub(super) struct CallDetails {
 /// The calls' details (`--call-details`): customer and agent names by recording.
 fn call_details(path: &Path) -> anyhow::Result<HashMap<String, CallDetails>> {
     let what = || format!("{}", path.display());
+    let bytes =
+        std::fs::read(path).with_context(|| format!("{}: cannot read the call details", what()))?;
     let mut r = csv::ReaderBuilder::new()
         .trim(csv::Trim::All)
         .flexible(true)
-        .from_path(path)
-        .with_context(|| format!("{}: cannot read the call details", what()))?;
+        .delimiter(delimiter(&bytes))
+        .from_reader(bytes.as_slice());
     let header = r
         .headers()
         .with_context(|| format!("{}: not a CSV file", what()))?
@@ -288,7 +290,15 @@ fn call_details(path: &Path) -> anyhow::Result<HashMap<String, CallDetails>> {
     };
     let mut out = HashMap::new();
     for (i, row) in r.records().enumerate() {
-        let row = row.with_context(|| format!("{}: line {}", what(), i + 2))?;
+        let row = row.map_err(|e| match e.kind() {
+            csv::ErrorKind::Utf8 { .. } => anyhow!(
+                "{}: line {} is not UTF-8 text (names with accents saved in a legacy encoding?): \
+                 save the file as \"CSV UTF-8\"",
+                what(),
+                i + 2
+            ),
+            _ => anyhow!("{}: line {}: {e}", what(), i + 2),
+        })?;
         let Some(f) = row.get(file) else {
             bail!("{}: line {} has no file", what(), i + 2);
         };
@@ -304,6 +314,17 @@ fn call_details(path: &Path) -> anyhow::Result<HashMap<String, CallDetails>> {
         }
     }
     Ok(out)
+}
+
+/// The field separator of a call-details file, from its header line: spreadsheets set to a
+/// language that writes decimal commas save "CSV" with semicolons, and some exports use tabs.
+fn delimiter(bytes: &[u8]) -> u8 {
+    let header = bytes.split(|&b| b == b'\n').next().unwrap_or_default();
+    let count = |d: u8| header.iter().filter(|&&b| b == d).count();
+    [b',', b';', b'\t']
+        .into_iter()
+        .max_by_key(|&d| (count(d), d == b','))
+        .unwrap_or(b',')
 }
 
 /// A details row for a file that is not in the folder is probably a typo: say so, and go on.
@@ -583,4 +604,47 @@ pub(super) fn folder_exit(failed: usize) -> ExitCode {
         return ExitCode::FAILURE;
     }
     ExitCode::SUCCESS
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn details_of(bytes: &[u8]) -> anyhow::Result<HashMap<String, CallDetails>> {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("details.csv");
+        std::fs::write(&p, bytes).unwrap();
+        call_details(&p)
+    }
+
+    #[test]
+    fn call_details_as_spreadsheets_save_them() {
+        let want = CallDetails {
+            customer_name: Some("Müller, Jo".into()),
+            agent: Some("Ana".into()),
+        };
+        // Excel's "CSV UTF-8": a byte-order mark, CRLF, a quoted comma.
+        let bom = details_of(
+            b"\xef\xbb\xbffile,customer_name,agent\r\ncall1.wav,\"M\xc3\xbcller, Jo\",Ana\r\n",
+        )
+        .unwrap();
+        assert_eq!(bom["call1.wav"], want);
+        // Set to a language with decimal commas, it separates with semicolons.
+        let semi =
+            details_of("file;customer_name;agent\r\ncall1.wav;Müller, Jo;Ana\r\n".as_bytes())
+                .unwrap();
+        assert_eq!(semi["call1.wav"], want);
+        let tab = details_of("file\tcustomer_name\tagent\ncall1.wav\tMüller, Jo\tAna\n".as_bytes())
+            .unwrap();
+        assert_eq!(tab["call1.wav"], want);
+        // A legacy encoding (Windows-1252 "ü") is refused naming the line and what to do,
+        // rather than putting a garbled name in the report.
+        let e = details_of(b"file,customer_name\ncall1.wav,M\xfcller\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("line 2 is not UTF-8") && e.contains("CSV UTF-8"),
+            "{e}"
+        );
+    }
 }
