@@ -54,6 +54,7 @@ if [ -n "$call" ] && command -v sox >/dev/null 2>&1; then
     sox "$call" -r 8000 -e mu-law "$tmp/u.wav" trim 1 0.3
     sox "$call" -r 8000 -e a-law "$tmp/al.wav" trim 1 0.3
     sox "$call" -r 8000 -e ima-adpcm "$tmp/ima.wav" trim 1 0.3 2>/dev/null || true
+    sox "$call" -r 8000 -c 1 -e gsm-full-rate "$tmp/gsm.wav" trim 1 0.3 2>/dev/null || true
     sox "$call" -r 16000 -e floating-point -b 32 "$tmp/f.wav" trim 1 0.3
     sox "$call" "$tmp/a.flac" trim 1 0.3
     sox "$call" -r 16000 "$tmp/a.mp3" trim 1 0.3 2>/dev/null || true

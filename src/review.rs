@@ -445,14 +445,14 @@ fn diarise<'a>(
 
 /// File extensions of the formats calmline decodes, reviewed when a folder is given.
 pub const AUDIO_EXTENSIONS: &[&str] = &[
-    "wav", "wave", "flac", "mp3", "ogg", "oga", "aif", "aiff", "aifc", "m4a", "mp4", "aac",
+    "wav", "wave", "flac", "mp3", "ogg", "oga", "aif", "aiff", "aifc", "m4a", "mp4", "aac", "gsm",
 ];
 
 /// Recording formats calmline does not decode: a folder review lists them as not reviewed,
 /// with how to convert them, rather than passing over them in silence.
 pub const REFUSED_EXTENSIONS: &[&str] = &[
-    "3gp", "wma", "opus", "au", "snd", "amr", "wv", "caf", "webm", "mka", "gsm", "ul", "ulaw",
-    "al", "alaw", "sln",
+    "3gp", "wma", "opus", "au", "snd", "amr", "wv", "caf", "webm", "mka", "ul", "ulaw", "al",
+    "alaw", "sln",
 ];
 
 /// Whether a folder review takes this file (by its extension).

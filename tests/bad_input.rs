@@ -110,20 +110,14 @@ fn non_audio_bytes() {
 fn formats_calmline_cannot_decode_are_named_with_how_to_convert_them() {
     let d = tempfile::tempdir().unwrap();
     let src = call("scenario_calm_a01.wav");
-    let cases: [(&str, &[&str], &str); 5] = [
+    let cases: [(&str, &[&str], &str); 3] = [
         ("wavpack.wv", &[], "wavpack"),
-        (
-            "gsm.wav",
-            &["-r", "8000", "-c", "1", "-e", "gsm-full-rate"],
-            "gsm 6.10",
-        ),
         ("sun.au", &[], ".au file"),
         (
             "asterisk.ul",
             &["-r", "8000", "-c", "1", "-t", "ul"],
             "raw mu-law",
         ),
-        ("asterisk.gsm", &["-r", "8000", "-c", "1"], "raw gsm 6.10"),
     ];
     for (name, args, needle) in cases {
         let p = d.path().join(name);

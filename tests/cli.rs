@@ -893,3 +893,85 @@ fn devices_without_a_sound_server_prints_only_calmlines_lines() {
         "the PulseAudio host named once as unavailable:\n{out}"
     );
 }
+
+/// GSM 06.10, as call recorders and Asterisk's `wav49` and `gsm` store calls: calmline's decoder
+/// gives the reference implementation's samples exactly (sox decodes GSM with libgsm), across
+/// both halves of every 65-byte WAV block and the filters' state from block to block.
+#[test]
+fn gsm_decodes_exactly_as_the_reference_decoder() {
+    let d = tempfile::tempdir().unwrap();
+    let gsm = d.path().join("call.wav");
+    let pcm = d.path().join("reference.wav");
+    sox(
+        &call("scenario_escalating_a04.wav"),
+        &gsm,
+        &["-r", "8000", "-c", "1", "-e", "gsm-full-rate"],
+    );
+    sox(&gsm, &pcm, &["-e", "signed", "-b", "16"]);
+    let read = |p: &Path| {
+        use calmline::audio::Source;
+        let mut f = calmline::audio::FileSource::open(p).unwrap();
+        assert_eq!((f.sample_rate(), f.channels()), (8000, 1));
+        calmline::audio::read_all(&mut f).unwrap().remove(0)
+    };
+    let (ours, reference) = (read(&gsm), read(&pcm));
+    assert!(reference.len() > 8000 * 100, "{}", reference.len());
+    assert_eq!(ours.len(), reference.len());
+    let differ = ours.iter().zip(&reference).filter(|(a, b)| a != b).count();
+    assert_eq!(differ, 0, "{differ} of {} samples differ", ours.len());
+    // Not silence decoded as silence: the call's speech is there.
+    assert!(ours.iter().any(|x| x.abs() > 0.05));
+    // Raw frames as Asterisk's `gsm` format writes them (no header; known by the extension).
+    let raw = d.path().join("call.gsm");
+    let raw_pcm = d.path().join("raw-reference.wav");
+    sox(&gsm, &raw, &[]);
+    sox(&raw, &raw_pcm, &["-e", "signed", "-b", "16"]);
+    let (ours, reference) = (read(&raw), read(&raw_pcm));
+    assert_eq!(ours.len(), reference.len());
+    assert!(ours == reference, "raw GSM differs from the reference");
+    // And the review of the call reads it: the escalation is there.
+    let out = tempfile::tempdir().unwrap();
+    let o = run(&[
+        "review",
+        s(&raw),
+        "--out",
+        s(out.path()),
+        "--format",
+        "json",
+        "--no-transcribe",
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let v = json(&out.path().join("call.json"));
+    assert!((v["duration_s"].as_f64().unwrap() - ours.len() as f64 / 8000.0).abs() < 0.05);
+    assert!(
+        v["speakers"]["customer"]["episodes"].as_u64().unwrap() >= 1,
+        "{v}"
+    );
+    // A recording cut off mid-call (the recorder stopped): reviewed up to the cut, and the
+    // report says so, also when the mono call is split into its speakers by voice.
+    let bytes = std::fs::read(&gsm).unwrap();
+    let cut = d.path().join("cut.wav");
+    std::fs::write(&cut, &bytes[..bytes.len() / 2]).unwrap();
+    let o = run(&[
+        "review",
+        s(&cut),
+        "--out",
+        s(out.path()),
+        "--format",
+        "json",
+        "--no-transcribe",
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let v = json(&out.path().join("cut.json"));
+    let dur = v["duration_s"].as_f64().unwrap();
+    assert!((dur - ours.len() as f64 / 16000.0).abs() < 1.0, "{dur}");
+    assert!(
+        v["warnings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|w| w.as_str().unwrap().contains("ends early")),
+        "{}",
+        v["warnings"]
+    );
+}

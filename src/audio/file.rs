@@ -1,4 +1,5 @@
-//! Recorded calls: any format symphonia decodes (WAV incl. G.711, FLAC, MP3, OGG/Vorbis, AIFF).
+//! Recorded calls: any format symphonia decodes (WAV incl. G.711, FLAC, MP3, OGG/Vorbis, AIFF),
+//! and GSM 06.10 WAV through calmline's own decoder.
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
@@ -10,14 +11,15 @@ use symphonia::core::formats::{FormatOptions, FormatReader, TrackType};
 use symphonia::core::io::{MediaSource, MediaSourceStream};
 use symphonia::core::meta::MetadataOptions;
 
+use super::gsm;
 use super::sniff::{Container, HEAD, Sniff, headerless, id3v2_len, sniff};
 use super::source::Source;
 use super::{MAX_RATE, MIN_RATE};
 use crate::error::{Error, Result};
 
 /// What calmline decodes, for error messages.
-const SUPPORTED: &str = "supported: WAV incl. mu-law/A-law and ADPCM, FLAC, MP3, OGG/Vorbis, AIFF, \
-                         M4A/MP4 (AAC-LC, ALAC), AAC";
+const SUPPORTED: &str = "supported: WAV incl. mu-law/A-law, ADPCM and GSM 6.10, raw GSM (.gsm), \
+                         FLAC, MP3, OGG/Vorbis, AIFF, M4A/MP4 (AAC-LC, ALAC), AAC";
 
 /// Consecutive undecodable packets after which the file is declared damaged.
 const MAX_BAD_PACKETS: usize = 50;
@@ -25,9 +27,7 @@ const MAX_BAD_PACKETS: usize = 50;
 /// A decoded audio file, read packet by packet.
 pub struct FileSource {
     path: PathBuf,
-    reader: Box<dyn FormatReader + 'static>,
-    decoder: Box<dyn AudioDecoder>,
-    track_id: u32,
+    decoding: Decoding,
     rate: u32,
     channels: usize,
     total_frames: Option<u64>,
@@ -43,6 +43,25 @@ pub struct FileSource {
     /// list skips and symphonia's reader does not.
     skip: u64,
 }
+
+/// Who decodes the file.
+enum Decoding {
+    Symphonia {
+        reader: Box<dyn FormatReader + 'static>,
+        decoder: Box<dyn AudioDecoder>,
+        track_id: u32,
+    },
+    /// GSM 06.10: WAV49 blocks (or raw frames) read straight from the file.
+    Gsm {
+        source: Box<dyn MediaSource>,
+        decoder: Box<gsm::Decoder>,
+        blocks_left: u64,
+        raw: bool,
+    },
+}
+
+/// GSM samples decoded per read: one second at 8 kHz.
+const GSM_SAMPLES_PER_READ: usize = 8000;
 
 impl FileSource {
     /// Open and probe `path`. Errors name the file and say what is wrong with it.
@@ -93,6 +112,9 @@ impl FileSource {
             None
         };
         let ext = path.extension().and_then(|e| e.to_str());
+        if ext.is_some_and(|e| e.eq_ignore_ascii_case("gsm")) && sniffed == Sniff::Unknown {
+            return Self::raw_gsm(path, source);
+        }
         let sniffed = match (sniffed, ext.and_then(headerless)) {
             (Sniff::Unknown | Sniff::Known(Container::Mpeg), Some(message)) => {
                 Sniff::Foreign(message)
@@ -104,6 +126,9 @@ impl FileSource {
                 path: path.to_path_buf(),
                 message: with_names(&message, path),
             });
+        }
+        if sniffed == Sniff::Known(Container::GsmWav) {
+            return Self::gsm(path, source);
         }
         let mss = MediaSourceStream::new(source, Default::default());
         let mut hint = Hint::new();
@@ -209,9 +234,11 @@ impl FileSource {
         }
         Ok(Self {
             path: path.to_path_buf(),
-            reader,
-            decoder,
-            track_id,
+            decoding: Decoding::Symphonia {
+                reader,
+                decoder,
+                track_id,
+            },
             rate,
             channels,
             total_frames,
@@ -221,6 +248,99 @@ impl FileSource {
             mp4: sniffed == Sniff::Known(Container::Mp4),
             frames_read: 0,
             skip,
+        })
+    }
+
+    /// A WAV file of GSM 06.10 speech.
+    fn gsm(path: &Path, mut source: Box<dyn MediaSource>) -> Result<Self> {
+        let decode = |message: String| Error::Decode {
+            path: path.to_path_buf(),
+            message,
+        };
+        let layout = gsm::read_layout(&mut source).map_err(decode)?;
+        if !(MIN_RATE..=MAX_RATE).contains(&layout.rate) {
+            return Err(Error::Unsupported {
+                path: path.to_path_buf(),
+                message: format!(
+                    "sample rate {} Hz is outside the supported {MIN_RATE}-{MAX_RATE} Hz",
+                    layout.rate
+                ),
+            });
+        }
+        if layout.blocks == 0 {
+            return Err(Error::Unsupported {
+                path: path.to_path_buf(),
+                message: "contains no audio (0 samples)".into(),
+            });
+        }
+        source
+            .seek(std::io::SeekFrom::Start(layout.data_start))
+            .map_err(|e| Error::Io {
+                path: path.to_path_buf(),
+                source: e,
+            })?;
+        Ok(Self {
+            path: path.to_path_buf(),
+            decoding: Decoding::Gsm {
+                source,
+                decoder: Box::default(),
+                blocks_left: layout.blocks,
+                raw: false,
+            },
+            rate: layout.rate,
+            channels: 1,
+            total_frames: Some(layout.blocks * gsm::BLOCK_SAMPLES as u64),
+            bad_packets: 0,
+            skipped_packets: 0,
+            ended_early: layout
+                .truncated
+                .then(|| "the file ends early (truncated); analysed what was there".into()),
+            mp4: false,
+            frames_read: 0,
+            skip: 0,
+        })
+    }
+
+    /// Raw GSM 06.10 frames (`.gsm`, as Asterisk records): 8 kHz mono, no header.
+    fn raw_gsm(path: &Path, mut source: Box<dyn MediaSource>) -> Result<Self> {
+        use std::io::{Seek, SeekFrom};
+        let io = |source| Error::Io {
+            path: path.to_path_buf(),
+            source,
+        };
+        let len = source.seek(SeekFrom::End(0)).map_err(io)?;
+        let mut first = [0u8; 1];
+        source.seek(SeekFrom::Start(0)).map_err(io)?;
+        source.read_exact(&mut first).map_err(io)?;
+        source.seek(SeekFrom::Start(0)).map_err(io)?;
+        let frames = len / gsm::RAW_FRAME_BYTES as u64;
+        if frames == 0 || first[0] >> 4 != gsm::RAW_MAGIC {
+            return Err(Error::Decode {
+                path: path.to_path_buf(),
+                message: "is not raw GSM 6.10 audio: it does not start with a GSM frame (33 \
+                          bytes, the first four bits 1101)"
+                    .into(),
+            });
+        }
+        Ok(Self {
+            path: path.to_path_buf(),
+            decoding: Decoding::Gsm {
+                source,
+                decoder: Box::default(),
+                blocks_left: frames,
+                raw: true,
+            },
+            rate: 8000,
+            channels: 1,
+            total_frames: Some(frames * gsm::FRAME_SAMPLES as u64),
+            bad_packets: 0,
+            skipped_packets: 0,
+            ended_early: (len % gsm::RAW_FRAME_BYTES as u64 != 0).then(|| {
+                "the file ends inside a frame (truncated); analysed what was there".into()
+            }),
+            mp4: false,
+            frames_read: 0,
+            skip: 0,
         })
     }
 
@@ -300,8 +420,68 @@ impl Source for FileSource {
     }
 
     fn read(&mut self, out: &mut Vec<Vec<f32>>) -> Result<usize> {
+        let (reader, decoder, track_id) = match &mut self.decoding {
+            Decoding::Symphonia {
+                reader,
+                decoder,
+                track_id,
+            } => (reader, decoder, *track_id),
+            Decoding::Gsm {
+                source,
+                decoder,
+                blocks_left,
+                raw,
+            } => {
+                let (block_bytes, block_samples) = if *raw {
+                    (gsm::RAW_FRAME_BYTES, gsm::FRAME_SAMPLES)
+                } else {
+                    (gsm::BLOCK_BYTES, gsm::BLOCK_SAMPLES)
+                };
+                let n = (*blocks_left).min((GSM_SAMPLES_PER_READ / block_samples) as u64) as usize;
+                let mut bytes = vec![0u8; n * block_bytes];
+                source.read_exact(&mut bytes).map_err(|e| Error::Io {
+                    path: self.path.clone(),
+                    source: e,
+                })?;
+                *blocks_left -= n as u64;
+                out.resize_with(1, Vec::new);
+                let ch = &mut out[0];
+                ch.clear();
+                let mut pcm = [0i16; gsm::BLOCK_SAMPLES];
+                for block in bytes.chunks_exact(block_bytes) {
+                    let samples = if *raw {
+                        let frame: &mut [i16; gsm::FRAME_SAMPLES] =
+                            (&mut pcm[..gsm::FRAME_SAMPLES]).try_into().expect("160");
+                        if decoder.decode_raw(block.try_into().expect("33 bytes"), &mut *frame) {
+                            self.bad_packets = 0;
+                        } else {
+                            // Not a GSM frame: silence keeps the call's timeline.
+                            frame.fill(0);
+                            self.bad_packets += 1;
+                            self.skipped_packets += 1;
+                            if self.bad_packets >= MAX_BAD_PACKETS {
+                                return Err(Error::Decode {
+                                    path: self.path.clone(),
+                                    message: format!(
+                                        "is damaged: {MAX_BAD_PACKETS} frames in a row are not \
+                                         GSM 6.10 frames"
+                                    ),
+                                });
+                            }
+                        }
+                        &pcm[..gsm::FRAME_SAMPLES]
+                    } else {
+                        decoder.decode_block(block.try_into().expect("65 bytes"), &mut pcm);
+                        &pcm[..]
+                    };
+                    ch.extend(samples.iter().map(|&x| f32::from(x) / 32768.0));
+                }
+                self.frames_read += ch.len() as u64;
+                return Ok(ch.len());
+            }
+        };
         loop {
-            let packet = match self.reader.next_packet() {
+            let packet = match reader.next_packet() {
                 Ok(Some(p)) => p,
                 Ok(None) => return Ok(0),
                 Err(SymError::IoError(e)) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
@@ -338,10 +518,10 @@ impl Source for FileSource {
                     });
                 }
             };
-            if packet.track_id != self.track_id {
+            if packet.track_id != track_id {
                 continue;
             }
-            match self.decoder.decode(&packet) {
+            match decoder.decode(&packet) {
                 Ok(buf) => {
                     self.bad_packets = 0;
                     let mut frames = buf.frames();

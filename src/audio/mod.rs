@@ -1,6 +1,7 @@
 //! Audio in: sources that yield blocks of samples per channel, and resampling to the analysis rate.
 
 pub mod file;
+pub mod gsm;
 pub mod memory;
 pub mod mp4;
 pub mod resample;

@@ -23,6 +23,8 @@ pub enum Container {
     Mp4,
     /// A raw AAC stream in ADTS frames (`.aac`).
     Adts,
+    /// RIFF WAVE of GSM 06.10 speech (format tag 0x0031), which calmline decodes itself.
+    GsmWav,
 }
 
 /// What the first bytes say.
@@ -63,6 +65,7 @@ pub fn sniff(head: &[u8]) -> Sniff {
     };
     if (at(0, b"RIFF") || at(0, b"RIFX") || at(0, b"RF64") || at(0, b"BW64")) && at(8, b"WAVE") {
         return match wav_format_tag(head) {
+            Some(super::gsm::FORMAT_TAG) => Sniff::Known(Container::GsmWav),
             Some(tag) if !wav_tag_decodes(tag) => foreign(
                 &format!("is a WAV file of {} audio", wav_tag_name(tag)),
                 SOX,
@@ -169,7 +172,6 @@ fn adts_header(head: &[u8]) -> bool {
 /// they are and how to convert them.
 pub fn headerless(ext: &str) -> Option<String> {
     let (what, sox_type) = match ext.to_ascii_lowercase().as_str() {
-        "gsm" => ("raw GSM 6.10 audio", "gsm"),
         "ul" | "ulaw" | "mulaw" => ("raw mu-law audio without a header", "ul"),
         "al" | "alaw" => ("raw A-law audio without a header", "al"),
         "sln" => ("raw 16-bit audio without a header", "s16"),
@@ -203,7 +205,6 @@ fn wav_tag_decodes(tag: u16) -> bool {
 
 fn wav_tag_name(tag: u16) -> String {
     match tag {
-        0x0031 => "GSM 6.10".into(),
         0x0040 | 0x0064 => "G.721/G.726 ADPCM".into(),
         0x0055 => "MPEG layer 3".into(),
         0x0050 => "MPEG".into(),
@@ -255,7 +256,7 @@ mod tests {
             Sniff::Foreign(m) => assert!(m.contains(what), "{m:?} should name {what:?}"),
             other => panic!("{other:?} for {what}"),
         };
-        says(&wav_head(0x31), "GSM 6.10");
+        assert_eq!(sniff(&wav_head(0x31)), Sniff::Known(Container::GsmWav));
         says(&wav_head(0x1234), "0x1234");
         says(b"wvpkR\x16\0\0\x07\x04\0\0RIFFxxxxWAVE", "WavPack");
         says(b"\x7fELF\x02\x01", "a program");
@@ -267,7 +268,8 @@ mod tests {
 
     #[test]
     fn headerless_telephony_files_are_named_by_extension() {
-        assert!(headerless("GSM").unwrap().contains("GSM 6.10"));
+        // Raw GSM is decoded (audio::gsm), not named.
+        assert_eq!(headerless("GSM"), None);
         assert!(headerless("ul").unwrap().contains("sox -t ul"));
         assert_eq!(headerless("wav"), None);
     }

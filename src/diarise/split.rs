@@ -59,6 +59,9 @@ pub fn split_mono(
     if d.speakers < 2 {
         return Ok(None);
     }
+    // The split replaces the file as the review's source: what decoding met (a file cut
+    // short, damaged packets) is said here or nowhere.
+    notes.extend(file.warnings());
     let first_start = |s: usize| {
         d.turns
             .iter()
