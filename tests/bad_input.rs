@@ -110,15 +110,8 @@ fn non_audio_bytes() {
 fn formats_calmline_cannot_decode_are_named_with_how_to_convert_them() {
     let d = tempfile::tempdir().unwrap();
     let src = call("scenario_calm_a01.wav");
-    let cases: [(&str, &[&str], &str); 3] = [
-        ("wavpack.wv", &[], "wavpack"),
-        ("sun.au", &[], ".au file"),
-        (
-            "asterisk.ul",
-            &["-r", "8000", "-c", "1", "-t", "ul"],
-            "raw mu-law",
-        ),
-    ];
+    let cases: [(&str, &[&str], &str); 2] =
+        [("wavpack.wv", &[], "wavpack"), ("sun.au", &[], ".au file")];
     for (name, args, needle) in cases {
         let p = d.path().join(name);
         sox(&src, &p, args);

@@ -975,3 +975,63 @@ fn gsm_decodes_exactly_as_the_reference_decoder() {
         v["warnings"]
     );
 }
+
+/// Asterisk's headerless recordings (`.ul`, `.al`, `.sln`, `.sln16`): mono at the rate the
+/// extension implies, decoded to the samples sox decodes, and reviewed like any call.
+#[test]
+fn headerless_asterisk_recordings_decode_as_sox_reads_them() {
+    use calmline::audio::Source;
+    let d = tempfile::tempdir().unwrap();
+    let src = call("scenario_escalating_a04.wav");
+    for (name, sox_type, rate) in [
+        ("call.ul", "ul", 8000),
+        ("call.al", "al", 8000),
+        ("call.sln", "s16", 8000),
+        ("call.sln16", "s16", 16000),
+    ] {
+        let raw = d.path().join(name);
+        let pcm = d.path().join(format!("{name}.wav"));
+        let r = rate.to_string();
+        sox(&src, &raw, &["-r", &r, "-c", "1", "-t", sox_type]);
+        let status = Command::new("sox")
+            .args(["-t", sox_type, "-r", &r, "-c", "1"])
+            .arg(&raw)
+            .args(["-e", "signed", "-b", "16"])
+            .arg(&pcm)
+            .status()
+            .unwrap();
+        assert!(status.success());
+        let mut ours = calmline::audio::FileSource::open(&raw).unwrap();
+        assert_eq!((ours.sample_rate(), ours.channels()), (rate, 1), "{name}");
+        let ours = calmline::audio::read_all(&mut ours).unwrap().remove(0);
+        let mut reference = calmline::audio::FileSource::open(&pcm).unwrap();
+        let reference = calmline::audio::read_all(&mut reference).unwrap().remove(0);
+        assert!(reference.len() > rate as usize * 100, "{name}");
+        assert!(
+            ours == reference,
+            "{name}: decoded samples differ from sox's"
+        );
+    }
+    // A folder of them is reviewed (an escalation in each), none refused.
+    let out = tempfile::tempdir().unwrap();
+    let o = run(&[
+        "review",
+        s(d.path()),
+        "--out",
+        s(out.path()),
+        "--format",
+        "json",
+        "--no-transcribe",
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let csv = std::fs::read_to_string(out.path().join("summary.csv")).unwrap();
+    for name in ["call.ul", "call.al", "call.sln", "call.sln16"] {
+        let row = csv
+            .lines()
+            .find(|l| l.starts_with(&format!("{name},")))
+            .unwrap_or_else(|| panic!("{name} not in {csv}"));
+        assert!(row.ends_with(','), "{name} has an error: {row}");
+        let episodes: u32 = row.split(',').nth(4).unwrap().parse().unwrap();
+        assert!(episodes >= 1, "{name}: {row}");
+    }
+}

@@ -45,7 +45,7 @@ pub fn decode(data: &[u8]) {
         return;
     };
     // 0-5 as before (so earlier findings replay the same), then AIFF, a headerless
-    // telephony extension (named, not decoded), M4A and raw AAC.
+    // telephony extension (raw mu-law: any bytes are samples), M4A and raw AAC.
     let ext = [
         "wav", "flac", "mp3", "ogg", "oga", "bin", "aiff", "ul", "m4a", "aac",
     ][pick as usize % 10];

@@ -1,5 +1,6 @@
 //! Recorded calls: any format symphonia decodes (WAV incl. G.711, FLAC, MP3, OGG/Vorbis, AIFF),
-//! and GSM 06.10 WAV through calmline's own decoder.
+//! Asterisk's headerless recordings (G.711 and 16-bit through symphonia's PCM decoder), and GSM
+//! 06.10 (WAV49 and raw) through calmline's own decoder.
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
@@ -12,14 +13,15 @@ use symphonia::core::io::{MediaSource, MediaSourceStream};
 use symphonia::core::meta::MetadataOptions;
 
 use super::gsm;
-use super::sniff::{Container, HEAD, Sniff, headerless, id3v2_len, sniff};
+use super::sniff::{Container, HEAD, Headerless, Sniff, headerless, id3v2_len, sniff};
 use super::source::Source;
 use super::{MAX_RATE, MIN_RATE};
 use crate::error::{Error, Result};
 
 /// What calmline decodes, for error messages.
-const SUPPORTED: &str = "supported: WAV incl. mu-law/A-law, ADPCM and GSM 6.10, raw GSM (.gsm), \
-                         FLAC, MP3, OGG/Vorbis, AIFF, M4A/MP4 (AAC-LC, ALAC), AAC";
+const SUPPORTED: &str = "supported: WAV incl. mu-law/A-law, ADPCM and GSM 6.10, FLAC, MP3, \
+                         OGG/Vorbis, AIFF, M4A/MP4 (AAC-LC, ALAC), AAC, and Asterisk's headerless \
+                         .gsm, .ul, .al and .sln";
 
 /// Consecutive undecodable packets after which the file is declared damaged.
 const MAX_BAD_PACKETS: usize = 50;
@@ -51,6 +53,15 @@ enum Decoding {
         decoder: Box<dyn AudioDecoder>,
         track_id: u32,
     },
+    /// Headerless samples (G.711 or 16-bit linear), cut into packets for symphonia's decoder.
+    Raw {
+        source: Box<dyn MediaSource>,
+        decoder: Box<dyn AudioDecoder>,
+        /// Bytes per sample.
+        width: usize,
+        /// Samples handed to the decoder so far (its packets' timestamps).
+        at: u64,
+    },
     /// GSM 06.10: WAV49 blocks (or raw frames) read straight from the file.
     Gsm {
         source: Box<dyn MediaSource>,
@@ -59,6 +70,9 @@ enum Decoding {
         raw: bool,
     },
 }
+
+/// Headerless samples decoded per read.
+const RAW_SAMPLES_PER_READ: usize = 8000;
 
 /// GSM samples decoded per read: one second at 8 kHz.
 const GSM_SAMPLES_PER_READ: usize = 8000;
@@ -112,15 +126,15 @@ impl FileSource {
             None
         };
         let ext = path.extension().and_then(|e| e.to_str());
-        if ext.is_some_and(|e| e.eq_ignore_ascii_case("gsm")) && sniffed == Sniff::Unknown {
-            return Self::raw_gsm(path, source);
+        // Raw mu-law silence is 0xff bytes, which look like an MPEG frame's sync.
+        if let (Sniff::Unknown | Sniff::Known(Container::Mpeg), Some(raw)) =
+            (&sniffed, ext.and_then(headerless))
+        {
+            return match raw {
+                Headerless::Gsm => Self::raw_gsm(path, source),
+                other => Self::raw_samples(path, source, other),
+            };
         }
-        let sniffed = match (sniffed, ext.and_then(headerless)) {
-            (Sniff::Unknown | Sniff::Known(Container::Mpeg), Some(message)) => {
-                Sniff::Foreign(message)
-            }
-            (s, _) => s,
-        };
         if let Sniff::Foreign(message) = sniffed {
             return Err(Error::Unsupported {
                 path: path.to_path_buf(),
@@ -301,6 +315,68 @@ impl FileSource {
         })
     }
 
+    /// Headerless G.711 or 16-bit samples (`.ul`, `.al`, `.sln`, as Asterisk records): mono, at
+    /// the rate the extension implies.
+    fn raw_samples(path: &Path, mut source: Box<dyn MediaSource>, raw: Headerless) -> Result<Self> {
+        use symphonia::core::audio::layouts::CHANNEL_LAYOUT_MONO;
+        use symphonia::core::codecs::audio::AudioCodecParameters;
+        use symphonia::core::codecs::audio::well_known::{
+            CODEC_ID_PCM_ALAW, CODEC_ID_PCM_MULAW, CODEC_ID_PCM_S16LE,
+        };
+        let (codec, rate, width) = match raw {
+            Headerless::MuLaw => (CODEC_ID_PCM_MULAW, 8000, 1),
+            Headerless::ALaw => (CODEC_ID_PCM_ALAW, 8000, 1),
+            Headerless::Linear(rate) => (CODEC_ID_PCM_S16LE, rate, 2),
+            Headerless::Gsm => unreachable!("GSM has its own decoder"),
+        };
+        let len = source
+            .seek(std::io::SeekFrom::End(0))
+            .and_then(|len| source.seek(std::io::SeekFrom::Start(0)).map(|_| len))
+            .map_err(|e| Error::Io {
+                path: path.to_path_buf(),
+                source: e,
+            })?;
+        let samples = len / width as u64;
+        if samples == 0 {
+            return Err(Error::Unsupported {
+                path: path.to_path_buf(),
+                message: "contains no audio (0 samples)".into(),
+            });
+        }
+        let mut params = AudioCodecParameters::new();
+        params
+            .for_codec(codec)
+            .with_sample_rate(rate)
+            .with_channels(CHANNEL_LAYOUT_MONO)
+            .with_max_frames_per_packet(RAW_SAMPLES_PER_READ as u64);
+        let decoder = symphonia::default::get_codecs()
+            .make_audio_decoder(&params, &AudioDecoderOptions::default())
+            .map_err(|e| Error::Decode {
+                path: path.to_path_buf(),
+                message: format!("cannot be decoded: {e}"),
+            })?;
+        Ok(Self {
+            path: path.to_path_buf(),
+            decoding: Decoding::Raw {
+                source,
+                decoder,
+                width,
+                at: 0,
+            },
+            rate,
+            channels: 1,
+            total_frames: Some(samples),
+            bad_packets: 0,
+            skipped_packets: 0,
+            ended_early: (len % width as u64 != 0).then(|| {
+                "the file ends inside a sample (truncated); analysed what was there".into()
+            }),
+            mp4: false,
+            frames_read: 0,
+            skip: 0,
+        })
+    }
+
     /// Raw GSM 06.10 frames (`.gsm`, as Asterisk records): 8 kHz mono, no header.
     fn raw_gsm(path: &Path, mut source: Box<dyn MediaSource>) -> Result<Self> {
         use std::io::{Seek, SeekFrom};
@@ -426,6 +502,47 @@ impl Source for FileSource {
                 decoder,
                 track_id,
             } => (reader, decoder, *track_id),
+            Decoding::Raw {
+                source,
+                decoder,
+                width,
+                at,
+            } => {
+                let mut bytes = vec![0u8; RAW_SAMPLES_PER_READ * *width];
+                let mut got = 0;
+                while got < bytes.len() {
+                    match source.read(&mut bytes[got..]) {
+                        Ok(0) => break,
+                        Ok(n) => got += n,
+                        Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                        Err(e) => {
+                            return Err(Error::Io {
+                                path: self.path.clone(),
+                                source: e,
+                            });
+                        }
+                    }
+                }
+                let n = got / *width;
+                if n == 0 {
+                    return Ok(0);
+                }
+                bytes.truncate(n * *width);
+                let packet = symphonia::core::packet::Packet::new(
+                    0,
+                    symphonia::core::units::Timestamp::new(*at as i64),
+                    symphonia::core::units::Duration::new(n as u64),
+                    bytes,
+                );
+                *at += n as u64;
+                let buf = decoder.decode(&packet).map_err(|e| Error::Decode {
+                    path: self.path.clone(),
+                    message: format!("cannot be decoded: {e}"),
+                })?;
+                buf.copy_to_vecs_planar::<f32>(out);
+                self.frames_read += n as u64;
+                return Ok(n);
+            }
             Decoding::Gsm {
                 source,
                 decoder,

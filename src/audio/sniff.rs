@@ -168,19 +168,37 @@ fn adts_header(head: &[u8]) -> bool {
     a == 0xff && b & 0xf6 == 0xf0 && (c >> 2) & 0xf <= 12
 }
 
-/// Headerless telephony formats (Asterisk writes these), known only by their extension: what
-/// they are and how to convert them.
-pub fn headerless(ext: &str) -> Option<String> {
-    let (what, sox_type) = match ext.to_ascii_lowercase().as_str() {
-        "ul" | "ulaw" | "mulaw" => ("raw mu-law audio without a header", "ul"),
-        "al" | "alaw" => ("raw A-law audio without a header", "al"),
-        "sln" => ("raw 16-bit audio without a header", "s16"),
-        _ => return None,
-    };
-    Some(format!(
-        "is {what}, which calmline cannot decode: give it a header first, e.g. \
-         `sox -t {sox_type} -r 8000 -c 1 IN OUT.wav` (with its real rate and channels)"
-    ))
+/// The headerless telephony formats Asterisk records, known only by their extension.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Headerless {
+    /// GSM 06.10 frames (`.gsm`), 8 kHz.
+    Gsm,
+    /// G.711 mu-law (`.ul`, `.ulaw`, `.mulaw`), 8 kHz.
+    MuLaw,
+    /// G.711 A-law (`.al`, `.alaw`), 8 kHz.
+    ALaw,
+    /// Signed 16-bit little-endian samples (`.sln` at 8 kHz, `.sln16` at 16 kHz, ...), at this
+    /// rate.
+    Linear(u32),
+}
+
+/// The headerless format an extension names, if any: mono, at the rate Asterisk writes it.
+pub fn headerless(ext: &str) -> Option<Headerless> {
+    let ext = ext.to_ascii_lowercase();
+    Some(match ext.as_str() {
+        "gsm" => Headerless::Gsm,
+        "ul" | "ulaw" | "mulaw" => Headerless::MuLaw,
+        "al" | "alaw" => Headerless::ALaw,
+        "sln" => Headerless::Linear(8000),
+        _ => {
+            let khz: u32 = ext.strip_prefix("sln")?.parse().ok()?;
+            Headerless::Linear(match khz {
+                12 | 16 | 24 | 32 | 48 | 96 | 192 => khz * 1000,
+                44 => 44_100,
+                _ => return None,
+            })
+        }
+    })
 }
 
 /// The WAVE format tag of a canonical header (the `fmt ` chunk first, as nearly every writer
@@ -267,10 +285,13 @@ mod tests {
     }
 
     #[test]
-    fn headerless_telephony_files_are_named_by_extension() {
-        // Raw GSM is decoded (audio::gsm), not named.
-        assert_eq!(headerless("GSM"), None);
-        assert!(headerless("ul").unwrap().contains("sox -t ul"));
+    fn headerless_telephony_files_are_known_by_extension() {
+        assert_eq!(headerless("GSM"), Some(Headerless::Gsm));
+        assert_eq!(headerless("ul"), Some(Headerless::MuLaw));
+        assert_eq!(headerless("alaw"), Some(Headerless::ALaw));
+        assert_eq!(headerless("sln"), Some(Headerless::Linear(8000)));
+        assert_eq!(headerless("sln44"), Some(Headerless::Linear(44_100)));
+        assert_eq!(headerless("sln17"), None);
         assert_eq!(headerless("wav"), None);
     }
 
