@@ -161,7 +161,7 @@ fn explain(review: &Review) -> String {
         lines.push((
             a.t_s,
             format!(
-                "{:>6}  alert {:<17} {} because {}\n",
+                "{:>6}  alert {:<17} {}: {}\n",
                 clock(a.t_s),
                 a.alert.kind.name(),
                 a.alert.headline,
