@@ -468,6 +468,25 @@ fn shell_word(p: &Path) -> String {
     }
 }
 
+/// Count a packet that could not be decoded; too many in a row is an error saying `what` of
+/// them.
+fn bad_packet(
+    path: &Path,
+    in_a_row: &mut usize,
+    skipped: &mut usize,
+    what: impl FnOnce() -> String,
+) -> Result<()> {
+    *in_a_row += 1;
+    *skipped += 1;
+    if *in_a_row >= MAX_BAD_PACKETS {
+        return Err(Error::Decode {
+            path: path.to_path_buf(),
+            message: format!("is damaged: {MAX_BAD_PACKETS} {}", what()),
+        });
+    }
+    Ok(())
+}
+
 /// Read the first bytes (after any ID3v2 tag) and classify them; the stream is left at its start.
 fn sniff_stream(source: &mut Box<dyn MediaSource>) -> std::io::Result<Sniff> {
     use std::io::{Read, Seek, SeekFrom};
@@ -574,17 +593,12 @@ impl Source for FileSource {
                         } else {
                             // Not a GSM frame: silence keeps the call's timeline.
                             frame.fill(0);
-                            self.bad_packets += 1;
-                            self.skipped_packets += 1;
-                            if self.bad_packets >= MAX_BAD_PACKETS {
-                                return Err(Error::Decode {
-                                    path: self.path.clone(),
-                                    message: format!(
-                                        "is damaged: {MAX_BAD_PACKETS} frames in a row are not \
-                                         GSM 6.10 frames"
-                                    ),
-                                });
-                            }
+                            bad_packet(
+                                &self.path,
+                                &mut self.bad_packets,
+                                &mut self.skipped_packets,
+                                || "frames in a row are not GSM 6.10 frames".into(),
+                            )?;
                         }
                         &pcm[..gsm::FRAME_SAMPLES]
                     } else {
@@ -671,16 +685,12 @@ impl Source for FileSource {
                     return Ok(frames);
                 }
                 Err(SymError::DecodeError(msg)) => {
-                    self.bad_packets += 1;
-                    self.skipped_packets += 1;
-                    if self.bad_packets >= MAX_BAD_PACKETS {
-                        return Err(Error::Decode {
-                            path: self.path.clone(),
-                            message: format!(
-                                "is damaged: {MAX_BAD_PACKETS} packets in a row could not be decoded ({msg})"
-                            ),
-                        });
-                    }
+                    bad_packet(
+                        &self.path,
+                        &mut self.bad_packets,
+                        &mut self.skipped_packets,
+                        || format!("packets in a row could not be decoded ({msg})"),
+                    )?;
                 }
                 Err(SymError::IoError(_)) => {
                     self.ended_early =
