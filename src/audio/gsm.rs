@@ -1,8 +1,8 @@
 //! GSM 06.10 full-rate speech, in WAV files (format tag 0x0031, "WAV49") and raw (`.gsm`): what
-//! many call recorders and PBXs (Asterisk's `wav49` and `gsm`) store calls as, at 13 kbit/s. symphonia does not
-//! read it and no maintained crate decodes it, so the decoder of the standard (ETSI GSM 06.10,
-//! section 4.3, fixed point) is here. It is bit-exact: its output equals the reference
-//! implementation's sample for sample (a test compares it with sox, which uses libgsm).
+//! many call recorders and PBXs (Asterisk's `wav49` and `gsm`) store calls as, at 13 kbit/s.
+//! symphonia does not read it and no maintained crate decodes it, so the decoder of the standard
+//! (ETSI GSM 06.10, section 4.3, fixed point) is here. It is bit-exact: its output equals the
+//! reference implementation's sample for sample (a test compares it with sox, which uses libgsm).
 
 use std::io::{Read, Seek, SeekFrom};
 
