@@ -2,7 +2,7 @@
 # Coverage-guided fuzzing of every input calmline parses (cargo-fuzz: libFuzzer + AddressSanitizer,
 # nightly toolchain; calmline itself built with overflow checks and debug assertions, its
 # dependencies as shipped). Targets (fuzz/fuzz_targets, bodies in fuzz/src/targets.rs):
-#   decode      recordings from bytes: every container and codec a review accepts
+#   decode      recordings from bytes: every container and codec a review accepts (Opus too)
 #   pipeline    the analysis pipeline + coach fed arbitrary blocks, sizes, rates, NaN/inf samples
 #   config      any TOML; a configuration that loads must also run the pipeline
 #   model       whisper.cpp ggml files (the check before whisper.cpp loads one) and CTranslate2
@@ -71,6 +71,11 @@ if [ -n "$call" ] && command -v sox >/dev/null 2>&1; then
         python3 scripts/encode.py "$tmp/a.wav" "$tmp/a.aac" aac 2>/dev/null || true
         for f in "$tmp"/*.m4a; do { printf '\x08'; cat "$f"; } > "fuzz/corpus/decode/seed-$(basename "$f")"; done
         [ -f "$tmp/a.aac" ] && { printf '\x09'; cat "$tmp/a.aac"; } > fuzz/corpus/decode/seed-a.aac
+        # Opus (libopus through its symphonia adapter) in Ogg and in WebM (symphonia's Matroska).
+        python3 scripts/encode.py "$tmp/a.wav" "$tmp/a.opus" libopus 2>/dev/null || true
+        python3 scripts/encode.py "$tmp/a.wav" "$tmp/a.webm" libopus 2>/dev/null || true
+        [ -f "$tmp/a.opus" ] && { printf '\x03'; cat "$tmp/a.opus"; } > fuzz/corpus/decode/seed-a.opus
+        [ -f "$tmp/a.webm" ] && { printf '\x05'; cat "$tmp/a.webm"; } > fuzz/corpus/decode/seed-a.webm
     fi
     # The pipeline's blocks: rate pick, stereo flag, then (u16 frames, kind 3 = u8 samples,
     # samples) from a real call's bytes.

@@ -445,16 +445,14 @@ fn diarise<'a>(
 
 /// File extensions of the formats calmline decodes, reviewed when a folder is given.
 pub const AUDIO_EXTENSIONS: &[&str] = &[
-    "wav", "wave", "flac", "mp3", "ogg", "oga", "aif", "aiff", "aifc", "m4a", "mp4", "aac", "gsm",
-    "ul", "ulaw", "mulaw", "al", "alaw", "sln", "sln12", "sln16", "sln24", "sln32", "sln44",
-    "sln48", "sln96", "sln192",
+    "wav", "wave", "flac", "mp3", "ogg", "oga", "opus", "webm", "mka", "aif", "aiff", "aifc",
+    "m4a", "mp4", "aac", "gsm", "ul", "ulaw", "mulaw", "al", "alaw", "sln", "sln12", "sln16",
+    "sln24", "sln32", "sln44", "sln48", "sln96", "sln192",
 ];
 
 /// Recording formats calmline does not decode: a folder review lists them as not reviewed,
 /// with how to convert them, rather than passing over them in silence.
-pub const REFUSED_EXTENSIONS: &[&str] = &[
-    "3gp", "wma", "opus", "au", "snd", "amr", "wv", "caf", "webm", "mka",
-];
+pub const REFUSED_EXTENSIONS: &[&str] = &["3gp", "wma", "au", "snd", "amr", "wv", "caf"];
 
 /// Whether a folder review takes this file (by its extension).
 fn is_recording(p: &Path) -> bool {

@@ -120,10 +120,12 @@ fn formats_calmline_cannot_decode_are_named_with_how_to_convert_them() {
     }
     // In MP4: a codec calmline does not decode, and a recording cut off before its index
     // (MP4 writers put it at the end; sox cannot write these, ffmpeg's encoders through PyAV do).
-    let opus = d.path().join("opus.mp4");
-    pyav(&src, &opus, "libopus");
-    assert_rejected(&opus, "holds opus audio");
-    assert_rejected(&opus, "ffmpeg -i ");
+    let wide = d.path().join("48k.wav");
+    sox(&src, &wide, &["-r", "48000"]);
+    let ac3 = d.path().join("ac3.mp4");
+    pyav(&wide, &ac3, "ac3");
+    assert_rejected(&ac3, "holds dolby ac-3 audio");
+    assert_rejected(&ac3, "ffmpeg -i ");
     let whole = d.path().join("whole.m4a");
     pyav(&src, &whole, "aac");
     let bytes = std::fs::read(&whole).unwrap();

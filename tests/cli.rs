@@ -974,6 +974,102 @@ fn gsm_decodes_exactly_as_the_reference_decoder() {
     );
 }
 
+/// Opus, as contact-centre platforms export calls (Ogg Opus `.opus`, WebM) and as Opus in MP4:
+/// decoded by libopus to what ffmpeg's decoder gives from the Ogg file, aligned to the sample
+/// (the encoder's pre-skip dropped), and reviewed with the call's escalation. The encoder is
+/// deterministic, so the three files hold the same packets; ffmpeg's own decoding of the MP4
+/// starts 208 samples late, so its decoding of the Ogg file is the reference for all three.
+#[test]
+fn opus_calls_decode_as_ffmpeg_decodes_them() {
+    let d = tempfile::tempdir().unwrap();
+    let src = call("scenario_escalating_a04.wav");
+    let read = |p: &Path| {
+        use calmline::audio::Source;
+        let mut f = calmline::audio::FileSource::open(p).unwrap();
+        assert_eq!(
+            (f.sample_rate(), f.channels()),
+            (48_000, 2),
+            "{}",
+            p.display()
+        );
+        calmline::audio::read_all(&mut f).unwrap()
+    };
+    let ogg = d.path().join("call.opus");
+    pyav(&src, &ogg, "libopus");
+    let reference = d.path().join("reference.wav");
+    pyav_decode(&ogg, &reference);
+    let theirs = read(&reference);
+    // The call's 16 kHz samples, at 48 kHz.
+    let original = calmline::audio::read_all(&mut calmline::audio::FileSource::open(&src).unwrap());
+    assert_eq!(theirs[0].len(), original.unwrap()[0].len() * 3);
+    let out = tempfile::tempdir().unwrap();
+    let reviewed = |p: &Path| {
+        let o = run(&[
+            "review",
+            s(p),
+            "--out",
+            s(out.path()),
+            "--format",
+            "json",
+            "--no-transcribe",
+        ]);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        let stem = p.file_stem().unwrap().to_str().unwrap();
+        json(&out.path().join(format!("{stem}.json")))
+    };
+    for name in ["call.opus", "call.webm", "call-opus.mp4"] {
+        let opus = d.path().join(name);
+        if !opus.exists() {
+            pyav(&src, &opus, "libopus");
+        }
+        for (a, b) in read(&opus).iter().zip(&theirs) {
+            // Ogg's last page says where the call ends; symphonia's Matroska and MP4 readers
+            // keep the padding of the last frame (under 20 ms).
+            let padding = a.len() as i64 - b.len() as i64;
+            let most = if name.ends_with(".opus") { 0 } else { 959 };
+            assert!(
+                (0..=most).contains(&padding),
+                "{name}: {padding} samples more than ffmpeg's"
+            );
+            let signal: f64 = b.iter().map(|&x| f64::from(x).powi(2)).sum();
+            let noise: f64 = a
+                .iter()
+                .zip(b)
+                .map(|(&x, &y)| f64::from(x - y).powi(2))
+                .sum();
+            let snr = 10.0 * (signal / noise.max(1e-30)).log10();
+            println!("{name}: {snr:.1} dB");
+            assert!(
+                snr > 60.0,
+                "{name}: ours and ffmpeg's differ, SNR {snr:.1} dB"
+            );
+        }
+        let v = reviewed(&opus);
+        assert!(
+            v["speakers"]["customer"]["episodes"].as_u64().unwrap() >= 1,
+            "{name}: {v}"
+        );
+    }
+    // A copy cut off half way (the WebM's Segment then states more bytes than the file has):
+    // reviewed up to the cut, and the report says so.
+    for name in ["call.opus", "call.webm"] {
+        let bytes = std::fs::read(d.path().join(name)).unwrap();
+        let cut = d.path().join(format!("cut-{name}"));
+        std::fs::write(&cut, &bytes[..bytes.len() / 2]).unwrap();
+        let v = reviewed(&cut);
+        let part = v["duration_s"].as_f64().unwrap() / (theirs[0].len() as f64 / 48_000.0);
+        assert!((0.4..0.6).contains(&part), "{name}: {part} of the call");
+        let warned = v["warnings"].as_array().unwrap().iter();
+        assert!(
+            warned
+                .map(|w| w.as_str().unwrap())
+                .any(|w| w.contains("ends early")),
+            "{name}: {}",
+            v["warnings"]
+        );
+    }
+}
+
 /// Asterisk's headerless recordings (`.ul`, `.al`, `.sln`, `.sln16`): mono at the rate the
 /// extension implies, decoded to the samples sox decodes, and reviewed like any call.
 #[test]

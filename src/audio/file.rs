@@ -1,11 +1,14 @@
-//! Recorded calls: any format symphonia decodes (WAV incl. G.711, FLAC, MP3, OGG/Vorbis, AIFF),
+//! Recorded calls: any format symphonia decodes (WAV incl. G.711, FLAC, MP3, Ogg/Vorbis, AIFF,
+//! M4A, WebM/MKA), Opus through libopus,
 //! Asterisk's headerless recordings (G.711 and 16-bit through symphonia's PCM decoder), and GSM
 //! 06.10 (WAV49 and raw) through calmline's own decoder.
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
 
 use symphonia::core::codecs::audio::{AudioDecoder, AudioDecoderOptions};
+use symphonia::core::codecs::registry::CodecRegistry;
 use symphonia::core::errors::Error as SymError;
 use symphonia::core::formats::probe::Hint;
 use symphonia::core::formats::{FormatOptions, FormatReader, TrackType};
@@ -20,8 +23,22 @@ use crate::error::{Error, Result};
 
 /// What calmline decodes, for error messages.
 const SUPPORTED: &str = "supported: WAV incl. mu-law/A-law, ADPCM and GSM 6.10, FLAC, MP3, \
-                         OGG/Vorbis, AIFF, M4A/MP4 (AAC-LC, ALAC), AAC, and Asterisk's headerless \
+                         Ogg (Vorbis, Opus), WebM/MKA, AIFF, M4A/MP4 (AAC-LC, ALAC), AAC, and Asterisk's headerless \
                          .gsm, .ul, .al and .sln";
+
+/// symphonia's decoders, and libopus's for Opus (in Ogg or WebM), which symphonia lacks.
+fn codecs() -> &'static CodecRegistry {
+    static CODECS: OnceLock<CodecRegistry> = OnceLock::new();
+    CODECS.get_or_init(|| {
+        let mut registry = CodecRegistry::new();
+        symphonia::default::register_enabled_codecs(&mut registry);
+        registry.register_audio_decoder::<symphonia_adapter_libopus::OpusDecoder>();
+        registry
+    })
+}
+
+/// The warning for a file that ends before its audio does.
+const TRUNCATED: &str = "the file ends early (truncated); analysed what was there";
 
 /// Consecutive undecodable packets after which the file is declared damaged.
 const MAX_BAD_PACKETS: usize = 50;
@@ -144,6 +161,18 @@ impl FileSource {
         if sniffed == Sniff::Known(Container::GsmWav) {
             return Self::gsm(path, source);
         }
+        // A Matroska file cut off (a copy interrupted) states a Segment longer than the file,
+        // which symphonia's reader refuses when it can seek; read front to back instead, as a
+        // stream, up to the cut.
+        let mut cut = false;
+        if let Sniff::Known(Container::Matroska {
+            segment_end: Some(end),
+        }) = sniffed
+            && source.byte_len().is_some_and(|len| len < end)
+        {
+            source = Box::new(symphonia::core::io::ReadOnlySource::new(source));
+            cut = true;
+        }
         let mss = MediaSourceStream::new(source, Default::default());
         let mut hint = Hint::new();
         if let Some(ext) = ext {
@@ -185,13 +214,42 @@ impl FileSource {
         let track = reader
             .default_track(TrackType::Audio)
             .ok_or_else(|| decode("contains no audio track".into()))?;
-        let params = track
+        let mut params = track
             .codec_params
             .as_ref()
             .and_then(|p| p.audio())
             .ok_or_else(|| decode("has no audio codec parameters".into()))?
             .clone();
+        if params.codec == symphonia::core::codecs::audio::well_known::CODEC_ID_OPUS {
+            // Opus codes at 48 kHz whatever rate a container states (WebM may give the
+            // input's): decoded at 48 kHz, every container gives what ffmpeg's decoder gives.
+            params.sample_rate = Some(48_000);
+            // MP4's `dOps` box is OpusHead with its fields big-endian, and the edit list skips
+            // the pre-skip (`skip` below); libopus's adapter would read the bytes as OpusHead's
+            // little-endian pre-skip and drop most of a frame more.
+            if let (Sniff::Known(Container::Mp4), Some(head)) = (&sniffed, &mut params.extra_data)
+                && let Some(pre_skip) = head.get_mut(10..12)
+            {
+                pre_skip.fill(0);
+            }
+        }
         let track_id = track.id;
+        // Before the rate and channels: a container leaves those unset for a codec it only names.
+        let unknown_codec = || Error::Unsupported {
+            path: path.to_path_buf(),
+            message: with_names(
+                &format!(
+                    "holds {}, which calmline cannot decode: convert it first, \
+                     e.g. `ffmpeg -i IN -c:a pcm_s16le OUT.wav`",
+                    codec_name(params.codec)
+                        .map_or_else(|| "audio in another codec".into(), |n| format!("{n} audio"))
+                ),
+                path,
+            ),
+        };
+        if codecs().get_audio_decoder(params.codec).is_none() {
+            return Err(unknown_codec());
+        }
         let total_frames = track.num_frames;
         let rate = params
             .sample_rate
@@ -217,22 +275,9 @@ impl FileSource {
                 ),
             });
         }
-        let decoder = symphonia::default::get_codecs()
+        let decoder = codecs()
             .make_audio_decoder(&params, &AudioDecoderOptions::default())
-            .map_err(|_| Error::Unsupported {
-                path: path.to_path_buf(),
-                message: with_names(
-                    &format!(
-                        "holds {}, which calmline cannot decode: convert it first, \
-                         e.g. `ffmpeg -i IN -c:a pcm_s16le OUT.wav`",
-                        codec_name(params.codec).map_or_else(
-                            || "audio in another codec".into(),
-                            |n| format!("{n} audio")
-                        )
-                    ),
-                    path,
-                ),
-            })?;
+            .map_err(|_| unknown_codec())?;
         // In the track's time units, which are the sample rate's for audio as recorders write
         // it; a start past the end is not believed.
         let skip = start
@@ -258,7 +303,7 @@ impl FileSource {
             total_frames,
             bad_packets: 0,
             skipped_packets: 0,
-            ended_early: None,
+            ended_early: cut.then(|| TRUNCATED.into()),
             mp4: sniffed == Sniff::Known(Container::Mp4),
             frames_read: 0,
             skip,
@@ -306,9 +351,7 @@ impl FileSource {
             total_frames: Some(layout.blocks * gsm::BLOCK_SAMPLES as u64),
             bad_packets: 0,
             skipped_packets: 0,
-            ended_early: layout
-                .truncated
-                .then(|| "the file ends early (truncated); analysed what was there".into()),
+            ended_early: layout.truncated.then(|| TRUNCATED.into()),
             mp4: false,
             frames_read: 0,
             skip: 0,
@@ -349,7 +392,7 @@ impl FileSource {
             .with_sample_rate(rate)
             .with_channels(CHANNEL_LAYOUT_MONO)
             .with_max_frames_per_packet(RAW_SAMPLES_PER_READ as u64);
-        let decoder = symphonia::default::get_codecs()
+        let decoder = codecs()
             .make_audio_decoder(&params, &AudioDecoderOptions::default())
             .map_err(|e| Error::Decode {
                 path: path.to_path_buf(),
@@ -430,7 +473,8 @@ impl FileSource {
 fn codec_name(id: symphonia::core::codecs::audio::AudioCodecId) -> Option<&'static str> {
     use symphonia::core::codecs::audio::well_known::*;
     Some(match id {
-        CODEC_ID_OPUS => "Opus",
+        CODEC_ID_MP1 => "MPEG layer 1",
+        CODEC_ID_MP2 => "MPEG layer 2",
         CODEC_ID_SPEEX => "Speex",
         CODEC_ID_AC3 => "Dolby AC-3",
         CODEC_ID_EAC3 => "Dolby E-AC-3",
@@ -616,8 +660,7 @@ impl Source for FileSource {
                 Ok(Some(p)) => p,
                 Ok(None) => return Ok(0),
                 Err(SymError::IoError(e)) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
-                    self.ended_early =
-                        Some("the file ends early (truncated); analysed what was there".into());
+                    self.ended_early = Some(TRUNCATED.into());
                     return Ok(0);
                 }
                 Err(SymError::DecodeError(_)) if self.mp4 && self.frames_read == 0 => {
@@ -693,8 +736,7 @@ impl Source for FileSource {
                     )?;
                 }
                 Err(SymError::IoError(_)) => {
-                    self.ended_early =
-                        Some("the file ends early (truncated); analysed what was there".into());
+                    self.ended_early = Some(TRUNCATED.into());
                     return Ok(0);
                 }
                 Err(e) => {

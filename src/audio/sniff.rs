@@ -12,7 +12,7 @@ pub enum Container {
     Wav,
     /// Native FLAC.
     Flac,
-    /// Ogg (Vorbis inside; symphonia names any other codec).
+    /// Ogg (Vorbis or Opus inside; symphonia names any other codec).
     Ogg,
     /// AIFF or AIFF-C.
     Aiff,
@@ -21,6 +21,12 @@ pub enum Container {
     /// ISO base media (MP4, M4A, 3GP, QuickTime): AAC-LC, ALAC or MP3 inside decode;
     /// symphonia names any other codec.
     Mp4,
+    /// Matroska or WebM (EBML): Opus, Vorbis, AAC, FLAC or PCM inside decode.
+    Matroska {
+        /// Where its Segment says the file ends, in bytes (`None`: not stated, as a live
+        /// recorder writes it): a file shorter than that was cut off.
+        segment_end: Option<u64>,
+    },
     /// A raw AAC stream in ADTS frames (`.aac`).
     Adts,
     /// RIFF WAVE of GSM 06.10 speech (format tag 0x0031), which calmline decodes itself.
@@ -87,10 +93,6 @@ pub fn sniff(head: &[u8]) -> Sniff {
         return Sniff::Known(Container::Flac);
     }
     if at(0, b"OggS") {
-        // The first page's packet names the codec.
-        if at(28, b"OpusHead") {
-            return foreign("is Ogg Opus audio", FFMPEG);
-        }
         return Sniff::Known(Container::Ogg);
     }
     if at(0, b"FORM") && (at(8, b"AIFF") || at(8, b"AIFC")) {
@@ -101,6 +103,11 @@ pub fn sniff(head: &[u8]) -> Sniff {
     }
     if at(4, b"ftyp") {
         return Sniff::Known(Container::Mp4);
+    }
+    if at(0, &[0x1a, 0x45, 0xdf, 0xa3]) {
+        return Sniff::Known(Container::Matroska {
+            segment_end: matroska_segment_end(head),
+        });
     }
     if adts_header(head) {
         return Sniff::Known(Container::Adts);
@@ -114,12 +121,6 @@ pub fn sniff(head: &[u8]) -> Sniff {
             0,
             &[0x30, 0x26, 0xb2, 0x75],
             "is a Windows Media (WMA/ASF) file",
-            FFMPEG,
-        ),
-        (
-            0,
-            &[0x1a, 0x45, 0xdf, 0xa3],
-            "is a Matroska/WebM file",
             FFMPEG,
         ),
         (0, b"MAC ", "is a Monkey's Audio file", FFMPEG),
@@ -157,6 +158,31 @@ fn mpeg_header(head: &[u8]) -> bool {
         && (b >> 1) & 3 != 0 // layer
         && c >> 4 != 0xf // bitrate
         && (c >> 2) & 3 != 3 // sample rate
+}
+
+/// Where a Matroska file's Segment ends: after the EBML header, the Segment's ID and size.
+fn matroska_segment_end(head: &[u8]) -> Option<u64> {
+    // An EBML variable-length integer at `at`: its value (marker bit cleared), its length, and
+    // whether every value bit is set (the "unknown size" a live recorder writes).
+    let vint = |at: usize| -> Option<(u64, usize, bool)> {
+        let first = *head.get(at)?;
+        let len = first.leading_zeros() as usize + 1;
+        if len > 8 {
+            return None;
+        }
+        let mut v = u64::from(first) & (0xff >> len);
+        for &b in head.get(at + 1..at + len)? {
+            v = (v << 8) | u64::from(b);
+        }
+        Some((v, len, v == (1u64 << (7 * len)) - 1))
+    };
+    let (header, len, _) = vint(4)?;
+    let segment = 4 + len + usize::try_from(header).ok()?;
+    if head.get(segment..segment + 4)? != [0x18, 0x53, 0x80, 0x67] {
+        return None;
+    }
+    let (size, len, unknown) = vint(segment + 4)?;
+    (!unknown).then(|| (segment + 4 + len) as u64 + size)
 }
 
 /// A valid ADTS (raw AAC) frame header: the sync bits with MPEG's layer field zero, and a
@@ -264,6 +290,21 @@ mod tests {
             Sniff::Known(Container::Adts)
         );
         assert_eq!(sniff(&[0xff, 0xf1, 0x7c, 0x80]), Sniff::Unknown);
+        let mut opus = b"OggS".to_vec();
+        opus.resize(28, 0);
+        opus.extend_from_slice(b"OpusHead");
+        assert_eq!(sniff(&opus), Sniff::Known(Container::Ogg));
+        // An EBML header of 3 bytes, then a Segment of 0x1000 bytes (2-byte size), or of a
+        // size not stated.
+        let mkv = |size: &[u8]| {
+            let mut h = b"\x1a\x45\xdf\xa3\x83\x42\x86\x81\x18\x53\x80\x67".to_vec();
+            h.extend_from_slice(size);
+            sniff(&h)
+        };
+        let end = |segment_end| Sniff::Known(Container::Matroska { segment_end });
+        assert_eq!(mkv(b"\x50\x00"), end(Some(14 + 0x1000)));
+        assert_eq!(mkv(b"\x01\xff\xff\xff\xff\xff\xff\xff"), end(None));
+        assert_eq!(mkv(b""), end(None));
         assert_eq!(sniff(b"no audio here at all"), Sniff::Unknown);
         assert_eq!(sniff(b""), Sniff::Unknown);
     }
@@ -278,10 +319,7 @@ mod tests {
         says(&wav_head(0x1234), "0x1234");
         says(b"wvpkR\x16\0\0\x07\x04\0\0RIFFxxxxWAVE", "WavPack");
         says(b"\x7fELF\x02\x01", "a program");
-        let mut opus = b"OggS".to_vec();
-        opus.resize(28, 0);
-        opus.extend_from_slice(b"OpusHead");
-        says(&opus, "Opus");
+        says(b"MAC \x96\x0f\0\0", "Monkey's Audio");
     }
 
     #[test]

@@ -803,7 +803,7 @@ const PLAYER_JS: &str = r#"<script>(function(){
 var a=document.getElementById('call'),note=document.getElementById('playnote');
 a.addEventListener('loadedmetadata',function(){document.body.classList.add('play');});
 a.addEventListener('error',function(){document.body.classList.remove('play');a.hidden=true;
-note.textContent='The recording cannot be played here: it is no longer at '+decodeURI(a.getAttribute('src'))+' from this page, or this browser does not play its format (Chromium plays PCM, mu-law and A-law WAV, FLAC, MP3, OGG and AAC; not ADPCM or GSM WAV, headerless .gsm/.ul/.al/.sln files, AIFF or ALAC: convert a copy to 16-bit WAV to listen here). The times still link to the transcript.';});
+note.textContent='The recording cannot be played here: it is no longer at '+decodeURI(a.getAttribute('src'))+' from this page, or this browser does not play its format (Chromium plays PCM, mu-law and A-law WAV, FLAC, MP3, OGG and Opus, WebM and AAC; not ADPCM or GSM WAV, headerless .gsm/.ul/.al/.sln files, AIFF or ALAC: convert a copy to 16-bit WAV to listen here). The times still link to the transcript.';});
 document.addEventListener('click',function(e){var el=e.target.closest('[data-t]');
 if(!el||!document.body.classList.contains('play'))return;a.currentTime=parseFloat(el.dataset.t);a.play().catch(function(){});});
 var rows=Array.prototype.slice.call(document.querySelectorAll('tr[data-start]')),cur=null;

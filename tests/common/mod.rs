@@ -118,20 +118,34 @@ pub fn sox(input: &Path, out: &Path, args: &[&str]) {
 }
 
 /// Encode with `codec` through PyAV (`scripts/encode.py`), for the formats sox cannot write
-/// (AAC, ALAC, Opus in MP4); the container follows `out`'s extension.
+/// (AAC, ALAC, Opus); the container follows `out`'s extension.
 pub fn pyav(input: &Path, out: &Path, codec: &str) {
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/encode.py");
+    pyav_script(
+        "encode.py",
+        &[input.as_os_str(), out.as_os_str(), codec.as_ref()],
+    );
+}
+
+/// Decode with ffmpeg's decoders through PyAV (`scripts/decode.py`) into a float WAV at the
+/// stream's own rate: a reference for the codecs sox cannot read (Opus).
+pub fn pyav_decode(input: &Path, out: &Path) {
+    pyav_script("decode.py", &[input.as_os_str(), out.as_os_str()]);
+}
+
+fn pyav_script(script: &str, args: &[&std::ffi::OsStr]) {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("scripts")
+        .join(script);
     let status = Command::new("python3")
-        .arg(script)
-        .arg(input)
-        .arg(out)
-        .arg(codec)
+        .arg(&script)
+        .args(args)
         .status()
         .expect("python3 runs");
     assert!(
         status.success(),
-        "scripts/encode.py failed on {} (PyAV is installed by scripts/install-deps.sh)",
-        input.display()
+        "{} failed on {:?} (PyAV is installed by scripts/install-deps.sh)",
+        script.display(),
+        args.first()
     );
 }
 

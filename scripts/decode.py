@@ -1,0 +1,34 @@
+#!/usr/bin/env python3
+"""Decode a recording with ffmpeg's decoders through PyAV (`pip install av`) into a 32-bit float
+WAV at the stream's own rate: the reference the tests hold calmline's Opus decoding to.
+
+    python3 scripts/decode.py IN OUT.wav
+"""
+import struct
+import sys
+
+import av
+
+
+def main(src: str, dst: str) -> None:
+    inp = av.open(src)
+    st = inp.streams.audio[0]
+    chunks, rate, channels = [], None, None
+    for frame in inp.decode(st):
+        # Interleaved float, whatever the decoder's own sample format.
+        a = frame.to_ndarray()
+        if frame.format.is_planar:
+            a = a.T
+        rate, channels = frame.sample_rate, len(frame.layout.channels)
+        chunks.append(a.astype("<f4").reshape(-1).tobytes())
+    data = b"".join(chunks)
+    with open(dst, "wb") as f:
+        f.write(b"RIFF" + struct.pack("<I", 36 + len(data)) + b"WAVEfmt ")
+        f.write(struct.pack("<IHHIIHH", 16, 3, channels, rate, rate * channels * 4, channels * 4, 32))
+        f.write(b"data" + struct.pack("<I", len(data)) + data)
+
+
+if __name__ == "__main__":
+    if len(sys.argv) != 3:
+        sys.exit(__doc__)
+    main(*sys.argv[1:])
