@@ -15,7 +15,9 @@ def main(src: str, dst: str) -> None:
     st = inp.streams.audio[0]
     chunks, rate, channels = [], None, None
     for frame in inp.decode(st):
-        # Interleaved float, whatever the decoder's own sample format.
+        # Float decoders only (Opus, Vorbis, AAC give float): integer samples would need scaling.
+        if frame.format.name not in ("flt", "fltp"):
+            sys.exit(f"{src}: the decoder gives {frame.format.name}, not float samples")
         a = frame.to_ndarray()
         if frame.format.is_planar:
             a = a.T
@@ -24,7 +26,9 @@ def main(src: str, dst: str) -> None:
     data = b"".join(chunks)
     with open(dst, "wb") as f:
         f.write(b"RIFF" + struct.pack("<I", 36 + len(data)) + b"WAVEfmt ")
-        f.write(struct.pack("<IHHIIHH", 16, 3, channels, rate, rate * channels * 4, channels * 4, 32))
+        # fmt: 16 bytes, IEEE float (3), channels, rate, bytes per second, block, bits.
+        f.write(struct.pack("<IHHIIHH", 16, 3, channels, rate, rate * channels * 4,
+                            channels * 4, 32))
         f.write(b"data" + struct.pack("<I", len(data)) + data)
 
 

@@ -1,7 +1,6 @@
-//! Recorded calls: any format symphonia decodes (WAV incl. G.711, FLAC, MP3, Ogg/Vorbis, AIFF,
-//! M4A, WebM/MKA), Opus through libopus,
-//! Asterisk's headerless recordings (G.711 and 16-bit through symphonia's PCM decoder), and GSM
-//! 06.10 (WAV49 and raw) through calmline's own decoder.
+//! Recorded calls: any format symphonia reads (WAV incl. G.711, FLAC, MP3, Ogg, AIFF, M4A,
+//! WebM/MKA), with Opus decoded by libopus; Asterisk's headerless recordings (G.711 and 16-bit
+//! through symphonia's PCM decoder); and GSM 06.10 (WAV49 and raw) through calmline's own decoder.
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
@@ -14,6 +13,7 @@ use symphonia::core::formats::probe::Hint;
 use symphonia::core::formats::{FormatOptions, FormatReader, TrackType};
 use symphonia::core::io::{MediaSource, MediaSourceStream};
 use symphonia::core::meta::MetadataOptions;
+use symphonia::core::units::Duration;
 
 use super::gsm;
 use super::sniff::{Container, HEAD, Headerless, Sniff, headerless, id3v2_len, sniff};
@@ -23,8 +23,8 @@ use crate::error::{Error, Result};
 
 /// What calmline decodes, for error messages.
 const SUPPORTED: &str = "supported: WAV incl. mu-law/A-law, ADPCM and GSM 6.10, FLAC, MP3, \
-                         Ogg (Vorbis, Opus), WebM/MKA, AIFF, M4A/MP4 (AAC-LC, ALAC), AAC, and Asterisk's headerless \
-                         .gsm, .ul, .al and .sln";
+                         Ogg (Vorbis, Opus), WebM/MKA (Opus), AIFF, M4A/MP4 (AAC-LC, ALAC, \
+                         Opus), AAC, and Asterisk's headerless .gsm, .ul, .al and .sln";
 
 /// symphonia's decoders, and libopus's for Opus (in Ogg or WebM), which symphonia lacks.
 fn codecs() -> &'static CodecRegistry {
@@ -69,6 +69,9 @@ enum Decoding {
         reader: Box<dyn FormatReader + 'static>,
         decoder: Box<dyn AudioDecoder>,
         track_id: u32,
+        /// Opus decoded below 48 kHz: the rate, to which the container's trims (counted at
+        /// 48 kHz) are scaled before libopus's adapter applies them as they are.
+        opus_below_48k: Option<u32>,
     },
     /// Headerless samples (G.711 or 16-bit linear), cut into packets for symphonia's decoder.
     Raw {
@@ -220,14 +223,28 @@ impl FileSource {
             .and_then(|p| p.audio())
             .ok_or_else(|| decode("has no audio codec parameters".into()))?
             .clone();
-        if params.codec == symphonia::core::codecs::audio::well_known::CODEC_ID_OPUS {
-            // Opus codes at 48 kHz whatever rate a container states (WebM may give the
-            // input's): decoded at 48 kHz, every container gives what ffmpeg's decoder gives.
-            params.sample_rate = Some(48_000);
-            // MP4's `dOps` box is OpusHead with its fields big-endian, and the edit list skips
-            // the pre-skip (`skip` below); libopus's adapter would read the bytes as OpusHead's
-            // little-endian pre-skip and drop most of a frame more.
-            if let (Sniff::Known(Container::Mp4), Some(head)) = (&sniffed, &mut params.extra_data)
+        let opus = params.codec == symphonia::core::codecs::audio::well_known::CODEC_ID_OPUS;
+        if opus {
+            let mp4 = sniffed == Sniff::Known(Container::Mp4);
+            // libopus decodes at any of Opus's rates. Decoded at the rate the call was recorded
+            // at (OpusHead's input rate; containers state 48 kHz or that), an 8 kHz phone call
+            // stays a telephone-band call, analysed at 8 kHz as its WAV would be, for a sixth
+            // of the work. MP4's `dOps` box is OpusHead with its fields big-endian.
+            let input = params.extra_data.as_deref().and_then(|h| h.get(12..16));
+            let input = input.map(|b| {
+                let b = [b[0], b[1], b[2], b[3]];
+                if mp4 {
+                    u32::from_be_bytes(b)
+                } else {
+                    u32::from_le_bytes(b)
+                }
+            });
+            let opus_rate = |r: &u32| [8000, 12_000, 16_000, 24_000, 48_000].contains(r);
+            params.sample_rate = Some(input.filter(opus_rate).unwrap_or(48_000));
+            // MP4's edit list skips the pre-skip (`skip` below); libopus's adapter would read
+            // the big-endian bytes as OpusHead's little-endian pre-skip and drop most of a
+            // frame more.
+            if let (true, Some(head)) = (mp4, &mut params.extra_data)
                 && let Some(pre_skip) = head.get_mut(10..12)
             {
                 pre_skip.fill(0);
@@ -250,7 +267,11 @@ impl FileSource {
         if codecs().get_audio_decoder(params.codec).is_none() {
             return Err(unknown_codec());
         }
-        let total_frames = track.num_frames;
+        // Opus's lengths are counted at 48 kHz.
+        let total_frames = match (track.num_frames, params.sample_rate) {
+            (Some(n), Some(rate)) if opus => Some(n * u64::from(rate) / 48_000),
+            (n, _) => n,
+        };
         let rate = params
             .sample_rate
             .ok_or_else(|| decode("does not state its sample rate".into()))?;
@@ -297,6 +318,7 @@ impl FileSource {
                 reader,
                 decoder,
                 track_id,
+                opus_below_48k: (opus && rate < 48_000).then_some(rate),
             },
             rate,
             channels,
@@ -559,12 +581,13 @@ impl Source for FileSource {
     }
 
     fn read(&mut self, out: &mut Vec<Vec<f32>>) -> Result<usize> {
-        let (reader, decoder, track_id) = match &mut self.decoding {
+        let (reader, decoder, track_id, opus_below_48k) = match &mut self.decoding {
             Decoding::Symphonia {
                 reader,
                 decoder,
                 track_id,
-            } => (reader, decoder, *track_id),
+                opus_below_48k,
+            } => (reader, decoder, *track_id, *opus_below_48k),
             Decoding::Raw {
                 source,
                 decoder,
@@ -694,6 +717,12 @@ impl Source for FileSource {
             };
             if packet.track_id != track_id {
                 continue;
+            }
+            let mut packet = packet;
+            if let Some(rate) = opus_below_48k {
+                let scale = |d: Duration| Duration::new(d.get() * u64::from(rate) / 48_000);
+                packet.trim_start = scale(packet.trim_start);
+                packet.trim_end = scale(packet.trim_end);
             }
             match decoder.decode(&packet) {
                 Ok(buf) => {
