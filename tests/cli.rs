@@ -22,6 +22,22 @@ fn json(p: &Path) -> serde_json::Value {
     serde_json::from_slice(&std::fs::read(p).unwrap()).unwrap()
 }
 
+/// `calmline review FILE --out DIR --format json --no-transcribe`, which must succeed; its report.
+fn reviewed_json(p: &Path, out: &Path) -> serde_json::Value {
+    let o = run(&[
+        "review",
+        s(p),
+        "--out",
+        s(out),
+        "--format",
+        "json",
+        "--no-transcribe",
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let stem = p.file_stem().unwrap().to_str().unwrap();
+    json(&out.join(format!("{stem}.json")))
+}
+
 #[test]
 fn review_writes_json_and_self_contained_html() {
     let out = tempfile::tempdir().unwrap();
@@ -931,20 +947,7 @@ fn gsm_decodes_exactly_as_the_reference_decoder() {
     assert!(ours == reference, "raw GSM differs from the reference");
     // And the review of the call reads it: the escalation is there.
     let out = tempfile::tempdir().unwrap();
-    let reviewed = |p: &Path| {
-        let o = run(&[
-            "review",
-            s(p),
-            "--out",
-            s(out.path()),
-            "--format",
-            "json",
-            "--no-transcribe",
-        ]);
-        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-        let stem = p.file_stem().unwrap().to_str().unwrap();
-        json(&out.path().join(format!("{stem}.json")))
-    };
+    let reviewed = |p: &Path| reviewed_json(p, out.path());
     let v = reviewed(&raw);
     assert!((v["duration_s"].as_f64().unwrap() - ours.len() as f64 / 8000.0).abs() < 0.05);
     assert!(
@@ -1008,20 +1011,7 @@ fn opus_calls_decode_as_ffmpeg_decodes_them() {
     let original = read_all(&mut FileSource::open(&src).unwrap()).unwrap();
     assert_eq!(theirs[0].len(), original[0].len() * 3);
     let out = tempfile::tempdir().unwrap();
-    let reviewed = |p: &Path| {
-        let o = run(&[
-            "review",
-            s(p),
-            "--out",
-            s(out.path()),
-            "--format",
-            "json",
-            "--no-transcribe",
-        ]);
-        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-        let stem = p.file_stem().unwrap().to_str().unwrap();
-        json(&out.path().join(format!("{stem}.json")))
-    };
+    let reviewed = |p: &Path| reviewed_json(p, out.path());
     for name in ["call.opus", "call.webm", "call-opus.mp4"] {
         let opus = d.path().join(name);
         if !opus.exists() {
