@@ -6,7 +6,7 @@ use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
-use symphonia::core::codecs::audio::{AudioDecoder, AudioDecoderOptions};
+use symphonia::core::codecs::audio::{AudioCodecParameters, AudioDecoder, AudioDecoderOptions};
 use symphonia::core::codecs::registry::CodecRegistry;
 use symphonia::core::errors::Error as SymError;
 use symphonia::core::formats::probe::Hint;
@@ -225,30 +225,7 @@ impl FileSource {
             .clone();
         let opus = params.codec == symphonia::core::codecs::audio::well_known::CODEC_ID_OPUS;
         if opus {
-            let mp4 = sniffed == Sniff::Known(Container::Mp4);
-            // libopus decodes at any of Opus's rates. Decoded at the rate the call was recorded
-            // at (OpusHead's input rate; containers state 48 kHz or that), an 8 kHz phone call
-            // stays a telephone-band call, analysed at 8 kHz as its WAV would be, for a sixth
-            // of the work. MP4's `dOps` box is OpusHead with its fields big-endian.
-            let input = params.extra_data.as_deref().and_then(|h| h.get(12..16));
-            let input = input.map(|b| {
-                let b = [b[0], b[1], b[2], b[3]];
-                if mp4 {
-                    u32::from_be_bytes(b)
-                } else {
-                    u32::from_le_bytes(b)
-                }
-            });
-            let opus_rate = |r: &u32| [8000, 12_000, 16_000, 24_000, 48_000].contains(r);
-            params.sample_rate = Some(input.filter(opus_rate).unwrap_or(48_000));
-            // MP4's edit list skips the pre-skip (`skip` below); libopus's adapter would read
-            // the big-endian bytes as OpusHead's little-endian pre-skip and drop most of a
-            // frame more.
-            if let (true, Some(head)) = (mp4, &mut params.extra_data)
-                && let Some(pre_skip) = head.get_mut(10..12)
-            {
-                pre_skip.fill(0);
-            }
+            opus_params(&mut params, sniffed == Sniff::Known(Container::Mp4));
         }
         let track_id = track.id;
         // Before the rate and channels: a container leaves those unset for a codec it only names.
@@ -488,6 +465,31 @@ impl FileSource {
     /// The file being read.
     pub fn path(&self) -> &Path {
         &self.path
+    }
+}
+
+/// Opus's parameters for libopus's adapter. libopus decodes at any of Opus's rates: decoded at
+/// the rate the call was recorded at (OpusHead's input rate; containers state 48 kHz or that),
+/// an 8 kHz phone call stays a telephone-band call, analysed at 8 kHz as its WAV would be, for a
+/// sixth of the work. MP4's `dOps` box is OpusHead with its fields big-endian, and its edit list
+/// skips the pre-skip (`skip` in [`FileSource`]); the adapter would read the big-endian bytes as
+/// OpusHead's little-endian pre-skip and drop most of a frame more, so they are cleared.
+fn opus_params(params: &mut AudioCodecParameters, mp4: bool) {
+    let input = params.extra_data.as_deref().and_then(|h| h.get(12..16));
+    let input = input.map(|b| {
+        let b = [b[0], b[1], b[2], b[3]];
+        if mp4 {
+            u32::from_be_bytes(b)
+        } else {
+            u32::from_le_bytes(b)
+        }
+    });
+    let opus_rate = |r: &u32| [8000, 12_000, 16_000, 24_000, 48_000].contains(r);
+    params.sample_rate = Some(input.filter(opus_rate).unwrap_or(48_000));
+    if let (true, Some(head)) = (mp4, &mut params.extra_data)
+        && let Some(pre_skip) = head.get_mut(10..12)
+    {
+        pre_skip.fill(0);
     }
 }
 
