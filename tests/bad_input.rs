@@ -126,6 +126,13 @@ fn formats_calmline_cannot_decode_are_named_with_how_to_convert_them() {
     pyav(&wide, &ac3, "ac3");
     assert_rejected(&ac3, "holds dolby ac-3 audio");
     assert_rejected(&ac3, "ffmpeg -i ");
+    // AMR speech in 3GP, as phones record calls: a track symphonia does not list at all.
+    let phone = d.path().join("8k.wav");
+    sox(&src, &phone, &["-r", "8000", "-c", "1"]);
+    let amr = d.path().join("call.3gp");
+    pyav(&phone, &amr, "libopencore_amrnb");
+    assert_rejected(&amr, "amr speech");
+    assert_rejected(&amr, "ffmpeg -i ");
     let whole = d.path().join("whole.m4a");
     pyav(&src, &whole, "aac");
     let bytes = std::fs::read(&whole).unwrap();

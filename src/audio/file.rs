@@ -216,7 +216,20 @@ impl FileSource {
         }
         let track = reader
             .default_track(TrackType::Audio)
-            .ok_or_else(|| decode("contains no audio track".into()))?;
+            .ok_or_else(|| match sniffed {
+                // symphonia's MP4 reader lists no track of a codec it does not know (AMR, as
+                // phones record calls in .3gp, is the usual one).
+                Sniff::Known(Container::Mp4) => Error::Unsupported {
+                    path: path.to_path_buf(),
+                    message: with_names(
+                        "has no audio track calmline can decode (AMR speech, as phones record \
+                         calls in .3gp files, is not decoded): convert it first, e.g. \
+                         `ffmpeg -i IN -c:a pcm_s16le OUT.wav`",
+                        path,
+                    ),
+                },
+                _ => decode("contains no audio track".into()),
+            })?;
         let mut params = track
             .codec_params
             .as_ref()
