@@ -730,11 +730,13 @@ fn review_workers_survive_a_killed_worker_and_review_every_file_once() {
         }
     };
     let status = review.wait().unwrap();
-    let enqueuer: Vec<String> = lr.try_iter().collect();
+    // Everything it printed: read to the end of its output (the reader thread may still hold
+    // the last lines when the process has exited).
+    let enqueuer: Vec<String> = lr.iter().collect();
     assert!(status.success(), "review --queue failed: {enqueuer:?}");
     let _ = b.kill();
     let _ = b.wait();
-    let b_lines: Vec<String> = lb.try_iter().collect();
+    let b_lines: Vec<String> = lb.iter().collect();
     // The job worker a died with was reviewed again, by b.
     let file = killed_on
         .split(": reviewing ")
